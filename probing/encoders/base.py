@@ -1,0 +1,45 @@
+"""The interface every encoder offers the extraction stage."""
+
+import hashlib
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Encoder(ABC):
+    """Turns sentences (lists of words) into every layer's word vectors.
+
+    `encode` returns, per sentence, a tensor (n_layers, n_words, dim) on the CPU in float32;
+    layer 0 is the non-contextual embedding layer. `fingerprint()` identifies the weights,
+    configuration and tokenizer, and `settings` the alignment choices that change the vectors;
+    together they key the activation cache.
+    """
+
+    name: str
+    n_layers: int
+    dim: int
+
+    @abstractmethod
+    def encode(self, sentences: list[list[str]]) -> list[torch.Tensor]: ...
+
+    @abstractmethod
+    def fingerprint(self) -> str: ...
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {}
+
+    def sizes(self, sentences: list[list[str]]) -> list[int]:
+        """What each sentence costs to encode, in the unit that batches are budgeted in
+        (model positions for a Transformer); extraction sorts and batches by it."""
+        return [len(words) for words in sentences]
+
+
+def hash_module(module: nn.Module, digest: "hashlib._Hash") -> None:
+    """Feed every parameter and buffer (name, dtype, shape, bytes) into the digest."""
+    for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())

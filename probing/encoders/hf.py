@@ -1,0 +1,169 @@
+"""Any BERT-family Hugging Face encoder, by hub name or local folder, as word vectors per layer."""
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+
+import torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from probing.encoders.alignment import Pooling, Window, plan_windows
+from probing.encoders.base import Encoder, hash_module
+from probing.errors import ProbingError
+from probing.runtime import resolve_device
+
+log = logging.getLogger(__name__)
+
+# Keys of a model config that name where it came from rather than what it computes.
+_PROVENANCE_KEYS = {"transformers_version", "architectures", "dtype", "torch_dtype"}
+
+
+class HFEncoder(Encoder):
+    """`AutoModel` with `output_hidden_states`: layer 0 is the embedding output, layer l the
+    output of Transformer block l.
+
+    Words are tokenized into pieces and a word's vector pools its pieces' vectors (`pooling`:
+    first, mean or last). A sentence with more pieces than the model's window (`max_length`,
+    special tokens included) is encoded in overlapping windows of whole words that start
+    `stride` pieces apart; each word takes its vectors from the window where it sits most
+    centrally. Nothing is cut. `random_init` builds the same architecture with fresh weights
+    from `seed`, the usual random-encoder baseline.
+    """
+
+    def __init__(self, name_or_path: str, name: str | None = None,
+                 pooling: Pooling | str = Pooling.first, max_length: int | None = None,
+                 stride: int | None = None, device: str = "auto", dtype: str = "float32",
+                 random_init: bool = False, seed: int = 0) -> None:
+        self.name = name or str(name_or_path)
+        self.name_or_path = str(name_or_path)
+        self.pooling = Pooling(pooling)
+        self.device = resolve_device(device)
+        self.random_init = random_init
+        self.tokenizer = _load(AutoTokenizer, self.name_or_path)
+        if not self.tokenizer.is_fast:
+            raise ProbingError(f"{self.name_or_path}: a fast (Rust) tokenizer is needed to align "
+                               "pieces to words; this model only has a slow one")
+        config = _load(AutoConfig, self.name_or_path)
+        if random_init:
+            torch.manual_seed(seed)
+            model = AutoModel.from_config(config, dtype=getattr(torch, dtype))
+        else:
+            model = _load(AutoModel, self.name_or_path, dtype=getattr(torch, dtype))
+        self.model = model.to(self.device).eval()
+        self.n_layers = config.num_hidden_layers + 1
+        self.dim = config.hidden_size
+        window = min(self.tokenizer.model_max_length, config.max_position_embeddings)
+        self.max_length = max_length or window
+        n_special = self.tokenizer.num_special_tokens_to_add()
+        self.max_pieces = self.max_length - n_special
+        self.stride = stride or self.max_pieces // 2
+        if self.max_length > window or not 0 < self.stride <= self.max_pieces:
+            raise ProbingError(
+                f"encoder {self.name}: need max_length <= {window} (the model's window) and "
+                f"0 < stride <= max_length - {n_special}; got max_length={self.max_length}, "
+                f"stride={self.stride}")
+        self._fingerprint: str | None = None
+
+    @property
+    def settings(self) -> dict:
+        return {"pooling": self.pooling.value, "max_length": self.max_length,
+                "stride": self.stride}
+
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            config = {k: v for k, v in self.model.config.to_dict().items()
+                      if not k.startswith("_") and k not in _PROVENANCE_KEYS}
+            digest.update(type(self.model).__name__.encode())
+            digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+            digest.update(self.tokenizer.backend_tokenizer.to_str().encode())
+            hash_module(self.model, digest)
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    def sizes(self, sentences: list[list[str]]) -> list[int]:
+        n_special = self.tokenizer.num_special_tokens_to_add()
+        return [sum(counts) + n_special for counts in self._piece_counts(sentences)]
+
+    def encode(self, sentences: list[list[str]]) -> list[torch.Tensor]:
+        counts = self._piece_counts(sentences)
+        sentences = [self._with_unknowns(words, n) for words, n in zip(sentences, counts,
+                                                                         strict=True)]
+        rows: list[tuple[int, Window]] = []
+        for i, words in enumerate(sentences):
+            self._check_words_fit(words, counts[i])
+            rows.extend((i, window) for window in plan_windows(counts[i], self.max_pieces,
+                                                                 self.stride))
+        batch = self.tokenizer([sentences[i][w.start:w.end] for i, w in rows],
+                               is_split_into_words=True, padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            output = self.model(**batch.to(self.device), output_hidden_states=True)
+        hidden = torch.stack(output.hidden_states).float()  # (layers, rows, pieces, dim)
+        lengths = [len(words) for words in sentences]
+        words = self._pool(hidden, batch, rows, lengths)
+        return list(words.cpu().split(lengths, dim=1))
+
+    def _pool(self, hidden: torch.Tensor, batch, rows: list[tuple[int, Window]],
+              lengths: list[int]) -> torch.Tensor:
+        """Average the selected pieces of each kept word into its slot of the output."""
+        first_word = [0]
+        for n in lengths[:-1]:
+            first_word.append(first_word[-1] + n)
+        n_pieces = hidden.shape[2]
+        source, target, weight = [], [], []
+        for r, (i, window) in enumerate(rows):
+            pieces = defaultdict(list)
+            for position, word in enumerate(batch.word_ids(r)):
+                if word is not None:
+                    pieces[word].append(r * n_pieces + position)
+            for word in range(window.keep_start, window.keep_end):
+                chosen = self.pooling.select(pieces[word - window.start])
+                source.extend(chosen)
+                target.extend([first_word[i] + word] * len(chosen))
+                weight.extend([1 / len(chosen)] * len(chosen))
+        flat = hidden.flatten(1, 2)
+        source_t = torch.tensor(source, device=flat.device)
+        weight_t = torch.tensor(weight, device=flat.device)[None, :, None]
+        out = flat.new_zeros(flat.shape[0], sum(lengths), flat.shape[2])
+        return out.index_add_(1, torch.tensor(target, device=flat.device),
+                              flat[:, source_t] * weight_t)
+
+    def _piece_counts(self, sentences: list[list[str]]) -> list[list[int]]:
+        encoded = self.tokenizer(sentences, is_split_into_words=True, add_special_tokens=False)
+        counts = []
+        for i, words in enumerate(sentences):
+            per_word = [0] * len(words)
+            for word in encoded.word_ids(i):
+                per_word[word] += 1
+            counts.append(per_word)
+        return counts
+
+    def _with_unknowns(self, words: list[str], counts: list[int]) -> list[str]:
+        """Words the tokenizer maps to no piece at all (stray control characters) become the
+        unknown token, one piece, so that every word has a vector. Updates counts in place."""
+        if 0 not in counts:
+            return words
+        words = [w if count else self.tokenizer.unk_token
+                 for w, count in zip(words, counts, strict=True)]
+        counts[:] = [count or 1 for count in counts]
+        return words
+
+    def _check_words_fit(self, words: list[str], counts: list[int]) -> None:
+        for word, count in zip(words, counts, strict=True):
+            if count > self.max_pieces:
+                raise ProbingError(
+                    f"encoder {self.name}: the word {word[:60]!r} alone is {count} pieces, more "
+                    f"than the model's window of {self.max_pieces}; drop or shorten it in the "
+                    f"corpus (sentence: {' '.join(words)[:100]!r})")
+
+
+def _load(auto_class, name_or_path: str, **kwargs):
+    try:
+        return auto_class.from_pretrained(name_or_path, **kwargs)
+    except (OSError, ValueError) as e:
+        raise ProbingError(
+            f"could not load {auto_class.__name__} from {name_or_path!r}: it is neither a local "
+            f"folder with a Hugging Face model nor a model the hub could serve ({e}). Give "
+            f"encoder.name_or_path a model folder, or a hub name on a machine that can reach "
+            f"the hub.") from None

@@ -1,0 +1,1 @@
+"""ScalarMix, span pooling, the edge-probing classifier and its training regimen."""

@@ -1,0 +1,47 @@
+"""Tenney et al.'s (2019) edge-probing classifier over a scalar mix of frozen layers."""
+
+import torch
+from torch import nn
+
+from probing.probes.scalar_mix import LayerSelection, ScalarMix
+
+
+class SelfAttentivePooling(nn.Module):
+    """A span's vector: its words' vectors averaged with learned, softmax-normalised scores,
+    alpha = softmax_i(w . x_i) over the words of the span (Lee et al. 2017)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.score = nn.Linear(dim, 1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x: (batch, width, dim), mask: (batch, width) true on words of the span."""
+        scores = self.score(x).squeeze(-1).masked_fill(~mask, float("-inf"))
+        return torch.einsum("bw,bwd->bd", torch.softmax(scores, dim=-1), x)
+
+
+class EdgeProbe(nn.Module):
+    """ScalarMix -> per span: projection to `proj_dim` and self-attentive pooling ->
+    concatenated spans -> MLP (hidden_dim, tanh, LayerNorm, dropout) -> label logits.
+
+    Span 1 and span 2 (for relations between two spans) have their own projection and pooling,
+    as in the original. Inputs are the frozen encoder's layers, never the encoder itself.
+    """
+
+    def __init__(self, n_layers: int, dim: int, n_labels: int, n_spans: int,
+                 selection: LayerSelection, proj_dim: int = 256, hidden_dim: int = 256,
+                 dropout: float = 0.2, mix_layer_norm: bool = False) -> None:
+        super().__init__()
+        self.mix = ScalarMix(n_layers, selection.layers(n_layers), mix_layer_norm)
+        self.projections = nn.ModuleList(nn.Linear(dim, proj_dim) for _ in range(n_spans))
+        self.poolings = nn.ModuleList(SelfAttentivePooling(proj_dim) for _ in range(n_spans))
+        self.classifier = nn.Sequential(
+            nn.Linear(n_spans * proj_dim, hidden_dim), nn.Tanh(), nn.LayerNorm(hidden_dim),
+            nn.Dropout(dropout), nn.Linear(hidden_dim, n_labels))
+
+    def forward(self, spans: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """spans: per span, (layers (batch, width, n_layers, dim), mask (batch, width))."""
+        pooled = [pool(project(self.mix(layers)), mask)
+                  for (layers, mask), project, pool
+                  in zip(spans, self.projections, self.poolings, strict=True)]
+        return self.classifier(torch.cat(pooled, dim=-1))

@@ -1,0 +1,105 @@
+"""The probe's training regimen: Adam, learning-rate halving on plateau, early stopping on dev."""
+
+import copy
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from probing.probes.data import SpanTable
+from probing.probes.metrics import classification_metrics
+from probing.runtime import resolve_device
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Split:
+    """The targets of one split and the activations they point into."""
+
+    table: SpanTable
+    vectors: np.ndarray
+
+
+class Trainer:
+    """Trains a probe on frozen activations and keeps the epoch with the best dev score.
+
+    After every epoch the dev split is scored; when `metric` does not improve the learning
+    rate is multiplied by `lr_decay`, and after `patience` such epochs in a row training stops.
+    The weights of the best epoch are restored. `seed` fixes the order of the batches.
+    """
+
+    def __init__(self, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
+                 max_epochs: int = 20, patience: int = 3, lr_decay: float = 0.5,
+                 eval_batch_size: int = 2048, device: str = "auto") -> None:
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.lr_decay = lr_decay
+        self.eval_batch_size = eval_batch_size
+        self.device = resolve_device(device)
+
+    def fit(self, probe: nn.Module, train: Split, dev: Split, metric: str, seed: int
+            ) -> list[dict]:
+        probe.to(self.device)
+        optimizer = torch.optim.Adam(probe.parameters(), lr=self.lr,
+                                     weight_decay=self.weight_decay, fused=True)
+        rng = np.random.default_rng(seed)
+        history: list[dict] = []
+        best_score, best_state, bad_epochs = -np.inf, None, 0
+        for epoch in range(1, self.max_epochs + 1):
+            start = time.perf_counter()
+            loss = self._epoch(probe, optimizer, train, rng, epoch)
+            scores = self.evaluate(probe, dev)
+            history.append({"epoch": epoch, "loss": loss, "lr": optimizer.param_groups[0]["lr"],
+                            "seconds": round(time.perf_counter() - start, 2),
+                            **{f"dev_{k}": v for k, v in scores.items()}})
+            log.info("epoch %d: loss %.4f, dev %s %.4f", epoch, loss, metric, scores[metric])
+            if scores[metric] > best_score:
+                best_score, best_state, bad_epochs = scores[metric], copy.deepcopy(
+                    probe.state_dict()), 0
+                continue
+            bad_epochs += 1
+            if bad_epochs >= self.patience:
+                break
+            for group in optimizer.param_groups:
+                group["lr"] *= self.lr_decay
+        probe.load_state_dict(best_state)
+        return history
+
+    def _epoch(self, probe: nn.Module, optimizer: torch.optim.Optimizer, train: Split,
+               rng: np.random.Generator, epoch: int) -> float:
+        probe.train()
+        order = rng.permutation(len(train.table))
+        total, count = 0.0, 0
+        batches = range(0, len(order), self.batch_size)
+        for start in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False):
+            index = np.sort(order[start:start + self.batch_size])
+            inputs, labels = train.table.batch(index, train.vectors, self.device)
+            loss = F.cross_entropy(probe(inputs), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+            count += len(index)
+        return total / count
+
+    @torch.inference_mode()
+    def predict(self, probe: nn.Module, split: Split) -> np.ndarray:
+        probe.eval().to(self.device)
+        predictions = []
+        for start in range(0, len(split.table), self.eval_batch_size):
+            index = np.arange(start, min(start + self.eval_batch_size, len(split.table)))
+            inputs, _ = split.table.batch(index, split.vectors, self.device)
+            predictions.append(probe(inputs).argmax(-1).cpu().numpy())
+        return np.concatenate(predictions)
+
+    def evaluate(self, probe: nn.Module, split: Split) -> dict[str, float]:
+        return classification_metrics(split.table.labels, self.predict(probe, split))

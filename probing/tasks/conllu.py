@@ -1,0 +1,106 @@
+"""CoNLL-U (Universal Dependencies) corpora and the part-of-speech task over them."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import conllu
+from conllu.exceptions import ParseException
+from conllu.parser import DEFAULT_FIELD_PARSERS, DEFAULT_FIELDS, parse_line
+
+from probing.errors import ProbingError
+from probing.tasks.base import Example, Target, Task
+
+N_COLUMNS = 10
+# Features, enhanced deps and misc stay raw strings: no task reads them, and parsing them
+# triples the reading time of a treebank.
+FIELD_PARSERS = {field: DEFAULT_FIELD_PARSERS[field] for field in ("id", "xpos", "head")}
+
+
+@dataclass
+class Sentence:
+    """The words of one CoNLL-U sentence (multiword ranges and empty nodes left out)."""
+
+    tokens: list[conllu.Token]
+    lines: list[int]
+    source: str
+
+    @property
+    def words(self) -> list[str]:
+        return [token["form"] for token in self.tokens]
+
+
+def read_conllu(path: Path) -> list[Sentence]:
+    """Every sentence of a CoNLL-U file, with the line number of each word for error messages."""
+    sentences: list[Sentence] = []
+    tokens: list[conllu.Token] = []
+    lines: list[int] = []
+    start = 1
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                if tokens:
+                    sentences.append(Sentence(tokens, lines, f"{path}:{start}"))
+                tokens, lines = [], []
+                start = lineno + 1
+            elif line.startswith("#"):
+                continue
+            else:
+                token = _parse_token_line(path, lineno, line)
+                if isinstance(token["id"], int):
+                    _check_word_id(path, lineno, token["id"], len(tokens) + 1)
+                    tokens.append(token)
+                    lines.append(lineno)
+    if tokens:
+        sentences.append(Sentence(tokens, lines, f"{path}:{start}"))
+    return sentences
+
+
+def _parse_token_line(path: Path, lineno: int, line: str) -> conllu.Token:
+    n_columns = line.count("\t") + 1
+    if n_columns != N_COLUMNS:
+        raise ProbingError(
+            f"{path}:{lineno}: malformed CoNLL-U line: {N_COLUMNS} tab-separated columns expected, "
+            f"found {n_columns}: {line[:80]!r}. Fix or remove the line."
+        )
+    try:
+        return parse_line(line, DEFAULT_FIELDS, FIELD_PARSERS)
+    except ParseException as e:
+        raise ProbingError(
+            f"{path}:{lineno}: malformed CoNLL-U line ({e}): {line[:80]!r}") from None
+
+
+def _check_word_id(path: Path, lineno: int, found: int, expected: int) -> None:
+    if found != expected:
+        raise ProbingError(
+            f"{path}:{lineno}: word ID {found} where {expected} was expected; CoNLL-U word IDs "
+            f"count 1, 2, 3, ... within a sentence (is a blank line missing between sentences?)"
+        )
+
+
+class TagColumn(StrEnum):
+    upos = "upos"
+    xpos = "xpos"
+
+
+class POSTask(Task):
+    """Part of speech: one target per word, a one-word span labelled with its UPOS or XPOS tag."""
+
+    def __init__(self, name: str, corpus: str, train: str, dev: str, test: str,
+                 column: TagColumn | str = TagColumn.upos) -> None:
+        super().__init__(name, corpus, train, dev, test)
+        self.column = TagColumn(column).value
+
+    def read_file(self, path: Path) -> list[Example]:
+        return [self._example(path, sentence) for sentence in read_conllu(path)]
+
+    def _example(self, path: Path, sentence: Sentence) -> Example:
+        targets = []
+        for i, (token, lineno) in enumerate(zip(sentence.tokens, sentence.lines, strict=True)):
+            tag = token[self.column]
+            if tag in (None, "_"):
+                raise ProbingError(
+                    f"{path}:{lineno}: word {token['form']!r} has no {self.column} tag")
+            targets.append(Target((i, i + 1), None, tag))
+        return Example(sentence.words, targets, sentence.source)
