@@ -1,0 +1,44 @@
+"""Shared fixtures: the real corpora (skipped where absent) and tiny random models."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import BertConfig, BertModel, BertTokenizer
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("PROBING_DATA_DIR", REPO.parent / "shared" / "data"))
+
+# Enough of English for hand-written test sentences to tokenize into several pieces a word.
+TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefghijklmnopqrstuvwxyz",
+              *(f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"), ".", ",", "the", "cat", "dog",
+              "sat", "on", "mat", "a", "##s", "##ed", "##ing", "run", "big", "small"]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared corpora; tests that need them skip, saying why, where they are absent."""
+    if not (DATA_DIR / "ud-english-ewt").is_dir():
+        pytest.skip(f"corpora not found at {DATA_DIR}: set PROBING_DATA_DIR to the folder that "
+                    f"holds them (see ../shared/data/README.md)")
+    return DATA_DIR
+
+
+def make_tiny_bert(folder: Path, max_position_embeddings: int = 64, seed: int = 0) -> Path:
+    """A 2-layer, 32-wide random BERT with a WordPiece tokenizer, saved as an HF folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = BertTokenizer(vocab={piece: i for i, piece in enumerate(TINY_VOCAB)},
+                              do_lower_case=True, model_max_length=max_position_embeddings)
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(vocab_size=len(TINY_VOCAB), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=max_position_embeddings)
+    torch.manual_seed(seed)
+    BertModel(config).eval().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
