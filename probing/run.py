@@ -82,7 +82,8 @@ def probe_run(cfg: DictConfig, output_dir: Path) -> dict:
         "sizes": {**{split: {"sentences": len(examples[split]), "targets": len(splits[split].table)}
                      for split in SPLITS},
                   "probe_parameters": sum(p.numel() for p in probe.parameters())},
-        "caches": {split: activations[split].meta["key"] for split in SPLITS},
+        "caches": {split: {"key": activations[split].meta["key"],
+                           "reused": activations[split].reused} for split in SPLITS},
         "history": history,
         "timings": timings,
         "versions": library_versions(),

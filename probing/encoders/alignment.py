@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import accumulate, pairwise
 
+import torch
+import torch.nn.functional as F
+
 
 class Pooling(StrEnum):
     """How a word's vector is made from its pieces' vectors."""
@@ -14,9 +17,13 @@ class Pooling(StrEnum):
     mean = "mean"
     last = "last"
 
-    def select(self, pieces: list[int]) -> list[int]:
-        """The pieces whose average is the word's vector."""
-        return {"first": pieces[:1], "mean": pieces, "last": pieces[-1:]}[self.value]
+    def select(self, word_ids: torch.Tensor) -> torch.Tensor:
+        """word_ids: (rows, pieces), the word of each piece or -1 (special tokens, padding).
+        True on the pieces whose average is their word's vector."""
+        is_word = word_ids >= 0
+        starts = word_ids != F.pad(word_ids, (1, 0), value=-1)[:, :-1]
+        ends = word_ids != F.pad(word_ids, (0, 1), value=-1)[:, 1:]
+        return {"first": is_word & starts, "mean": is_word, "last": is_word & ends}[self.value]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 import hashlib
 import json
 import logging
-from collections import defaultdict
 
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -106,28 +105,20 @@ class HFEncoder(Encoder):
 
     def _pool(self, hidden: torch.Tensor, batch, rows: list[tuple[int, Window]],
               lengths: list[int]) -> torch.Tensor:
-        """Average the selected pieces of each kept word into its slot of the output."""
-        first_word = [0]
-        for n in lengths[:-1]:
-            first_word.append(first_word[-1] + n)
-        n_pieces = hidden.shape[2]
-        source, target, weight = [], [], []
-        for r, (i, window) in enumerate(rows):
-            pieces = defaultdict(list)
-            for position, word in enumerate(batch.word_ids(r)):
-                if word is not None:
-                    pieces[word].append(r * n_pieces + position)
-            for word in range(window.keep_start, window.keep_end):
-                chosen = self.pooling.select(pieces[word - window.start])
-                source.extend(chosen)
-                target.extend([first_word[i] + word] * len(chosen))
-                weight.extend([1 / len(chosen)] * len(chosen))
+        """Average the selected pieces of each kept word into that word's slot of the output."""
+        word_ids = torch.tensor([[-1 if w is None else w for w in batch.word_ids(r)]
+                                 for r in range(len(rows))])
+        first_word = torch.tensor([0, *lengths]).cumsum(0)
+        base = torch.tensor([first_word[i] + w.start for i, w in rows])[:, None]
+        keep = torch.tensor([[w.keep_start - w.start, w.keep_end - w.start] for _, w in rows])
+        chosen = (self.pooling.select(word_ids) & (word_ids >= keep[:, :1])
+                  & (word_ids < keep[:, 1:])).flatten().nonzero().squeeze(1)
+        target = (base + word_ids).flatten()[chosen]
+        counts = torch.bincount(target, minlength=sum(lengths))
         flat = hidden.flatten(1, 2)
-        source_t = torch.tensor(source, device=flat.device)
-        weight_t = torch.tensor(weight, device=flat.device)[None, :, None]
         out = flat.new_zeros(flat.shape[0], sum(lengths), flat.shape[2])
-        return out.index_add_(1, torch.tensor(target, device=flat.device),
-                              flat[:, source_t] * weight_t)
+        out.index_add_(1, target.to(flat.device), flat[:, chosen.to(flat.device)])
+        return out / counts.to(flat.device)[None, :, None]
 
     def _piece_counts(self, sentences: list[list[str]]) -> list[list[int]]:
         encoded = self.tokenizer(sentences, is_split_into_words=True, add_special_tokens=False)

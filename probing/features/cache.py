@@ -45,12 +45,13 @@ class Activations:
     vectors: np.ndarray
     offsets: np.ndarray
     meta: dict
+    reused: bool = True
 
     @classmethod
-    def open(cls, folder: Path) -> "Activations":
+    def open(cls, folder: Path, reused: bool = True) -> "Activations":
         meta = json.loads((folder / "meta.json").read_text())
         return cls(np.load(folder / "vectors.npy", mmap_mode="r"),
-                   np.load(folder / "offsets.npy"), meta)
+                   np.load(folder / "offsets.npy"), meta, reused)
 
     @property
     def n_layers(self) -> int:

@@ -38,12 +38,15 @@ def extract(encoder: Encoder, sentences: list[list[str]], cache_dir: str | Path,
     root = Path(cache_dir).expanduser()
     key = cache_key(encoder, sentences)
     final = root / key
-    if not is_complete(final):
+    reused = is_complete(final)
+    if not reused:
         with exclusive(root / f"{key}.lock"):
-            if not is_complete(final):
+            reused = is_complete(final)
+            if not reused:
                 _build(encoder, sentences, root, key, batch_size, shard_size, desc)
-    log.info("%s: activations %s", desc or "corpus", final)
-    return Activations.open(final)
+    log.info("%s: %s activations %s", desc or "corpus", "reused" if reused else "extracted",
+             final)
+    return Activations.open(final, reused)
 
 
 def _build(encoder: Encoder, sentences: list[list[str]], root: Path, key: str,

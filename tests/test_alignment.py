@@ -1,0 +1,129 @@
+"""Pieces back to words, and long sentences through model-sized windows."""
+
+import random
+
+import pytest
+import torch
+
+from probing.encoders.alignment import plan_windows
+from probing.encoders.hf import HFEncoder
+from probing.errors import ProbingError
+
+SENTENCE = ["The", "cats", "sat", "on", "a", "xyz", "mat", "."]
+
+
+def reference_pieces(encoder: HFEncoder, words: list[str]) -> tuple[torch.Tensor, list]:
+    """All layers of every piece of `words` in one plain pass, and each piece's word."""
+    batch = encoder.tokenizer(words, is_split_into_words=True, return_tensors="pt")
+    with torch.no_grad():
+        output = encoder.model(**batch, output_hidden_states=True)
+    return torch.stack(output.hidden_states)[:, 0], batch.word_ids(0)
+
+
+def positions_of(word_ids: list, word: int) -> list[int]:
+    return [p for p, w in enumerate(word_ids) if w == word]
+
+
+@pytest.mark.parametrize("pooling", ["first", "mean", "last"])
+def test_pooling_selects_the_words_pieces(tiny_bert, pooling):
+    encoder = HFEncoder(str(tiny_bert), pooling=pooling)
+    [words] = encoder.encode([SENTENCE])
+    pieces, word_ids = reference_pieces(encoder, SENTENCE)
+    assert words.shape == (3, len(SENTENCE), 32)
+    pick = {"first": lambda p: p[:1], "mean": lambda p: p, "last": lambda p: p[-1:]}[pooling]
+    for i in range(len(SENTENCE)):
+        expected = pieces[:, pick(positions_of(word_ids, i))].mean(dim=1)
+        torch.testing.assert_close(words[:, i], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_multi_piece_word_poolings_differ(tiny_bert):
+    """'xyz' is three pieces: first, mean and last must give three different vectors."""
+    vectors = [HFEncoder(str(tiny_bert), pooling=p).encode([SENTENCE])[0][:, 5]
+               for p in ("first", "mean", "last")]
+    assert not torch.allclose(vectors[0], vectors[1])
+    assert not torch.allclose(vectors[1], vectors[2])
+
+
+def test_batch_mates_and_padding_do_not_change_a_sentence(tiny_bert):
+    encoder = HFEncoder(str(tiny_bert))
+    alone = encoder.encode([SENTENCE[:3]])[0]
+    in_batch = encoder.encode([SENTENCE, SENTENCE[:3], ["a"]])[1]
+    torch.testing.assert_close(alone, in_batch, atol=1e-5, rtol=1e-5)
+
+
+def test_word_without_pieces_gets_the_unknown_token(tiny_bert):
+    encoder = HFEncoder(str(tiny_bert))
+    [words] = encoder.encode([["the", "\u200b", "cat"]])
+    [expected] = encoder.encode([["the", "[UNK]", "cat"]])
+    torch.testing.assert_close(words, expected)
+
+
+def test_windows_partition_the_sentence():
+    rng = random.Random(0)
+    for _ in range(500):
+        counts = [rng.randint(1, 4) for _ in range(rng.randint(1, 60))]
+        max_pieces = rng.randint(4, 20)
+        windows = plan_windows(counts, max_pieces, rng.randint(1, max_pieces))
+        assert windows[0].keep_start == 0 and windows[-1].keep_end == len(counts)
+        for left, right in zip(windows, windows[1:], strict=False):
+            assert left.keep_end == right.keep_start
+        for w in windows:
+            assert w.start <= w.keep_start <= w.keep_end <= w.end
+            assert sum(counts[w.start:w.end]) <= max_pieces
+
+
+def test_a_sentence_that_fits_is_one_window():
+    assert len(plan_windows([1, 2, 3], max_pieces=6, stride=3)) == 1
+
+
+def test_long_sentence_equals_single_pass_over_each_words_window(tiny_bert):
+    """Windows of whole words: a word's vectors are those of a plain pass over its window."""
+    encoder = HFEncoder(str(tiny_bert), pooling="mean", max_length=12, stride=4)
+    words = [random.Random(i).choice(["the", "cat", "sat", "xyz", "mats", "."])
+             for i in range(40)]
+    [vectors] = encoder.encode([words])
+    counts = encoder._piece_counts([words])[0]
+    windows = plan_windows(counts, encoder.max_pieces, encoder.stride)
+    assert len(windows) > 3
+    for window in windows:
+        [single_pass] = encoder.encode([words[window.start:window.end]])
+        keep = slice(window.keep_start - window.start, window.keep_end - window.start)
+        torch.testing.assert_close(vectors[:, window.keep_start:window.keep_end],
+                                   single_pass[:, keep], atol=1e-5, rtol=1e-5)
+
+
+def test_windows_do_not_change_a_sentence_that_fits(tiny_bert):
+    wide = HFEncoder(str(tiny_bert), max_length=64)
+    narrow = HFEncoder(str(tiny_bert), max_length=64, stride=2)
+    torch.testing.assert_close(wide.encode([SENTENCE])[0], narrow.encode([SENTENCE])[0])
+
+
+def test_thousand_word_sentence(tiny_bert):
+    encoder = HFEncoder(str(tiny_bert))
+    words = ["the", "big", "cat", "sat", "."] * 200
+    [vectors] = encoder.encode([words])
+    assert vectors.shape == (3, 1000, 32)
+    assert torch.isfinite(vectors).all()
+    assert (vectors.abs().sum(dim=(0, 2)) > 0).all(), "every word must get a vector"
+
+
+def test_word_longer_than_the_window_is_an_error(tiny_bert):
+    encoder = HFEncoder(str(tiny_bert), max_length=6)
+    with pytest.raises(ProbingError, match="alone is"):
+        encoder.encode([["the", "xyzxyz"]])
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ProbingError, match="could not load"):
+        HFEncoder(str(tmp_path / "no-such-model"))
+
+
+def test_fingerprint_follows_weights_not_location(tiny_bert, tmp_path):
+    from conftest import make_tiny_bert
+
+    same = make_tiny_bert(tmp_path / "copy", seed=0)
+    other = make_tiny_bert(tmp_path / "other", seed=1)
+    fingerprint = HFEncoder(str(tiny_bert)).fingerprint()
+    assert HFEncoder(str(same)).fingerprint() == fingerprint
+    assert HFEncoder(str(other)).fingerprint() != fingerprint
+    assert HFEncoder(str(tiny_bert), random_init=True, seed=3).fingerprint() != fingerprint

@@ -1,0 +1,92 @@
+"""CoNLL-U reading: words of the basic tree only, and errors that point at the line."""
+
+import pytest
+
+from probing.errors import ProbingError
+from probing.tasks import LabelVocab
+from probing.tasks.conllu import POSTask, read_conllu
+
+GOOD = """# sent_id = 1
+# text = I can't go.
+1	I	I	PRON	PRP	_	3	nsubj	_	_
+2-3	can't	_	_	_	_	_	_	_	_
+2	ca	can	AUX	MD	_	4	aux	_	_
+3	n't	not	PART	RB	_	4	advmod	_	_
+4	go	go	VERB	VB	_	0	root	_	_
+4.1	went	go	VERB	VBD	_	_	_	0:root	_
+5	.	.	PUNCT	.	_	4	punct	_	_
+
+1	Hello	hello	INTJ	UH	_	0	root	_	_
+"""
+
+
+def write(tmp_path, text, name="x.conllu"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def task(path, column="upos"):
+    return POSTask("pos", "test-corpus", path, path, path, column=column)
+
+
+def test_words_skip_multiword_ranges_and_empty_nodes(tmp_path):
+    sentences = read_conllu(write(tmp_path, GOOD))
+    assert [s.words for s in sentences] == [["I", "ca", "n't", "go", "."], ["Hello"]]
+    assert sentences[1].source.endswith("x.conllu:11")
+
+
+def test_pos_targets_are_one_word_spans(tmp_path):
+    [first, second] = task(write(tmp_path, GOOD)).read("train")
+    assert [t.span1 for t in first.targets] == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
+    assert [t.label for t in first.targets] == ["PRON", "AUX", "PART", "VERB", "PUNCT"]
+    assert all(t.span2 is None for t in first.targets)
+    assert [t.label for t in task(write(tmp_path, GOOD), "xpos").read("dev")[1].targets] == ["UH"]
+
+
+def test_malformed_line_names_file_and_line(tmp_path):
+    bad = GOOD.replace("4\tgo\tgo\tVERB\tVB\t_\t0\troot\t_\t_", "4\tgo\tgo\tVERB")
+    path = write(tmp_path, bad)
+    with pytest.raises(ProbingError, match=rf"{path}:7: malformed CoNLL-U line.*found 4"):
+        task(path).read("train")
+
+
+def test_bad_field_value_names_file_and_line(tmp_path):
+    path = write(tmp_path, GOOD.replace("VB\t_\t0\troot", "VB\t_\tzero\troot"))
+    with pytest.raises(ProbingError, match=rf"{path}:7: malformed CoNLL-U line"):
+        read_conllu(path)
+
+
+def test_missing_blank_line_between_sentences_is_caught(tmp_path):
+    path = write(tmp_path, GOOD.replace("\n\n1\tHello", "\n1\tHello"))
+    with pytest.raises(ProbingError, match=rf"{path}:10: word ID 1 where 6 was expected"):
+        read_conllu(path)
+
+
+def test_missing_tag_is_an_error(tmp_path):
+    path = write(tmp_path, GOOD.replace("Hello\thello\tINTJ", "Hello\thello\t_"))
+    with pytest.raises(ProbingError, match=rf"{path}:11: word 'Hello' has no upos tag"):
+        task(path).read("train")
+
+
+def test_missing_file_says_where_and_how_to_fetch(tmp_path):
+    with pytest.raises(ProbingError, match="python -m probing.data fetch test-corpus"):
+        task(tmp_path / "absent.conllu").read("test")
+
+
+def test_label_unknown_to_training_split_is_an_error(tmp_path):
+    examples = task(write(tmp_path, GOOD)).read("train")
+    vocab = LabelVocab.from_examples(examples[1:])
+    assert vocab.labels == ["INTJ"]
+    with pytest.raises(ProbingError, match="label 'PRON' does not occur in the training split"):
+        vocab.encode(examples[0], examples[0].targets[0])
+
+
+def test_ewt_sizes_match_the_release(data_dir):
+    ewt = data_dir / "ud-english-ewt"
+    pos = POSTask("upos", "ud-english-ewt", ewt / "en_ewt-ud-train.conllu",
+                  ewt / "en_ewt-ud-dev.conllu", ewt / "en_ewt-ud-test.conllu")
+    sizes = {split: (len(ex := pos.read(split)), sum(len(e.words) for e in ex))
+             for split in ("train", "dev", "test")}
+    assert sizes == {"train": (12544, 204577), "dev": (2001, 25147), "test": (2077, 25094)}
+    assert len(LabelVocab.from_examples(pos.read("dev"))) == 17

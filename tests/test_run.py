@@ -1,0 +1,125 @@
+"""Whole probe runs through Hydra on a tiny random BERT and a small generated treebank."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from probing.config import register_configs
+from probing.run import probe_run, report_run
+
+REPO = Path(__file__).resolve().parents[1]
+LEXICON = {"DET": ["the", "a"], "ADJ": ["big", "small"], "NOUN": ["cat", "dog", "mat"],
+           "VERB": ["sat", "ran"], "ADP": ["on"], "PUNCT": ["."]}
+PATTERNS = [["DET", "NOUN", "VERB", "PUNCT"], ["DET", "ADJ", "NOUN", "VERB", "ADP", "DET",
+            "NOUN", "PUNCT"], ["DET", "NOUN", "VERB", "ADP", "DET", "ADJ", "NOUN", "PUNCT"]]
+
+
+def write_treebank(path: Path, n_sentences: int, seed: int) -> Path:
+    rng = random.Random(seed)
+    blocks = []
+    for _ in range(n_sentences):
+        tags = rng.choice(PATTERNS)
+        rows = [f"{i}\t{w}\t{w}\t{t}\t{t}\t_\t0\tdep\t_\t_"
+                for i, (w, t) in enumerate(((rng.choice(LEXICON[t]), t) for t in tags), 1)]
+        blocks.append("\n".join(rows) + "\n")
+    path.write_text("\n".join(blocks))
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("treebank")
+    return {split: write_treebank(folder / f"{split}.conllu", n, seed)
+            for split, n, seed in (("train", 60, 0), ("dev", 20, 1), ("test", 20, 2))}
+
+
+def overrides(tiny_bert, corpus, cache_dir) -> list[str]:
+    return ["encoder=hf", f"encoder.name_or_path={tiny_bert}", "encoder.name=tiny",
+            f"task.train={corpus['train']}", f"task.dev={corpus['dev']}",
+            f"task.test={corpus['test']}", f"paths.cache_dir={cache_dir}",
+            "trainer.max_epochs=3", "trainer.batch_size=16", "device=cpu"]
+
+
+def composed(extra: list[str]):
+    register_configs()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=extra)
+
+
+def test_run_writes_record_and_figure(tiny_bert, corpus, tmp_path):
+    cfg = composed(overrides(tiny_bert, corpus, tmp_path / "cache"))
+    record = probe_run(cfg, tmp_path)
+    report_run(record, tmp_path)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["task"]["name"] == "upos" and saved["encoder"]["name"] == "tiny"
+    assert saved["mix"] == {"mode": "mix", "layer": None, "layers": [0, 1, 2]}
+    assert len(saved["mixing_weights"]) == 3
+    assert sum(saved["mixing_weights"]) == pytest.approx(1.0)
+    assert 0 <= saved["center_of_gravity"] <= 2
+    assert set(saved["metrics"]) == {"dev", "test"}
+    assert set(saved["metrics"]["test"]) == {"accuracy", "macro_f1"}
+    assert saved["metrics"]["test"]["accuracy"] > 0.5, "a 6-tag toy grammar is easy"
+    assert saved["sizes"]["train"]["targets"] == sum(
+        1 for line in corpus["train"].read_text().splitlines() if line)
+    assert saved["config"]["encoder"]["name_or_path"] == str(tiny_bert)
+    assert {"torch", "transformers", "python"} <= set(saved["versions"])
+    assert (tmp_path / "mixing_weights.png").stat().st_size > 0
+    assert (tmp_path / "mixing_weights.pdf").stat().st_size > 0
+
+
+def test_same_seed_same_numbers(tiny_bert, corpus, tmp_path):
+    cfg = composed(overrides(tiny_bert, corpus, tmp_path / "cache"))
+    first, second = probe_run(cfg, tmp_path), probe_run(cfg, tmp_path)
+    assert first["metrics"] == second["metrics"]
+    assert first["mixing_weights"] == second["mixing_weights"]
+    assert first["history"][-1]["loss"] == second["history"][-1]["loss"]
+    other = probe_run(composed([*overrides(tiny_bert, corpus, tmp_path / "cache"), "seed=1"]),
+                      tmp_path)
+    assert other["history"][0]["loss"] != first["history"][0]["loss"]
+
+
+def test_wrong_config_is_refused(tiny_bert, corpus, tmp_path):
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException, match="poolng"):
+        composed([*overrides(tiny_bert, corpus, tmp_path), "encoder.poolng=mean"])
+    with pytest.raises(ConfigCompositionException):
+        composed([*overrides(tiny_bert, corpus, tmp_path), "trainer.lr=fast"])
+
+
+def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "probing.run", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_multirun_sweep_shares_one_cache(tiny_bert, corpus, tmp_path):
+    cache = tmp_path / "cache"
+    result = run_cli(["-m", "mix=single", "mix.layer=0,1,2", *overrides(tiny_bert, corpus, cache),
+                      f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = sorted((tmp_path / "sweep").glob("*/results.json"))
+    assert len(records) == 3
+    runs = [json.loads(path.read_text()) for path in records]
+    assert sorted(r["mix"]["layer"] for r in runs) == [0, 1, 2]
+    assert sum(not cache["reused"] for r in runs for cache in r["caches"].values()) == 3
+    assert len({c["key"] for r in runs for c in r["caches"].values()}) == 3
+    assert len([p for p in cache.iterdir() if p.is_dir()]) == 3
+    for r in runs:
+        assert r["mixing_weights"][r["mix"]["layer"]] == 1.0
+
+
+def test_command_line_error_has_no_traceback(tiny_bert, corpus, tmp_path):
+    result = run_cli([*overrides(tiny_bert, corpus, tmp_path), "task.test=/no/such/file.conllu",
+                      f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "corpus file not found: /no/such/file.conllu" in output
+    assert "python -m probing.data fetch ud-english-ewt" in output
+    assert "Traceback" not in output
