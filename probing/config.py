@@ -32,6 +32,18 @@ class HFEncoderConf:
 
 
 @dataclass
+class ELMoEncoderConf:
+    _target_: str = "probing.encoders.elmo.ELMoEncoder"
+    name: str = MISSING
+    options_file: str = MISSING
+    weight_file: str | None = MISSING
+    stateful: bool = MISSING
+    device: str = "${device}"
+    random_init: bool = MISSING
+    seed: int = MISSING
+
+
+@dataclass
 class TaskConf:
     name: str = MISSING
     corpus: str = MISSING
@@ -114,6 +126,7 @@ class RunConf:
 SCHEMAS = {
     (None, "run_schema"): RunConf,
     ("encoder", "hf_schema"): HFEncoderConf,
+    ("encoder", "elmo_schema"): ELMoEncoderConf,
     ("task", "pos_schema"): POSTaskConf,
     ("probe", "edge_schema"): EdgeProbeConf,
     ("mix", "mix_schema"): AllLayersConf,
