@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from probing.errors import ProbingError
+from probing.files import write_json_atomic
 
 OPTIONS_NAME = "options.json"
 WEIGHTS_NAME = "weights.hdf5"
@@ -126,13 +127,10 @@ def write_checkpoint(folder: str | Path, state: dict[str, torch.Tensor],
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     options_path, weights_path = folder / OPTIONS_NAME, folder / WEIGHTS_NAME
-    suffix = f".tmp-{os.getpid()}"
-    tmp_weights = weights_path.with_name(weights_path.name + suffix)
-    tmp_options = options_path.with_name(options_path.name + suffix)
+    tmp_weights = weights_path.with_name(f"{weights_path.name}.tmp-{os.getpid()}")
     write_weights(tmp_weights, state, options)
-    tmp_options.write_text(json.dumps(options, indent=2) + "\n")
     os.replace(tmp_weights, weights_path)
-    os.replace(tmp_options, options_path)
+    write_json_atomic(options_path, options)
     return options_path, weights_path
 
 

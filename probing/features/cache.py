@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from probing.encoders.base import Encoder
+from probing.files import write_json_atomic
 
 FORMAT_VERSION = 1
 
@@ -108,7 +109,7 @@ class PartialCache:
             self.vectors = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+",
                                                      dtype=np.float16, shape=shape)
             # The plan is written last: a folder without it is restarted from scratch.
-            _write_json(plan_file, {"shard_size": shard_size})
+            write_json_atomic(plan_file, {"shard_size": shard_size})
         self.offsets = offsets
 
     def is_done(self, shard: int) -> bool:
@@ -126,11 +127,5 @@ class PartialCache:
         """Write the metadata and rename the folder into place: from here on it is complete."""
         self.vectors.flush()
         del self.vectors
-        _write_json(self.folder / "meta.json", meta)
+        write_json_atomic(self.folder / "meta.json", meta)
         os.replace(self.folder, final)
-
-
-def _write_json(path: Path, value: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    os.replace(tmp, path)
