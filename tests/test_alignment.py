@@ -1,5 +1,6 @@
 """Pieces back to words, and long sentences through model-sized windows."""
 
+import itertools
 import random
 
 import pytest
@@ -65,7 +66,7 @@ def test_windows_partition_the_sentence():
         max_pieces = rng.randint(4, 20)
         windows = plan_windows(counts, max_pieces, rng.randint(1, max_pieces))
         assert windows[0].keep_start == 0 and windows[-1].keep_end == len(counts)
-        for left, right in zip(windows, windows[1:], strict=False):
+        for left, right in itertools.pairwise(windows):
             assert left.keep_end == right.keep_start
         for w in windows:
             assert w.start <= w.keep_start <= w.keep_end <= w.end

@@ -37,7 +37,7 @@ def test_words_skip_multiword_ranges_and_empty_nodes(tmp_path):
 
 
 def test_pos_targets_are_one_word_spans(tmp_path):
-    [first, second] = task(write(tmp_path, GOOD)).read("train")
+    [first, _second] = task(write(tmp_path, GOOD)).read("train")
     assert [t.span1 for t in first.targets] == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
     assert [t.label for t in first.targets] == ["PRON", "AUX", "PART", "VERB", "PUNCT"]
     assert all(t.span2 is None for t in first.targets)
@@ -70,7 +70,7 @@ def test_missing_tag_is_an_error(tmp_path):
 
 
 def test_missing_file_says_where_and_how_to_fetch(tmp_path):
-    with pytest.raises(ProbingError, match="python -m probing.data fetch test-corpus"):
+    with pytest.raises(ProbingError, match=r"python -m probing\.data fetch test-corpus"):
         task(tmp_path / "absent.conllu").read("test")
 
 

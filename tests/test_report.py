@@ -78,5 +78,5 @@ def test_report_against_pretraining_step(tmp_path):
 
 
 def test_no_records_is_a_clear_error(tmp_path):
-    with pytest.raises(ProbingError, match="no results.json"):
+    with pytest.raises(ProbingError, match=r"no results\.json"):
         load_runs([tmp_path])

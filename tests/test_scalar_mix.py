@@ -31,7 +31,7 @@ def test_output_is_gamma_times_weighted_sum():
         mix.scalars.copy_(torch.tensor([0.1, 0.2, 0.3, 0.4, 0.5]))
         mix.gamma.fill_(2.5)
     s = torch.softmax(torch.tensor([0.1, 0.2, 0.3, 0.4, 0.5]), dim=0)
-    expected = 2.5 * sum(s[l] * layers[:, :, l] for l in range(5))
+    expected = 2.5 * sum(s[i] * layers[:, :, i] for i in range(5))
     torch.testing.assert_close(mix(layers), expected)
 
 
@@ -65,7 +65,7 @@ def test_layer_selections():
     assert AllLayers().layers(3) == [0, 1, 2]
     assert SingleLayer(layer=2).layers(3) == [2]
     assert CumulativeLayers(layer=1).layers(3) == [0, 1]
-    with pytest.raises(ProbingError, match="mix.layer in 0..2"):
+    with pytest.raises(ProbingError, match=r"mix\.layer in 0\.\.2"):
         SingleLayer(layer=3).layers(3)
 
 

@@ -1,0 +1,182 @@
+"""Pretraining throughput: tokens per second and achieved FLOP/s of BERT pretraining steps, as
+a fraction of this machine's matmul peaks (fp32 and bf16), all measured in the same run.
+
+    python experiments/benchmarks/pretrain.py                    # bert_small (4 x 256), Gutenberg
+    python experiments/benchmarks/pretrain.py --steps 5 model=bert_tiny corpus=text \
+        'corpus.paths=[some/folder]'                             # any pretraining overrides
+
+The steps are the training loop's own (batch building, forward, backward, clipping, AdamW).
+FLOPs of a step, counted on the tokens the model reads (padding excluded):
+    6 N T                 N = parameters of the Transformer layers, T = tokens
+  + 12 L S d T            attention scores and their weighted sum over S positions, L layers of
+                          width d (4 L S d forward per token, twice that backward)
+  + 6 (d^2 + d V) P       the MLM head (transform, decoder over V pieces) at the P masked pieces
+The peak is the best rate of square matmuls of growing size, measured before and after the
+steps (the better of the two, so that a busy moment does not lower it).
+Writes results/benchmarks/pretrain.json.
+"""
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+
+from probing.config import register_configs
+from probing.errors import ProbingError
+from probing.files import write_json_atomic
+from probing.pretrain.config import register_pretrain_configs
+from probing.pretrain.loop import Batch, DataStream, Distributed, Tally, Trainer
+from probing.runtime import library_versions
+
+REPO = Path(__file__).resolve().parents[2]
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def matmul_peak(dtype: torch.dtype, device: torch.device, seconds: float = 1.0) -> float:
+    """Best FLOP/s of n x n matmuls, n doubling from 256 to 4096 while one takes < 0.25 s."""
+    best, n = 0.0, 256
+    while n <= 4096:
+        a = torch.randn(n, n, device=device).to(dtype)
+        b = torch.randn(n, n, device=device).to(dtype)
+        single = _time(lambda a=a, b=b: a @ b, device)
+        repeats = max(1, int(seconds / max(single, 1e-6)))
+        elapsed = _time(lambda a=a, b=b, r=repeats: [a @ b for _ in range(r)], device)
+        best = max(best, 2 * n**3 * repeats / elapsed)
+        if single > 0.25:
+            break
+        n *= 2
+    return best
+
+
+def measure_peaks(device: torch.device) -> dict[str, float]:
+    return {name: matmul_peak(dtype, device) for name, dtype in DTYPES.items()}
+
+
+def _time(work, device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    work()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class CountingStream:
+    """The loop's data stream, remembering what each batch holds and how long it took."""
+
+    def __init__(self, stream: DataStream) -> None:
+        self.stream, self.batches, self.data_seconds = stream, [], 0.0
+
+    def next(self) -> Batch:
+        start = time.perf_counter()
+        batch = self.stream.next()
+        self.data_seconds += time.perf_counter() - start
+        self.batches.append(batch)
+        return batch
+
+
+def step_flops(batches: list[Batch], n_layer_params: int, n_layers: int, width: int,
+               vocab_size: int) -> float:
+    flops = 0.0
+    for batch in batches:
+        tokens = batch.n_tokens
+        length = batch.inputs["input_ids"].shape[1]
+        predicted = int((batch.inputs["mlm_labels"] != -100).sum())
+        flops += (6 * n_layer_params * tokens + 12 * n_layers * length * width * tokens
+                  + 6 * (width**2 + width * vocab_size) * predicted)
+    return flops
+
+
+def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
+    register_configs()
+    register_pretrain_configs()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name="pretrain", overrides=overrides)
+    env = Distributed.start(cfg.device)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(cfg, Path(run_dir), env)
+        before = measure_peaks(env.device)
+        stream = CountingStream(DataStream(trainer.objective, cfg.train.batch_size, env,
+                                           trainer.progress))
+        for _ in range(warmup):
+            trainer.train_step(stream, Tally())
+        stream.batches, stream.data_seconds = [], 0.0
+        elapsed = _time(lambda: [trainer.train_step(stream, Tally()) for _ in range(steps)],
+                        env.device)
+    after = measure_peaks(env.device)
+    peaks = {name: max(before[name], after[name]) for name in DTYPES}
+    bert = trainer.model.net.bert
+    flops = step_flops(stream.batches, sum(p.numel() for p in bert.encoder.parameters()),
+                       bert.config.num_hidden_layers, bert.config.hidden_size,
+                       bert.config.vocab_size)
+    tokens = sum(b.n_tokens for b in stream.batches)
+    precision = str(cfg.train.precision)
+    achieved = flops / elapsed
+    return {
+        "benchmark": "pretrain",
+        "model": cfg.model.name, "corpus": cfg.corpus.name, "overrides": overrides,
+        "shape": {"layers": bert.config.num_hidden_layers, "width": bert.config.hidden_size,
+                  "heads": bert.config.num_attention_heads, "vocab": bert.config.vocab_size,
+                  "max_seq_length": cfg.model.max_seq_length},
+        "device": str(env.device), "cpu": _cpu_name(), "threads": torch.get_num_threads(),
+        "precision": precision, "batch_size": cfg.train.batch_size,
+        "accumulation": cfg.train.accumulation, "steps_timed": steps, "warmup_steps": warmup,
+        "seconds": round(elapsed, 3),
+        "steps_per_second": steps / elapsed,
+        "tokens_per_second": tokens / elapsed,
+        "data_seconds_fraction": stream.data_seconds / elapsed,
+        "flops_per_step": flops / steps,
+        "achieved_flops_per_second": achieved,
+        "peak_matmul_flops_per_second": peaks,
+        "peak_measurements": {"before": before, "after": after},
+        "fraction_of_peak": {name: achieved / peak for name, peak in peaks.items()},
+        "fraction_of_peak_of_precision_used": achieved / peaks[precision],
+        "target_fraction": 0.4,
+        "versions": library_versions(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("overrides", nargs="*", help="pretraining config overrides")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--out", type=Path, default=REPO / "results/benchmarks/pretrain.json")
+    args = parser.parse_args()
+    overrides = ["model=bert_small", "corpus=gutenberg", *args.overrides]
+    try:
+        result = benchmark(overrides, args.steps, args.warmup)
+    except ProbingError as e:
+        sys.exit(f"error: {e}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.out, result)
+    print(f"{result['model']} ({result['precision']}, {result['device']}): "
+          f"{result['tokens_per_second']:.0f} tokens/s, {result['steps_per_second']:.3f} steps/s, "
+          f"{result['achieved_flops_per_second'] / 1e9:.1f} GFLOP/s = "
+          f"{result['fraction_of_peak_of_precision_used']:.0%} of the {result['precision']} "
+          f"matmul peak ({result['peak_matmul_flops_per_second'][result['precision']] / 1e9:.1f} "
+          f"GFLOP/s); wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

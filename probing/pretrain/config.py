@@ -1,0 +1,107 @@
+"""Typed schemas of the pretraining config (conf/pretrain.yaml and its groups model/ corpus/
+optim/), registered in Hydra's ConfigStore like the probe run's (probing/config.py)."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from probing.config import PathsConf
+
+
+class Precision(StrEnum):
+    fp32 = "fp32"
+    bf16 = "bf16"  # autocast: matmuls in bfloat16, weights and optimizer in float32
+
+
+@dataclass
+class BertConf:
+    _target_: str = "probing.pretrain.bert.BertObjective"
+    name: str = MISSING
+    seed: int = "${seed}"
+    vocab_size: int = MISSING
+    lowercase: bool = MISSING
+    min_frequency: int = MISSING
+    hidden_size: int = MISSING
+    num_layers: int = MISSING
+    num_heads: int = MISSING
+    intermediate_size: int = MISSING
+    dropout: float = MISSING
+    max_seq_length: int = MISSING
+    short_seq_prob: float = MISSING
+    masked_lm_prob: float = MISSING
+    max_predictions: int = MISSING
+
+
+@dataclass
+class TextCorpusConf:
+    _target_: str = "probing.pretrain.corpus.TextCorpus"
+    name: str = MISSING
+    paths: list[str] = MISSING
+    pattern: str = MISSING
+    gutenberg: bool = MISSING
+    heldout_fraction: float = MISSING
+    heldout_documents: list[str] = field(default_factory=list)
+    workers: int = MISSING
+
+
+@dataclass
+class AdamWConf:
+    _target_: str = "torch.optim.AdamW"
+    _partial_: bool = True
+    _convert_: str = "all"  # plain lists in the optimizer's state, which torch.load can read
+    lr: float = MISSING
+    betas: list[float] = MISSING
+    eps: float = MISSING
+    weight_decay: float = MISSING
+    fused: bool | None = MISSING
+
+
+@dataclass
+class OptimConf:
+    optimizer: AdamWConf = MISSING
+    warmup_steps: int = MISSING
+    clip_norm: float | None = MISSING
+
+
+@dataclass
+class TrainConf:
+    batch_size: int = MISSING
+    accumulation: int = MISSING
+    max_steps: int = MISSING
+    stop_at: int | None = MISSING
+    time_limit_minutes: float | None = MISSING
+    log_every: int = MISSING
+    eval_every: int = MISSING
+    eval_batches: int | None = MISSING
+    save_every: int = MISSING
+    precision: Precision = MISSING
+    resume: bool = MISSING
+
+
+@dataclass
+class PretrainConf:
+    model: Any = MISSING
+    corpus: TextCorpusConf = MISSING
+    optim: OptimConf = MISSING
+    train: TrainConf = MISSING
+    paths: PathsConf = MISSING
+    name: str = MISSING
+    seed: int = MISSING
+    device: str = MISSING
+
+
+SCHEMAS = {
+    (None, "pretrain_schema"): PretrainConf,
+    ("model", "bert_schema"): BertConf,
+    ("corpus", "text_schema"): TextCorpusConf,
+    ("optim", "adamw_schema"): OptimConf,
+}
+
+
+def register_pretrain_configs() -> None:
+    store = ConfigStore.instance()
+    for (group, name), node in SCHEMAS.items():
+        store.store(group=group, name=name, node=node)

@@ -1,0 +1,390 @@
+"""BERT pretraining: corpus reading, WordPiece, MLM + NSP examples, the loop (exact resume,
+two processes under torchrun) and its checkpoints in the probing pipeline. Tiny models on
+generated text; one test reads a real Gutenberg book."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from safetensors.torch import load_file
+from transformers import AutoModel, AutoTokenizer
+
+from probing.config import register_configs
+from probing.encoders.hf import HFEncoder
+from probing.errors import ProbingError
+from probing.pretrain.bert import Masking, PairBatches, TokenizedText, make_pairs, tokenized_corpus
+from probing.pretrain.checkpoints import checkpoint_sweep, list_checkpoints, read_info
+from probing.pretrain.config import register_pretrain_configs
+from probing.pretrain.corpus import TextCorpus, strip_gutenberg
+from probing.pretrain.loop import pretrain
+from probing.pretrain.tokenizer import SPECIAL_TOKENS, encode, train_wordpiece
+
+REPO = Path(__file__).resolve().parents[1]
+PAD, UNK, CLS, SEP, MASK = range(5)
+WORDS = {"DET": ["the", "a", "every", "no"], "ADJ": ["big", "small", "old", "red", "quiet"],
+         "VERB": ["saw", "chased", "found", "liked", "heard"]}
+NOUNS = ["cat", "dog", "ship", "whale", "house", "garden", "king", "sailor", "letter", "river",
+         "horse", "window", "captain", "forest", "lamp", "church"]
+
+
+def write_corpus(folder: Path, n_docs: int = 6, n_sentences: int = 80, seed: int = 0) -> Path:
+    """Documents of simple sentences, each with nouns of its own, in paragraphs of four."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in range(n_docs):
+        nouns = rng.sample(NOUNS, 4)
+        sentences = [" ".join([rng.choice(WORDS["DET"]).capitalize(), rng.choice(WORDS["ADJ"]),
+                               rng.choice(nouns), rng.choice(WORDS["VERB"]),
+                               rng.choice(WORDS["DET"]), rng.choice(nouns)]) + "."
+                     for _ in range(n_sentences)]
+        paragraphs = [" ".join(sentences[i:i + 4]) for i in range(0, n_sentences, 4)]
+        (folder / f"doc{d}.txt").write_text("\n\n".join(paragraphs) + "\n")
+    return folder
+
+
+def synthetic_text(n_docs: int, n_sentences: int, seed: int = 0) -> TokenizedText:
+    """Piece ids that say where they come from: 1000 * (document + 1) + sentence."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(3, 25, n_docs * n_sentences)
+    ids = np.concatenate([np.full(n, 1000 * (i // n_sentences + 1) + i % n_sentences)
+                          for i, n in enumerate(lengths)])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    return TokenizedText(ids, offsets, np.arange(0, n_docs * n_sentences + 1, n_sentences))
+
+
+def document_of(text: TokenizedText, position: int) -> int:
+    return int(text.ids[position]) // 1000 - 1
+
+
+def tiny_overrides(corpus: Path, cache: Path) -> list[str]:
+    return ["model=bert_tiny", "model.vocab_size=300", "model.min_frequency=1",
+            "model.hidden_size=32", "model.num_layers=2", "model.num_heads=2",
+            "model.intermediate_size=64", "model.max_seq_length=32",
+            "corpus=text", f"corpus.paths=[{corpus}]", "corpus.heldout_fraction=0.1",
+            "corpus.workers=1", f"paths.cache_dir={cache}", "device=cpu",
+            "train.batch_size=8", "train.max_steps=24", "train.log_every=4",
+            "train.eval_every=12", "train.save_every=12", "train.eval_batches=2",
+            "optim.warmup_steps=4"]
+
+
+def composed(overrides: list[str]):
+    register_configs()
+    register_pretrain_configs()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose(config_name="pretrain", overrides=overrides)
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(list_checkpoints(run_dir)[-1] / "model.safetensors")
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory, corpus_dir) -> Path:
+    """A 24-step run of a 2 x 32 BERT with checkpoints at steps 0, 12 and 24."""
+    run_dir = tmp_path_factory.mktemp("run")
+    pretrain(composed(tiny_overrides(corpus_dir, run_dir.parent / "cache")), run_dir)
+    return run_dir
+
+
+# --- examples -------------------------------------------------------------------------------
+
+def test_masking_statistics():
+    text = synthetic_text(n_docs=20, n_sentences=200)
+    pairs = make_pairs(text, 61, 0.1, np.random.default_rng(0))
+    batches = PairBatches(text, pairs, [], Masking(MASK, 10_000), CLS, SEP, (0, 0, 0, 2))
+    maskable = masked = kept = as_mask = replaced = 0
+    for j, (a0, a1, b0, b1, _) in enumerate(pairs):
+        original = np.concatenate([[CLS], text.ids[a0:a1], [SEP], text.ids[b0:b1], [SEP]])
+        inputs, segments, positions, labels = batches.example(j)
+        special = np.isin(original, [CLS, SEP])
+        assert not special[positions].any(), "[CLS] and [SEP] are never masked"
+        assert (labels == original[positions]).all()
+        untouched = np.ones(len(original), dtype=bool)
+        untouched[positions] = False
+        assert (inputs[untouched] == original[untouched]).all()
+        assert (segments == np.r_[np.zeros(a1 - a0 + 2), np.ones(b1 - b0 + 1)]).all()
+        assert len(positions) <= 20
+        maskable += (~special).sum()
+        masked += len(positions)
+        as_mask += (inputs[positions] == MASK).sum()
+        kept += (inputs[positions] == labels).sum()
+        random_pieces = inputs[positions][(inputs[positions] != MASK)
+                                          & (inputs[positions] != labels)]
+        replaced += len(random_pieces)
+        assert (random_pieces >= len(SPECIAL_TOKENS)).all(), "random pieces are not special"
+    assert masked > 5000
+    assert masked / maskable == pytest.approx(0.15, abs=0.01)
+    assert as_mask / masked == pytest.approx(0.8, abs=0.02)
+    assert kept / masked == pytest.approx(0.1, abs=0.02)
+    assert replaced / masked == pytest.approx(0.1, abs=0.02)
+
+
+def test_masks_are_drawn_anew_each_epoch():
+    text = synthetic_text(n_docs=4, n_sentences=50)
+    pairs = make_pairs(text, 61, 0.1, np.random.default_rng(0))
+
+    def positions(epoch: int) -> list[np.ndarray]:
+        batches = PairBatches(text, pairs, [], Masking(MASK, 10_000), CLS, SEP, (0, 0, epoch, 2))
+        return [batches.example(j)[2] for j in range(len(pairs))]
+
+    first, again, second = positions(0), positions(0), positions(1)
+    assert all((a == b).all() for a, b in zip(first, again, strict=True))
+    changed = sum(len(a) != len(b) or (a != b).any() for a, b in zip(first, second, strict=True))
+    assert changed > 0.9 * len(pairs)
+
+
+def test_nsp_pairs_half_random_from_another_document():
+    text = synthetic_text(n_docs=20, n_sentences=200)
+    pairs = make_pairs(text, 61, 0.1, np.random.default_rng(0))
+    random_next = pairs[:, 4] == 1
+    assert len(pairs) > 1000
+    assert random_next.mean() == pytest.approx(0.5, abs=0.05)
+    for a0, a1, b0, b1, is_random in pairs:
+        assert a1 > a0 and b1 > b0 and (a1 - a0) + (b1 - b0) <= 61
+        assert document_of(text, a0) == document_of(text, a1 - 1)
+        assert document_of(text, b0) == document_of(text, b1 - 1)
+        if is_random:
+            assert document_of(text, b0) != document_of(text, a0)
+        else:
+            assert document_of(text, b0) == document_of(text, a0) and b0 >= a1
+    lengths = (pairs[:, 1] - pairs[:, 0]) + (pairs[:, 3] - pairs[:, 2])
+    assert (lengths == 61).mean() > 0.7, "most examples are packed full"
+    assert 0.03 < (lengths < 40).mean() < 0.25, "short_seq_prob makes some shorter"
+    again = make_pairs(text, 61, 0.1, np.random.default_rng(0))
+    other = make_pairs(text, 61, 0.1, np.random.default_rng(1))
+    assert np.array_equal(pairs, again) and not np.array_equal(pairs, other)
+
+
+# --- corpus and tokenizer -------------------------------------------------------------------
+
+GUTENBERG_BOOK = """The Project Gutenberg EBook of A Test, by Nobody
+
+Title: A Test
+
+***START OF THE PROJECT GUTENBERG EBOOK A TEST***
+
+CHAPTER I
+
+Smith went to
+London. He saw the river there.
+
+It rained.
+
+End of the Project Gutenberg EBook of A Test, by
+Nobody
+
+*** END OF THIS PROJECT GUTENBERG EBOOK A TEST ***
+
+*** START: FULL LICENSE ***
+Redistribution is subject to the Project Gutenberg License.
+"""
+
+
+def test_gutenberg_header_and_licence_are_stripped(tmp_path):
+    body = strip_gutenberg(GUTENBERG_BOOK)
+    assert "Title" not in body and "License" not in body and "End of the" not in body
+    assert "CHAPTER I" in body and "It rained." in body
+    (tmp_path / "book.txt").write_text(GUTENBERG_BOOK)
+    (tmp_path / "plain.txt").write_text(GUTENBERG_BOOK.split("***START")[0])
+    with pytest.raises(ProbingError, match=r"plain\.txt.*START/END.*corpus\.gutenberg=false"):
+        TextCorpus([str(tmp_path)], gutenberg=True).read()
+    splits = TextCorpus([str(tmp_path / "book.txt")], gutenberg=True, heldout_fraction=0.25).read()
+    assert splits.train[0].name == splits.heldout[0].name == "book"
+    assert splits.train[0].sentences[:2] == [["CHAPTER", "I"],
+                                             ["Smith", "went", "to", "London", "."]]
+    assert splits.heldout[0].sentences == [["It", "rained", "."]], "the last quarter is held out"
+
+
+def test_real_gutenberg_book(data_dir):
+    book = data_dir / "gutenberg" / "pg1342.txt"
+    splits = TextCorpus([str(book)], gutenberg=True, heldout_fraction=0.01).read()
+    train, heldout = splits.train[0].sentences, splits.heldout[0].sentences
+    words = {w for s in train + heldout for w in s}
+    assert "Gutenberg" not in words and "License" not in words
+    assert " ".join(heldout[-1]).endswith("the means of uniting them .")
+    assert len(heldout) == round(0.01 * (len(train) + len(heldout)))
+    assert sum(s[-1] in ("Mr.", "Mrs.") for s in train) == 0, "Punkt learned the abbreviations"
+    assert any(s[:3] == ["It", "is", "a"] and "truth" in s for s in train)
+
+
+def test_corpus_errors_name_the_file(tmp_path):
+    with pytest.raises(ProbingError, match="corpus path not found: /no/such/dir"):
+        TextCorpus(["/no/such/dir"]).files()
+    write_corpus(tmp_path, n_docs=2, n_sentences=8)
+    (tmp_path / "empty.txt").write_text("\n \n")
+    with pytest.raises(ProbingError, match=r"empty\.txt holds no text"):
+        TextCorpus([str(tmp_path)]).read()
+    with pytest.raises(ProbingError, match="heldout_documents"):
+        TextCorpus([str(tmp_path)], heldout_documents=["nope"]).files()
+    with pytest.raises(ProbingError, match="no held-out text"):
+        TextCorpus([str(tmp_path / "doc0.txt")]).read()
+
+
+def test_tokenizer_is_saved_for_auto_tokenizer(tmp_path, corpus_dir):
+    splits = TextCorpus([str(corpus_dir)], heldout_fraction=0.1).read()
+    sentences = [s for doc in splits.train for s in doc.sentences]
+    tokenizer = train_wordpiece(sentences, vocab_size=120, lowercase=True, min_frequency=1)
+    for _ in range(3):
+        again = train_wordpiece(sentences, vocab_size=120, lowercase=True, min_frequency=1)
+        assert again.get_vocab() == tokenizer.get_vocab(), "the same text, the same vocabulary"
+    tokenizer.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert loaded.is_fast and len(loaded) == len(tokenizer) <= 120
+    assert loaded.convert_ids_to_tokens(list(range(5))) == SPECIAL_TOKENS
+    assert loaded.tokenize("The old Captain saw every window.") == [
+        "the", "old", "captain", "saw", "every", "window", "."]
+    pieces = loaded.tokenize("The captains")
+    assert pieces[:2] == ["the", "captain"] and pieces[2].startswith("##")
+    ids, lengths = encode(loaded, sentences[:20])
+    expected = loaded(sentences[:20], is_split_into_words=True, add_special_tokens=False)
+    assert ids.tolist() == [i for row in expected["input_ids"] for i in row]
+    assert lengths.tolist() == [len(row) for row in expected["input_ids"]]
+    pair = loaded("a cat", "the dog")
+    assert pair["input_ids"][0] == CLS and pair["input_ids"].count(SEP) == 2
+    assert pair["token_type_ids"] == [0, 0, 0, 0, 1, 1, 1]
+
+
+def test_tokenized_corpus_is_cached(tmp_path, corpus_dir, monkeypatch):
+    corpus = TextCorpus([str(corpus_dir)], heldout_fraction=0.1)
+    folder = tokenized_corpus(corpus, tmp_path, vocab_size=200, lowercase=True, min_frequency=1)
+    train = TokenizedText.open(folder / "train")
+    assert isinstance(train.ids, np.memmap)
+    assert train.n_documents == 6 and len(train.sentences) - 1 == 6 * 72
+    assert AutoTokenizer.from_pretrained(folder / "tokenizer").is_fast
+
+    def no_reading(self):
+        raise AssertionError("the corpus was read again")
+
+    monkeypatch.setattr(TextCorpus, "read", no_reading)
+    assert tokenized_corpus(corpus, tmp_path, 200, True, 1) == folder
+    with pytest.raises(AssertionError, match="read again"):
+        tokenized_corpus(corpus, tmp_path, 250, True, 1)
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name], "nothing half-written left"
+
+
+# --- training loop --------------------------------------------------------------------------
+
+def test_run_writes_checkpoints_and_metrics(pretrained):
+    checkpoints = list_checkpoints(pretrained)
+    assert [read_info(c)["step"] for c in checkpoints] == [0, 12, 24]
+    assert [c.name for c in checkpoints] == ["step-0000000", "step-0000012", "step-0000024"]
+    assert [(c / "trainer_state.pt").is_file() for c in checkpoints] == [False, False, True]
+    info = read_info(checkpoints[-1])
+    assert info["epoch"] >= 1, "the run crossed an epoch boundary"
+    assert info["tokens"] > 24 * 8 * 10
+    assert set(info["heldout"]) == {"loss", "mlm_loss", "mlm_acc", "nsp_loss", "nsp_acc"}
+    rows = (pretrained / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "step,split,metric,value"
+    heldout_loss = {int(r.split(",")[0]): float(r.split(",")[3]) for r in rows[1:]
+                    if ",heldout,mlm_loss," in r}
+    assert sorted(heldout_loss) == [0, 12, 24]
+    assert heldout_loss[24] < heldout_loss[0], "the masked LM learns"
+    assert list((pretrained / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_stopped_and_resumed_run_ends_with_the_same_weights(pretrained, corpus_dir, tmp_path):
+    overrides = tiny_overrides(corpus_dir, pretrained.parent / "cache")
+    pretrain(composed([*overrides, "train.stop_at=14"]), tmp_path)
+    assert read_info(list_checkpoints(tmp_path)[-1])["step"] == 14
+    with pytest.raises(ProbingError, match=r"train\.resume=true"):
+        pretrain(composed(overrides), tmp_path)
+    pretrain(composed([*overrides, "train.resume=true"]), tmp_path)
+    resumed, straight = final_weights(tmp_path), final_weights(pretrained)
+    assert resumed.keys() == straight.keys()
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+    steps = [int(r.split(",")[0]) for r in (tmp_path / "metrics.csv").read_text().splitlines()[1:]
+             if ",train,loss," in r]
+    assert steps == sorted(set(steps)), "no step logged twice after resuming"
+
+
+def test_two_processes_stay_in_sync(corpus_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    overrides = [*tiny_overrides(corpus_dir, tmp_path / "cache"), "train.max_steps=6",
+                 "train.save_every=3", "train.eval_every=3", f"hydra.run.dir={run_dir}"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                             "--nproc_per_node", "2", "-m", "probing.pretrain", *overrides],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    infos = [read_info(c) for c in list_checkpoints(run_dir)]
+    assert [i["step"] for i in infos] == [0, 3, 6]
+    for info in infos:
+        assert info["world_size"] == 2
+        assert len(info["replica_checksums"]) == 2
+        assert len(set(info["replica_checksums"])) == 1, "both processes hold the same weights"
+    assert infos[0]["replica_checksums"] != infos[-1]["replica_checksums"], "it trained"
+    single = read_info(list_checkpoints(run_dir)[1])["tokens"]
+    assert single > 3 * 2 * 8 * 10, "tokens count both processes' batches"
+
+
+def test_command_line_error_has_no_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-m", "probing.pretrain", "corpus=text",
+                             "corpus.paths=[/no/such/dir]", f"paths.cache_dir={tmp_path}",
+                             f"hydra.run.dir={tmp_path / 'run'}"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "corpus path not found: /no/such/dir" in output
+    assert "Traceback" not in output
+
+
+# --- checkpoints in the probing pipeline ----------------------------------------------------
+
+def test_checkpoint_is_an_hf_encoder(pretrained):
+    first, last = list_checkpoints(pretrained)[0], list_checkpoints(pretrained)[-1]
+    assert type(AutoModel.from_pretrained(last)).__name__ == "BertModel"
+    encoders = [HFEncoder(str(folder), device="cpu") for folder in (first, last)]
+    vectors = encoders[1].encode([["The", "old", "captain", "saw", "a", "whale", "."]])
+    assert vectors[0].shape == (3, 7, 32)
+    assert encoders[1].max_length == 32, "the window is the length it was trained on"
+    assert encoders[0].fingerprint() != encoders[1].fingerprint()
+
+
+CONLLU_ROW = "{i}\t{w}\t{w}\t{t}\t{t}\t_\t0\tdep\t_\t_"
+
+
+def write_treebank(path: Path, n_sentences: int, seed: int) -> str:
+    rng = random.Random(seed)
+    tags = ["DET", "ADJ", "NOUN", "VERB", "DET", "NOUN"]
+    blocks = []
+    for _ in range(n_sentences):
+        words = [rng.choice(WORDS.get(t, NOUNS)) for t in tags]
+        blocks.append("\n".join(CONLLU_ROW.format(i=i, w=w, t=t)
+                                for i, (w, t) in enumerate(zip(words, tags, strict=True), 1)))
+    path.write_text("\n\n".join(blocks) + "\n\n")
+    return str(path)
+
+
+def test_experiment_probes_every_checkpoint(pretrained, tmp_path):
+    assert checkpoint_sweep(str(pretrained)).count("step-") == 3
+    task = {split: write_treebank(tmp_path / f"{split}.conllu", n, seed)
+            for split, n, seed in (("train", 40, 0), ("dev", 10, 1), ("test", 10, 2))}
+    # Until probing.config registers the `checkpoints` resolver, register it here first.
+    bootstrap = ("import runpy, sys; from probing.pretrain.checkpoints import register_resolvers;"
+                 " register_resolvers(); sys.argv[0] = 'probing.run';"
+                 " runpy.run_module('probing.run', run_name='__main__')")
+    args = ["-m", "+experiment=pretrain_checkpoints", f"+pretrain_run={pretrained}",
+            f"task.train={task['train']}", f"task.dev={task['dev']}",
+            f"task.test={task['test']}", f"paths.cache_dir={tmp_path / 'cache'}",
+            "trainer.max_epochs=2", "device=cpu", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", bootstrap, *args], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/results.json")]
+    steps = sorted(read_info(Path(r["config"]["encoder"]["name_or_path"]))["step"]
+                   for r in records)
+    assert steps == [0, 12, 24]
