@@ -14,7 +14,12 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from probing.encoders.alignment import Pooling
+from probing.pretrain.checkpoints import register_resolvers as register_checkpoint_resolver
 from probing.tasks.conllu import TagColumn
+
+# conf/ sits beside the package in the repository (the package is installed editable); an
+# absolute path lets the console scripts find it as well as `python -m`.
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 
 @dataclass
@@ -152,3 +157,4 @@ def register_configs() -> None:
         store.store(group=group, name=name, node=node)
     if not OmegaConf.has_resolver("package_dir"):
         OmegaConf.register_new_resolver("package_dir", package_dir)
+    register_checkpoint_resolver()

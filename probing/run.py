@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from probing.config import register_configs
+from probing.config import CONF_DIR, register_configs
 from probing.errors import ProbingError
 from probing.features import extract
 from probing.probes.data import SpanTable
@@ -71,7 +71,7 @@ def probe_run(cfg: DictConfig, output_dir: Path) -> dict:
                  "labels": vocab.labels, "files": {k: str(v) for k, v in task.files.items()}},
         "encoder": {"name": encoder.name, "fingerprint": encoder.fingerprint(),
                     "settings": encoder.settings, "n_layers": encoder.n_layers,
-                    "dim": encoder.dim},
+                    "dim": encoder.dim, **encoder.provenance()},
         "mix": {"mode": selection.mode, "layer": selection.layer,
                 "layers": selection.layers(encoder.n_layers)},
         "seed": cfg.seed,
@@ -116,7 +116,7 @@ def report_run(record: dict, output_dir: Path) -> None:
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     try:

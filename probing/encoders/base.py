@@ -31,6 +31,11 @@ class Encoder(ABC):
     def settings(self) -> dict[str, Any]:
         return {}
 
+    def provenance(self) -> dict[str, Any]:
+        """Where the weights come from, where known (the step of a pretraining checkpoint),
+        for the run record."""
+        return {}
+
     def sizes(self, sentences: list[list[str]]) -> list[int]:
         """What each sentence costs to encode, in the unit that batches are budgeted in
         (model positions for a Transformer); extraction sorts and batches by it."""

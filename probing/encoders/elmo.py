@@ -28,6 +28,7 @@ from torch import nn
 from probing.encoders.base import Encoder, hash_module
 from probing.encoders.elmo_weights import read_options, read_weights, write_checkpoint
 from probing.errors import ProbingError
+from probing.pretrain.checkpoints import checkpoint_provenance
 from probing.runtime import resolve_device
 
 # bilm-tf's character vocabulary: bytes 0..255 and five markers, every id shifted up by one so
@@ -346,6 +347,7 @@ class ELMoEncoder(Encoder):
                  name: str = "elmo", stateful: bool = False, device: str = "auto",
                  random_init: bool = False, seed: int = 0) -> None:
         self.name = name
+        self.options_file = options_file
         self.device = resolve_device(device)
         self.stateful = stateful
         self.random_init = random_init
@@ -373,6 +375,9 @@ class ELMoEncoder(Encoder):
             hash_module(self.model, digest)
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
+
+    def provenance(self) -> dict:
+        return {} if self.random_init else checkpoint_provenance(Path(self.options_file).parent)
 
     def sizes(self, sentences: list[list[str]]) -> list[int]:
         return [len(words) + 2 for words in sentences]  # with <S> and </S>

@@ -10,6 +10,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 from probing.encoders.alignment import Pooling, Window, plan_windows
 from probing.encoders.base import Encoder, hash_module
 from probing.errors import ProbingError
+from probing.pretrain.checkpoints import checkpoint_provenance
 from probing.runtime import resolve_device
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,9 @@ class HFEncoder(Encoder):
             hash_module(self.model, digest)
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
+
+    def provenance(self) -> dict:
+        return {} if self.random_init else checkpoint_provenance(self.name_or_path)
 
     def sizes(self, sentences: list[list[str]]) -> list[int]:
         n_special = self.tokenizer.num_special_tokens_to_add()

@@ -10,7 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from probing.config import register_configs
+from probing.config import CONF_DIR, register_configs
 from probing.errors import ProbingError
 from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.loop import pretrain
@@ -21,7 +21,7 @@ register_configs()
 register_pretrain_configs()
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="pretrain")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="pretrain")
 def main(cfg: DictConfig) -> None:
     try:
         pretrain(cfg, Path(HydraConfig.get().runtime.output_dir))

@@ -27,6 +27,16 @@ def read_info(folder: Path) -> dict:
     return json.loads((folder / INFO).read_text())
 
 
+def checkpoint_provenance(folder: str | Path) -> dict:
+    """Step, tokens seen and run of a checkpoint folder written by pretraining; {} for any
+    other folder (a published model, a hub name)."""
+    folder = Path(folder).expanduser()
+    if not (folder / INFO).is_file():
+        return {}
+    info = read_info(folder)
+    return {"step": info["step"], "tokens": info["tokens"], "pretraining_run": info["run"]}
+
+
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
     """The complete checkpoints of a run (its folder or its `checkpoints/`), by step."""
     run_dir = Path(run_dir).expanduser()
