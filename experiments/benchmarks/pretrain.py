@@ -17,7 +17,6 @@ Writes results/benchmarks/pretrain.json.
 """
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
@@ -32,43 +31,14 @@ from probing.errors import ProbingError
 from probing.files import write_json_atomic
 from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.loop import Batch, DataStream, Distributed, Tally, Trainer
-from probing.runtime import library_versions
+from probing.runtime import cpu_name, library_versions, matmul_peak, timed
 
 REPO = Path(__file__).resolve().parents[2]
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
-def matmul_peak(dtype: torch.dtype, device: torch.device, seconds: float = 1.0) -> float:
-    """Best FLOP/s of n x n matmuls, n doubling from 256 to 4096 while one takes < 0.25 s."""
-    best, n = 0.0, 256
-    while n <= 4096:
-        a = torch.randn(n, n, device=device).to(dtype)
-        b = torch.randn(n, n, device=device).to(dtype)
-        single = _time(lambda a=a, b=b: a @ b, device)
-        repeats = max(1, int(seconds / max(single, 1e-6)))
-        elapsed = _time(lambda a=a, b=b, r=repeats: [a @ b for _ in range(r)], device)
-        best = max(best, 2 * n**3 * repeats / elapsed)
-        if single > 0.25:
-            break
-        n *= 2
-    return best
-
-
 def measure_peaks(device: torch.device) -> dict[str, float]:
     return {name: matmul_peak(dtype, device) for name, dtype in DTYPES.items()}
-
-
-def _time(work, device: torch.device) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    work()
-    _sync(device)
-    return time.perf_counter() - start
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class CountingStream:
@@ -111,7 +81,7 @@ def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
         for _ in range(warmup):
             trainer.train_step(stream, Tally())
         stream.batches, stream.data_seconds = [], 0.0
-        elapsed = _time(lambda: [trainer.train_step(stream, Tally()) for _ in range(steps)],
+        elapsed = timed(lambda: [trainer.train_step(stream, Tally()) for _ in range(steps)],
                         env.device)
     after = measure_peaks(env.device)
     peaks = {name: max(before[name], after[name]) for name in DTYPES}
@@ -128,7 +98,7 @@ def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
         "shape": {"layers": bert.config.num_hidden_layers, "width": bert.config.hidden_size,
                   "heads": bert.config.num_attention_heads, "vocab": bert.config.vocab_size,
                   "max_seq_length": cfg.model.max_seq_length},
-        "device": str(env.device), "cpu": _cpu_name(), "threads": torch.get_num_threads(),
+        "device": str(env.device), "cpu": cpu_name(), "threads": torch.get_num_threads(),
         "precision": precision, "batch_size": cfg.train.batch_size,
         "accumulation": cfg.train.accumulation, "steps_timed": steps, "warmup_steps": warmup,
         "seconds": round(elapsed, 3),
@@ -145,15 +115,6 @@ def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
         "versions": library_versions(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def _cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def main() -> None:

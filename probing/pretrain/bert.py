@@ -20,11 +20,8 @@ The MLM head runs at the masked positions only (as the original does), not over 
 sequence: loss = CE(MLM at masked positions) + CE(NSP on the pooled [CLS]).
 """
 
-import hashlib
-import json
+import functools
 import logging
-import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -34,11 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import BertConfig, BertForPreTraining, PreTrainedTokenizerBase
+from transformers import BertConfig, BertForPreTraining
 
 from probing.errors import ProbingError
-from probing.files import write_json_atomic
-from probing.pretrain.corpus import Document, TextCorpus
+from probing.pretrain.corpus import TextCorpus
+from probing.pretrain.data import TokenizedText, cached_folder, random_stream, step_rows
 from probing.pretrain.loop import Batch, Metrics, Objective
 from probing.pretrain.tokenizer import SPECIAL_TOKENS, encode, load_tokenizer, train_wordpiece
 
@@ -50,83 +47,31 @@ SPLITS = ("train", "heldout")
 PAIRS, ORDER, MASKS = 0, 1, 2
 
 
-@dataclass
-class TokenizedText:
-    """One split of the corpus as piece ids: sentence i is ids[sentences[i]:sentences[i + 1]]
-    and document j is sentences documents[j]:documents[j + 1]."""
-
-    ids: np.ndarray
-    sentences: np.ndarray
-    documents: np.ndarray
-
-    FILES = ("ids", "sentences", "documents")
-
-    @classmethod
-    def from_documents(cls, tokenizer: PreTrainedTokenizerBase,
-                       documents: list[Document]) -> "TokenizedText":
-        ids, lengths, per_document = [], [], []
-        for doc in documents:
-            doc_ids, doc_lengths = encode(tokenizer, doc.sentences)
-            doc_lengths = doc_lengths[doc_lengths > 0]  # sentences of stray characters only
-            if len(doc_lengths):
-                ids.append(doc_ids)
-                lengths.append(doc_lengths)
-                per_document.append(len(doc_lengths))
-        return cls(np.concatenate(ids), _offsets(np.concatenate(lengths)),
-                   _offsets(np.array(per_document)))
-
-    @classmethod
-    def open(cls, folder: Path) -> "TokenizedText":
-        return cls(*(np.load(folder / f"{name}.npy", mmap_mode="r") for name in cls.FILES))
-
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True)
-        for name in self.FILES:
-            np.save(folder / f"{name}.npy", getattr(self, name))
-
-    @property
-    def n_documents(self) -> int:
-        return len(self.documents) - 1
-
-
-def _offsets(lengths: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-
-
 def tokenized_corpus(corpus: TextCorpus, cache_dir: Path, vocab_size: int, lowercase: bool,
                      min_frequency: int) -> Path:
     """The cache folder of the corpus tokenised with a WordPiece vocabulary learned from its
-    training split: `tokenizer/`, `train/` and `heldout/` (TokenizedText), `meta.json`. Built
-    under a temporary name and renamed into place, so a folder with that name is complete."""
+    training split: `tokenizer/`, `train/` and `heldout/` (TokenizedText), `meta.json`."""
     settings = {"corpus": corpus.fingerprint(), "vocab_size": vocab_size, "lowercase": lowercase,
                 "min_frequency": min_frequency, "version": CACHE_VERSION,
                 "tokenizers": metadata.version("tokenizers")}
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
-    folder = cache_dir / f"bert-{corpus.name}-{key}"
-    if (folder / "meta.json").is_file():
-        log.info("tokenised corpus: reusing %s", folder)
-        return folder
-    splits = corpus.read()
-    tmp = cache_dir / f"{folder.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    log.info("learning a WordPiece vocabulary of %d pieces", vocab_size)
-    tokenizer = train_wordpiece([s for doc in splits.train for s in doc.sentences], vocab_size,
-                                lowercase, min_frequency)
-    tokenizer.save_pretrained(tmp / "tokenizer")
-    sizes = {}
-    for split in SPLITS:
-        text = TokenizedText.from_documents(tokenizer, getattr(splits, split))
-        text.save(tmp / split)
-        sizes[split] = {"documents": text.n_documents, "sentences": len(text.sentences) - 1,
-                        "pieces": len(text.ids)}
-    write_json_atomic(tmp / "meta.json", {**settings, "sizes": sizes,
-                                          "files": [str(f) for f in corpus.files()]})
-    try:
-        os.rename(tmp, folder)
-    except OSError:  # another process finished the same cache first
-        shutil.rmtree(tmp)
-    log.info("tokenised corpus: %s (%s)", folder, sizes)
-    return folder
+
+    def build(folder: Path) -> dict:
+        splits = corpus.read()
+        log.info("learning a WordPiece vocabulary of %d pieces", vocab_size)
+        tokenizer = train_wordpiece([s for doc in splits.train for s in doc.sentences],
+                                    vocab_size, lowercase, min_frequency)
+        tokenizer.save_pretrained(folder / "tokenizer")
+        sizes = {}
+        for split in SPLITS:
+            text = TokenizedText.from_documents(functools.partial(encode, tokenizer),
+                                                getattr(splits, split))
+            text.save(folder / split)
+            sizes[split] = {"documents": text.n_documents, "sentences": text.n_sentences,
+                            "pieces": len(text.ids)}
+        log.info("tokenised corpus: %s", sizes)
+        return {"sizes": sizes, "files": [str(f) for f in corpus.files()]}
+
+    return cached_folder(cache_dir, f"bert-{corpus.name}", settings, build)
 
 
 def make_pairs(text: TokenizedText, max_pieces: int, short_seq_prob: float,
@@ -361,11 +306,9 @@ class BertObjective(Objective):
     def train_batches(self, epoch: int, batch_size: int, rank: int, world_size: int
                       ) -> PairBatches:
         pairs = self._pairs("train", epoch)
-        per_step = batch_size * world_size
-        n_batches = len(pairs) // per_step
-        order = _rng(self.seed, 0, epoch, ORDER).permutation(len(pairs))[:n_batches * per_step]
-        rows = list(order.reshape(n_batches, world_size, batch_size)[:, rank])
-        return self._batches("train", epoch, pairs, rows)
+        order = random_stream(self.seed, 0, epoch, ORDER).permutation(len(pairs))
+        return self._batches("train", epoch, pairs,
+                             step_rows(order, batch_size, rank, world_size))
 
     def heldout_batches(self, batch_size: int, rank: int, world_size: int) -> PairBatches:
         pairs = self._pairs("heldout", 0)
@@ -374,15 +317,11 @@ class BertObjective(Objective):
         return self._batches("heldout", 0, pairs, rows)
 
     def _pairs(self, split: str, epoch: int) -> np.ndarray:
-        rng = _rng(self.seed, SPLITS.index(split), epoch, PAIRS)
-        return make_pairs(self.text[split], self.max_seq_length - 3, self.short_seq_prob, rng)
+        return make_pairs(self.text[split], self.max_seq_length - 3, self.short_seq_prob,
+                          random_stream(self.seed, SPLITS.index(split), epoch, PAIRS))
 
     def _batches(self, split: str, epoch: int, pairs: np.ndarray, rows: list[np.ndarray]
                  ) -> PairBatches:
         return PairBatches(self.text[split], pairs, rows, self.masking,
                            self.tokenizer.cls_token_id, self.tokenizer.sep_token_id,
                            (self.seed, SPLITS.index(split), epoch, MASKS))
-
-
-def _rng(*key: int) -> np.random.Generator:
-    return np.random.default_rng(list(key))

@@ -35,6 +35,70 @@ class BertConf:
     max_predictions: int = MISSING
 
 
+class CharActivation(StrEnum):
+    relu = "relu"
+    tanh = "tanh"
+
+
+@dataclass
+class ElmoLSTMConf:
+    dim: int = MISSING
+    projection_dim: int = MISSING
+    n_layers: int = MISSING
+    cell_clip: float | None = MISSING
+    proj_clip: float | None = MISSING
+    use_skip_connections: bool = MISSING
+
+
+@dataclass
+class ElmoCharEmbeddingConf:
+    dim: int = MISSING
+
+
+@dataclass
+class ElmoCharCNNConf:
+    embedding: ElmoCharEmbeddingConf = MISSING
+    filters: list[list[int]] = MISSING
+    n_highway: int = MISSING
+    activation: CharActivation = MISSING
+    max_characters_per_token: int = MISSING
+    n_characters: int = MISSING
+
+
+@dataclass
+class ElmoConf:
+    _target_: str = "probing.pretrain.elmo.ElmoObjective"
+    _convert_: str = "all"  # plain dicts and lists: they become the checkpoint's options.json
+    name: str = MISSING
+    seed: int = "${seed}"
+    vocab_size: int = MISSING
+    lstm: ElmoLSTMConf = MISSING
+    char_cnn: ElmoCharCNNConf = MISSING
+    softmax: Any = MISSING  # a model/softmax config
+    dropout: float = MISSING
+    unroll_steps: int | None = MISSING
+    max_length: int = MISSING
+
+
+@dataclass
+class FullSoftmaxConf:
+    _target_: str = "probing.pretrain.elmo.FullSoftmax"
+    _partial_: bool = True  # the objective gives the vocabulary size and width
+
+
+@dataclass
+class SampledSoftmaxConf(FullSoftmaxConf):
+    _target_: str = "probing.pretrain.elmo.SampledSoftmax"
+    n_samples: int = MISSING
+
+
+@dataclass
+class AdaptiveSoftmaxConf(FullSoftmaxConf):
+    _target_: str = "probing.pretrain.elmo.AdaptiveSoftmax"
+    cutoffs: list[int] = MISSING
+    div_value: float = MISSING
+
+
 @dataclass
 class TextCorpusConf:
     _target_: str = "probing.pretrain.corpus.TextCorpus"
@@ -76,6 +140,7 @@ class TrainConf:
     log_every: int = MISSING
     eval_every: int = MISSING
     eval_batches: int | None = MISSING
+    eval_each_epoch: bool = False  # also evaluate after the last batch of every epoch
     save_every: int = MISSING
     precision: Precision = MISSING
     resume: bool = MISSING
@@ -96,6 +161,10 @@ class PretrainConf:
 SCHEMAS = {
     (None, "pretrain_schema"): PretrainConf,
     ("model", "bert_schema"): BertConf,
+    ("model", "elmo_schema"): ElmoConf,
+    ("model/softmax", "full_schema"): FullSoftmaxConf,
+    ("model/softmax", "sampled_schema"): SampledSoftmaxConf,
+    ("model/softmax", "adaptive_schema"): AdaptiveSoftmaxConf,
     ("corpus", "text_schema"): TextCorpusConf,
     ("optim", "adamw_schema"): OptimConf,
 }

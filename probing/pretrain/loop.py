@@ -92,6 +92,11 @@ class Objective(ABC):
     def heldout_batches(self, batch_size: int, rank: int, world_size: int) -> Sequence[Batch]:
         """This process's share of the fixed held-out batches."""
 
+    def derived_metrics(self, means: dict[str, float]) -> dict[str, float]:
+        """Metrics that are functions of the pooled means rather than means themselves (a
+        perplexity is exp of the mean loss); logged beside them. None by default."""
+        return {}
+
 
 @dataclass
 class Distributed:
@@ -210,6 +215,11 @@ class DataStream:
         self.objective, self.batch_size, self.env, self.progress = (objective, batch_size, env,
                                                                     progress)
         self.batches = self._epoch(progress.epoch)
+
+    @property
+    def epoch_done(self) -> bool:
+        """The last batch of the epoch has been taken."""
+        return self.progress.position == len(self.batches)
 
     def _epoch(self, epoch: int) -> Sequence[Batch]:
         batches = self.objective.train_batches(epoch, self.batch_size, self.env.rank,
@@ -399,7 +409,8 @@ class Trainer:
             saving = finished or step % train.save_every == 0
             if saving or step % train.log_every == 0:
                 bar.set_postfix(self._log_train(tally, metrics_log), refresh=False)
-            if finished or step % train.eval_every == 0:
+            if finished or step % train.eval_every == 0 or (train.eval_each_epoch
+                                                              and stream.epoch_done):
                 self._evaluate(metrics_log)
             if saving:
                 self._save()
@@ -431,6 +442,7 @@ class Trainer:
 
     def _log_train(self, tally: Tally, metrics_log: MetricsLog) -> dict[str, str]:
         means, tokens = tally.reduce(self.env)
+        means |= self.objective.derived_metrics(means)
         self.progress.tokens += tokens
         values = {**means, "lr": self.scheduler.get_last_lr()[0], "tokens": self.progress.tokens,
                   "tokens_per_second": self.progress.tokens / max(self.progress.seconds, 1e-9)}
@@ -450,7 +462,8 @@ class Trainer:
             with self.autocast:
                 loss, metrics = self.model(**inputs)
             tally.add({"loss": (loss, 1.0), **metrics})
-        self.progress.heldout, _ = tally.reduce(self.env)
+        means, _ = tally.reduce(self.env)
+        self.progress.heldout = means | self.objective.derived_metrics(means)
         metrics_log.write(self.progress.step, "heldout", self.progress.heldout)
         log.info("step %d  held out: %s", self.progress.step, _format(self.progress.heldout))
 

@@ -1,0 +1,141 @@
+"""ELMo pretraining throughput: tokens per second and achieved FLOP/s of biLM pretraining steps,
+as a fraction of this machine's fp32 matmul peak, measured in the same run.
+
+    python experiments/benchmarks/elmo.py                 # the 30-minute run: model=elmo, Gutenberg
+    python experiments/benchmarks/elmo.py --steps 3 model=elmo_tiny corpus=text \
+        'corpus.paths=[some/folder]'                      # any pretraining overrides
+
+The steps are the training loop's own (batch building, forward, backward, clipping, AdamW).
+FLOPs of a step are 3x its forward matmul FLOPs (the backward pass computes gradients for
+inputs and weights), counted on the work the model does usefully:
+  char-CNN  per distinct word of the batch (the model embeds each once):
+              2 * width * char_dim * n * (max_chars - width + 1) per filter bank,
+              4 F^2 per highway layer, 2 F P for the projection (F filters in all)
+  LSTMP     per real position, direction and layer: 2 (4CP input + 4CP recurrent + CP projection)
+  softmax   what the configured softmax computes at the predicted positions: the target and
+            the expected number of distinct sampled words (sampled), the head and the clusters
+            hit (adaptive), the whole vocabulary (full)
+Padding positions are not counted (their share is reported), nor elementwise work (gates,
+clipping, highway gating). The peak is the best rate of square fp32 matmuls of growing size,
+measured before and after the steps (the better of the two).
+Writes results/benchmarks/elmo.json.
+"""
+
+import argparse
+import sys
+import tempfile
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+
+from probing.config import register_configs
+from probing.errors import ProbingError
+from probing.files import write_json_atomic
+from probing.pretrain.config import register_pretrain_configs
+from probing.pretrain.elmo import NO_TARGET, BiLMLanguageModel
+from probing.pretrain.loop import Batch, DataStream, Distributed, Tally, Trainer
+from probing.runtime import cpu_name, library_versions, matmul_peak, timed
+
+REPO = Path(__file__).resolve().parents[2]
+# The 30-minute CPU run (see the note's commands); the benchmark measures that config.
+RUN_OVERRIDES = ["model=elmo", "corpus=gutenberg", "train.batch_size=64"]
+
+
+def bilm_forward_flops(options: dict, batch: Batch) -> float:
+    cnn, lstm = options["char_cnn"], options["lstm"]
+    char_ids = batch.inputs["char_ids"]
+    max_chars, char_dim = char_ids.shape[-1], cnn["embedding"]["dim"]
+    n_filters, proj, cells = sum(n for _, n in cnn["filters"]), lstm["projection_dim"], lstm["dim"]
+    per_word = sum(2 * width * char_dim * n * (max_chars - width + 1)
+                   for width, n in cnn["filters"])
+    per_word += cnn["n_highway"] * 4 * n_filters**2
+    per_word += 2 * n_filters * proj if n_filters != proj else 0
+    words = len(torch.unique(char_ids.view(-1, max_chars), dim=0))
+    per_position = 2 * lstm["n_layers"] * 2 * (9 * cells * proj)
+    return float(words * per_word + batch.n_tokens * per_position)
+
+
+def softmax_forward_flops(model: BiLMLanguageModel, batch: Batch) -> float:
+    return sum(model.softmax.matmul_flops(targets[targets != NO_TARGET])
+               for targets in (batch.inputs["next_ids"], batch.inputs["previous_ids"]))
+
+
+def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
+    register_configs()
+    register_pretrain_configs()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name="pretrain", overrides=overrides)
+    env = Distributed.start(cfg.device)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(cfg, Path(run_dir), env)
+        before = matmul_peak(torch.float32, env.device)
+        stream = DataStream(trainer.objective, cfg.train.batch_size, env, trainer.progress)
+        for _ in range(warmup):
+            trainer.train_step(stream, Tally())
+        start = replace(trainer.progress)
+        elapsed = timed(lambda: [trainer.train_step(stream, Tally()) for _ in range(steps)],
+                        env.device)
+        # The batches those steps read, again from the same position (a pure function of it).
+        replay = DataStream(trainer.objective, cfg.train.batch_size, env, start)
+        batches = [replay.next() for _ in range(steps * cfg.train.accumulation)]
+    peak = max(before, matmul_peak(torch.float32, env.device))
+    model = trainer.model
+    options = model.bilm.options
+    bilm = sum(bilm_forward_flops(options, b) for b in batches)
+    softmax = sum(softmax_forward_flops(model, b) for b in batches)
+    flops = 3 * (bilm + softmax)
+    tokens = sum(b.n_tokens for b in batches)
+    positions = sum(b.inputs["char_ids"].shape[0] * b.inputs["char_ids"].shape[1]
+                    for b in batches)
+    achieved = flops / elapsed
+    return {
+        "benchmark": "elmo_pretrain",
+        "model": cfg.model.name, "corpus": cfg.corpus.name, "overrides": overrides,
+        "shape": {"lstm": options["lstm"], "char_cnn": options["char_cnn"],
+                  "vocab": options["n_tokens_vocab"],
+                  "softmax": type(model.softmax).__name__, "unroll_steps": cfg.model.unroll_steps},
+        "parameters": {"bilm": sum(p.numel() for p in model.bilm.parameters()),
+                       "softmax": sum(p.numel() for p in model.softmax.parameters())},
+        "device": str(env.device), "cpu": cpu_name(), "threads": torch.get_num_threads(),
+        "precision": str(cfg.train.precision), "batch_size": cfg.train.batch_size,
+        "accumulation": cfg.train.accumulation, "steps_timed": steps, "warmup_steps": warmup,
+        "seconds": round(elapsed, 3),
+        "steps_per_second": steps / elapsed,
+        "tokens_per_second": tokens / elapsed,
+        "padding_fraction": 1 - tokens / positions,
+        "flops_per_step": flops / steps,
+        "flops_share": {"bilm": bilm / (bilm + softmax), "softmax": softmax / (bilm + softmax)},
+        "achieved_flops_per_second": achieved,
+        "peak_matmul_flops_per_second": {"fp32": peak},
+        "fraction_of_peak": achieved / peak,
+        "tokens_per_30_minutes": tokens / elapsed * 1800,
+        "versions": library_versions(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("overrides", nargs="*", help="pretraining config overrides")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--out", type=Path, default=REPO / "results/benchmarks/elmo.json")
+    args = parser.parse_args()
+    try:
+        result = benchmark([*RUN_OVERRIDES, *args.overrides], args.steps, args.warmup)
+    except ProbingError as e:
+        sys.exit(f"error: {e}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.out, result)
+    print(f"{result['model']} ({result['device']}, {result['threads']} threads): "
+          f"{result['tokens_per_second']:.0f} tokens/s, {result['steps_per_second']:.3f} steps/s, "
+          f"{result['achieved_flops_per_second'] / 1e9:.2f} GFLOP/s = "
+          f"{result['fraction_of_peak']:.1%} of the fp32 matmul peak "
+          f"({result['peak_matmul_flops_per_second']['fp32'] / 1e9:.1f} GFLOP/s); wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
