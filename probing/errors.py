@@ -1,4 +1,11 @@
-"""The one exception type a user is meant to read."""
+"""The one exception type a user is meant to read, and how entry points report it."""
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from omegaconf.errors import OmegaConfBaseException
 
 
 class ProbingError(Exception):
@@ -7,3 +14,26 @@ class ProbingError(Exception):
     Entry points print it without a traceback: it reports a problem with the user's data or
     settings, not a bug in the code.
     """
+
+
+def user_error(error: BaseException | None) -> Exception | None:
+    """The ProbingError or configuration error behind `error`, also where Hydra wrapped it
+    while building an object from its config; None for anything else (a bug)."""
+    while error is not None:
+        if isinstance(error, ProbingError | OmegaConfBaseException):
+            return error
+        error = error.__cause__
+    return None
+
+
+@contextmanager
+def reported_without_traceback() -> Iterator[None]:
+    """For entry points: log a user error in one message and exit with status 1."""
+    try:
+        yield
+    except Exception as e:
+        error = user_error(e)
+        if error is None:
+            raise
+        logging.getLogger("probing").error("%s", error)
+        sys.exit(1)

@@ -6,7 +6,6 @@ plot into the run folder.
 """
 
 import logging
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,10 +14,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from probing.config import CONF_DIR, register_configs
-from probing.errors import ProbingError
+from probing.errors import reported_without_traceback
 from probing.features import extract
 from probing.probes.data import SpanTable
 from probing.probes.scalar_mix import center_of_gravity
@@ -119,11 +117,8 @@ register_configs()
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
+    with reported_without_traceback():
         report_run(probe_run(cfg, output_dir), output_dir)
-    except (ProbingError, OmegaConfBaseException) as e:
-        log.error("%s", e)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ results/benchmarks/extraction.json.
 """
 
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -23,25 +22,11 @@ from probing.config import package_dir
 from probing.data import data_dir
 from probing.encoders.hf import HFEncoder
 from probing.features import extract
-from probing.runtime import library_versions
+from probing.runtime import cpu_name, library_versions, matmul_peak
 from probing.tasks.conllu import read_conllu
 
 OUT = Path(__file__).resolve().parents[2] / "results" / "benchmarks" / "extraction.json"
 REPEATS = 2
-
-
-def matmul_peak(dtype: torch.dtype = torch.float32) -> float:
-    """Best FLOP/s of square matrix products over a few sizes."""
-    best = 0.0
-    for n in (512, 1024, 2048):
-        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-        a @ b
-        for _ in range(3):
-            start = time.perf_counter()
-            for _ in range(5):
-                a @ b
-            best = max(best, 5 * 2 * n**3 / (time.perf_counter() - start))
-    return best
 
 
 def useful_flops(model, tokenizer, sentences: list[list[str]]) -> float:
@@ -83,12 +68,12 @@ def main() -> None:
     plain_loop(model, tokenizer, sentences[:256])  # warm-up
     plain = min(plain_loop(model, tokenizer, sentences) for _ in range(REPEATS))
     ours = min(framework(encoder, sentences) for _ in range(REPEATS))
-    peak = matmul_peak()
+    peak = matmul_peak(torch.float32, torch.device("cpu"))
     flops = useful_flops(model, tokenizer, sentences)
     result = {
         "corpus": "UD English EWT dev", "sentences": len(sentences), "words": n_words,
         "model": "all-MiniLM-L6-v2", "threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
         "plain_words_per_s": round(n_words / plain, 1),
         "framework_words_per_s": round(n_words / ours, 1),
         "speedup": round(plain / ours, 3),

@@ -1,21 +1,16 @@
 """Pretrain an encoder: `python -m probing.pretrain model=bert_small corpus=gutenberg` (Hydra);
 the same under `torchrun --nproc_per_node N -m probing.pretrain ...` trains data-parallel."""
 
-import logging
-import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
 
 from probing.config import CONF_DIR, register_configs
-from probing.errors import ProbingError
+from probing.errors import reported_without_traceback
 from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.loop import pretrain
-
-log = logging.getLogger("probing")
 
 register_configs()
 register_pretrain_configs()
@@ -23,11 +18,8 @@ register_pretrain_configs()
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="pretrain")
 def main(cfg: DictConfig) -> None:
-    try:
+    with reported_without_traceback():
         pretrain(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except (ProbingError, OmegaConfBaseException) as e:
-        log.error("%s", e)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

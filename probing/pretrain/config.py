@@ -140,7 +140,7 @@ class TrainConf:
     log_every: int = MISSING
     eval_every: int = MISSING
     eval_batches: int | None = MISSING
-    eval_each_epoch: bool = False  # also evaluate after the last batch of every epoch
+    eval_each_epoch: bool = MISSING
     save_every: int = MISSING
     precision: Precision = MISSING
     resume: bool = MISSING
