@@ -33,3 +33,5 @@ lint: setup
 
 bench: setup
 	$(BIN)/python experiments/benchmarks/extraction.py
+	$(BIN)/python experiments/benchmarks/pretrain.py
+	$(BIN)/python experiments/benchmarks/elmo.py

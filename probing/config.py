@@ -151,10 +151,15 @@ def package_dir(name: str) -> str:
     return str(Path(next(iter(spec.submodule_search_locations))))
 
 
-def register_configs() -> None:
+def store_schemas(schemas: dict[tuple[str | None, str], type]) -> None:
+    """Put each (group, name) -> dataclass schema into Hydra's ConfigStore."""
     store = ConfigStore.instance()
-    for (group, name), node in SCHEMAS.items():
+    for (group, name), node in schemas.items():
         store.store(group=group, name=name, node=node)
+
+
+def register_configs() -> None:
+    store_schemas(SCHEMAS)
     if not OmegaConf.has_resolver("package_dir"):
         OmegaConf.register_new_resolver("package_dir", package_dir)
     register_checkpoint_resolver()

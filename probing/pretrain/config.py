@@ -5,10 +5,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from probing.config import PathsConf
+from probing.config import PathsConf, store_schemas
 
 
 class Precision(StrEnum):
@@ -171,6 +170,4 @@ SCHEMAS = {
 
 
 def register_pretrain_configs() -> None:
-    store = ConfigStore.instance()
-    for (group, name), node in SCHEMAS.items():
-        store.store(group=group, name=name, node=node)
+    store_schemas(SCHEMAS)
