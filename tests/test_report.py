@@ -80,3 +80,17 @@ def test_report_against_pretraining_step(tmp_path):
 def test_no_records_is_a_clear_error(tmp_path):
     with pytest.raises(ProbingError, match=r"no results\.json"):
         load_runs([tmp_path])
+
+
+def test_learning_curves(tmp_path):
+    from probing.report.curves import main as curves
+
+    (tmp_path / "metrics.csv").write_text(
+        "step,split,metric,value\n0,heldout,loss,9.5\n0,heldout,nsp_acc,0.5\n"
+        "10,train,loss,7.0\n20,heldout,loss,6.0\n20,heldout,nsp_acc,0.7\n")
+    curves([str(tmp_path), "loss", "nsp_acc"])
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    table = (tmp_path / "heldout.md").read_text()
+    assert "nsp_acc" in table and "0.7" in table and "7.0" not in table
+    with pytest.raises(SystemExit):
+        curves([str(tmp_path), "perplexity"])

@@ -21,7 +21,7 @@ def plot_mixing_weights(weights: list[float], center: float, title: str,
     ax.axvline(center, color="#c44e52", linestyle="--", label=f"center of gravity {center:.2f}")
     ax.set(title=title, xlabel="layer", ylabel="mixing weight $s_l$")
     ax.legend(loc="upper right", fontsize="small")
-    return _save(fig, stem)
+    return save_figure(fig, stem)
 
 
 def plot_layers(layers: pd.DataFrame, title: str, stem: str | Path) -> list[Path]:
@@ -36,7 +36,7 @@ def plot_layers(layers: pd.DataFrame, title: str, stem: str | Path) -> list[Path
         sns.lineplot(data=curves, x="layer", y="score", hue="probe", marker="o", ax=right)
     right.set(title="test score", xlabel="layer")
     fig.suptitle(title)
-    return _save(fig, stem)
+    return save_figure(fig, stem)
 
 
 def plot_against_step(table: pd.DataFrame, stem: str | Path) -> list[Path]:
@@ -47,10 +47,10 @@ def plot_against_step(table: pd.DataFrame, stem: str | Path) -> list[Path]:
     sns.lineplot(data=table, x="step", y="E_s", hue="task", marker="o", ax=right, legend=False)
     left.set(title="test score", xlabel="pretraining step")
     right.set(title="center of gravity $E_s[l]$", xlabel="pretraining step", ylabel="layer")
-    return _save(fig, stem)
+    return save_figure(fig, stem)
 
 
-def _save(fig: plt.Figure, stem: str | Path) -> list[Path]:
+def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
     fig.tight_layout()
     paths = [Path(f"{stem}.{suffix}") for suffix in ("png", "pdf")]
     for path in paths:
