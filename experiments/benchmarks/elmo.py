@@ -17,27 +17,23 @@ inputs and weights), counted on the work the model does usefully:
             hit (adaptive), the whole vocabulary (full)
 Padding positions are not counted (their share is reported), nor elementwise work (gates,
 clipping, highway gating). The peak is the best rate of square fp32 matmuls of growing size,
-measured before and after the steps (the better of the two).
+measured twice after the steps (the better of the two).
 Writes results/benchmarks/elmo.json.
 """
 
 import argparse
 import sys
-import tempfile
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
+from training_steps import time_training_steps  # this folder's helper
 
-from probing.config import register_configs
 from probing.errors import ProbingError
 from probing.files import write_json_atomic
-from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.elmo import NO_TARGET, BiLMLanguageModel
-from probing.pretrain.loop import Batch, DataStream, Distributed, Tally, Trainer
-from probing.runtime import cpu_name, library_versions, matmul_peak, timed
+from probing.pretrain.loop import Batch
+from probing.runtime import cpu_name, library_versions, matmul_peak
 
 REPO = Path(__file__).resolve().parents[2]
 # The 30-minute CPU run (see the note's commands); the benchmark measures that config.
@@ -64,24 +60,10 @@ def softmax_forward_flops(model: BiLMLanguageModel, batch: Batch) -> float:
 
 
 def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
-    register_configs()
-    register_pretrain_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(config_name="pretrain", overrides=overrides)
-    env = Distributed.start(cfg.device)
-    with tempfile.TemporaryDirectory() as run_dir:
-        trainer = Trainer(cfg, Path(run_dir), env)
-        before = matmul_peak(torch.float32, env.device)
-        stream = DataStream(trainer.objective, cfg.train.batch_size, env, trainer.progress)
-        for _ in range(warmup):
-            trainer.train_step(stream, Tally())
-        start = replace(trainer.progress)
-        elapsed = timed(lambda: [trainer.train_step(stream, Tally()) for _ in range(steps)],
-                        env.device)
-        # The batches those steps read, again from the same position (a pure function of it).
-        replay = DataStream(trainer.objective, cfg.train.batch_size, env, start)
-        batches = [replay.next() for _ in range(steps * cfg.train.accumulation)]
-    peak = max(before, matmul_peak(torch.float32, env.device))
+    run = time_training_steps(overrides, steps, warmup)
+    cfg, env, trainer, batches, elapsed = (run.cfg, run.trainer.env, run.trainer, run.batches,
+                                           run.seconds)
+    peak = max(matmul_peak(torch.float32, env.device) for _ in range(2))
     model = trainer.model
     options = model.bilm.options
     bilm = sum(bilm_forward_flops(options, b) for b in batches)

@@ -11,27 +11,23 @@ FLOPs of a step, counted on the tokens the model reads (padding excluded):
   + 12 L S d T            attention scores and their weighted sum over S positions, L layers of
                           width d (4 L S d forward per token, twice that backward)
   + 6 (d^2 + d V) P       the MLM head (transform, decoder over V pieces) at the P masked pieces
-The peak is the best rate of square matmuls of growing size, measured before and after the
-steps (the better of the two, so that a busy moment does not lower it).
+The peak is the best rate of square matmuls of growing size, measured twice after the steps
+(the better of the two, so that a busy moment does not lower it).
 Writes results/benchmarks/pretrain.json.
 """
 
 import argparse
 import sys
-import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
+from training_steps import time_training_steps  # this folder's helper
 
-from probing.config import register_configs
 from probing.errors import ProbingError
 from probing.files import write_json_atomic
-from probing.pretrain.config import register_pretrain_configs
-from probing.pretrain.loop import Batch, DataStream, Distributed, Tally, Trainer
-from probing.runtime import cpu_name, library_versions, matmul_peak, timed
+from probing.pretrain.loop import Batch
+from probing.runtime import cpu_name, library_versions, matmul_peak
 
 REPO = Path(__file__).resolve().parents[2]
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -39,20 +35,6 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 def measure_peaks(device: torch.device) -> dict[str, float]:
     return {name: matmul_peak(dtype, device) for name, dtype in DTYPES.items()}
-
-
-class CountingStream:
-    """The loop's data stream, remembering what each batch holds and how long it took."""
-
-    def __init__(self, stream: DataStream) -> None:
-        self.stream, self.batches, self.data_seconds = stream, [], 0.0
-
-    def next(self) -> Batch:
-        start = time.perf_counter()
-        batch = self.stream.next()
-        self.data_seconds += time.perf_counter() - start
-        self.batches.append(batch)
-        return batch
 
 
 def step_flops(batches: list[Batch], n_layer_params: int, n_layers: int, width: int,
@@ -68,28 +50,16 @@ def step_flops(batches: list[Batch], n_layer_params: int, n_layers: int, width: 
 
 
 def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
-    register_configs()
-    register_pretrain_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(config_name="pretrain", overrides=overrides)
-    env = Distributed.start(cfg.device)
-    with tempfile.TemporaryDirectory() as run_dir:
-        trainer = Trainer(cfg, Path(run_dir), env)
-        before = measure_peaks(env.device)
-        stream = CountingStream(DataStream(trainer.objective, cfg.train.batch_size, env,
-                                           trainer.progress))
-        for _ in range(warmup):
-            trainer.train_step(stream, Tally())
-        stream.batches, stream.data_seconds = [], 0.0
-        elapsed = timed(lambda: [trainer.train_step(stream, Tally()) for _ in range(steps)],
-                        env.device)
-    after = measure_peaks(env.device)
-    peaks = {name: max(before[name], after[name]) for name in DTYPES}
-    bert = trainer.model.net.bert
-    flops = step_flops(stream.batches, sum(p.numel() for p in bert.encoder.parameters()),
+    run = time_training_steps(overrides, steps, warmup)
+    cfg, env = run.cfg, run.trainer.env
+    first, second = measure_peaks(env.device), measure_peaks(env.device)
+    peaks = {name: max(first[name], second[name]) for name in DTYPES}
+    bert = run.trainer.model.net.bert
+    flops = step_flops(run.batches, sum(p.numel() for p in bert.encoder.parameters()),
                        bert.config.num_hidden_layers, bert.config.hidden_size,
                        bert.config.vocab_size)
-    tokens = sum(b.n_tokens for b in stream.batches)
+    elapsed = run.seconds
+    tokens = run.tokens
     precision = str(cfg.train.precision)
     achieved = flops / elapsed
     return {
@@ -104,11 +74,11 @@ def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
         "seconds": round(elapsed, 3),
         "steps_per_second": steps / elapsed,
         "tokens_per_second": tokens / elapsed,
-        "data_seconds_fraction": stream.data_seconds / elapsed,
+        "data_seconds_fraction": run.data_seconds / elapsed,
         "flops_per_step": flops / steps,
         "achieved_flops_per_second": achieved,
         "peak_matmul_flops_per_second": peaks,
-        "peak_measurements": {"before": before, "after": after},
+        "peak_measurements": [first, second],
         "fraction_of_peak": {name: achieved / peak for name, peak in peaks.items()},
         "fraction_of_peak_of_precision_used": achieved / peaks[precision],
         "target_fraction": 0.4,

@@ -1,0 +1,61 @@
+"""Timing the pretraining loop's own steps, for the pretraining benchmarks in this folder."""
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from probing.config import CONF_DIR, register_configs
+from probing.pretrain.config import register_pretrain_configs
+from probing.pretrain.loop import Batch, DataStream, Distributed, Tally, Trainer
+from probing.runtime import timed
+
+
+class CountingStream:
+    """The loop's data stream, remembering what each batch holds and how long it took."""
+
+    def __init__(self, stream: DataStream) -> None:
+        self.stream, self.batches, self.data_seconds = stream, [], 0.0
+
+    def next(self) -> Batch:
+        start = time.perf_counter()
+        batch = self.stream.next()
+        self.data_seconds += time.perf_counter() - start
+        self.batches.append(batch)
+        return batch
+
+
+@dataclass
+class TimedSteps:
+    cfg: DictConfig
+    trainer: Trainer
+    batches: list[Batch]  # what the timed steps read
+    seconds: float
+    data_seconds: float  # of which building batches
+
+    @property
+    def tokens(self) -> int:
+        return sum(b.n_tokens for b in self.batches)
+
+
+def time_training_steps(overrides: list[str], steps: int, warmup: int) -> TimedSteps:
+    """`steps` training steps of the pretraining run `overrides` describes, after `warmup`
+    untimed ones, in a throw-away run folder."""
+    register_configs()
+    register_pretrain_configs()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(config_name="pretrain", overrides=overrides)
+    env = Distributed.start(cfg.device)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(cfg, Path(run_dir), env)
+        stream = CountingStream(DataStream(trainer.objective, cfg.train.batch_size, env,
+                                           trainer.progress))
+        for _ in range(warmup):
+            trainer.train_step(stream, Tally())
+        stream.batches, stream.data_seconds = [], 0.0
+        seconds = timed(lambda: [trainer.train_step(stream, Tally()) for _ in range(steps)],
+                        env.device)
+    return TimedSteps(cfg, trainer, stream.batches, seconds, stream.data_seconds)
