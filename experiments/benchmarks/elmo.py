@@ -21,21 +21,15 @@ measured twice after the steps (the better of the two).
 Writes results/benchmarks/elmo.json.
 """
 
-import argparse
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import torch
-from training_steps import time_training_steps  # this folder's helper
+from training_steps import benchmark_main, time_training_steps  # this folder's helper
 
-from probing.errors import ProbingError
-from probing.files import write_json_atomic
 from probing.pretrain.elmo import NO_TARGET, BiLMLanguageModel
 from probing.pretrain.loop import Batch
 from probing.runtime import cpu_name, library_versions, matmul_peak
 
-REPO = Path(__file__).resolve().parents[2]
 # The 30-minute CPU run (see the note's commands); the benchmark measures that config.
 RUN_OVERRIDES = ["model=elmo", "corpus=gutenberg", "train.batch_size=64"]
 
@@ -99,25 +93,14 @@ def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("overrides", nargs="*", help="pretraining config overrides")
-    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    parser.add_argument("--out", type=Path, default=REPO / "results/benchmarks/elmo.json")
-    args = parser.parse_args()
-    try:
-        result = benchmark([*RUN_OVERRIDES, *args.overrides], args.steps, args.warmup)
-    except ProbingError as e:
-        sys.exit(f"error: {e}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(args.out, result)
-    print(f"{result['model']} ({result['device']}, {result['threads']} threads): "
-          f"{result['tokens_per_second']:.0f} tokens/s, {result['steps_per_second']:.3f} steps/s, "
-          f"{result['achieved_flops_per_second'] / 1e9:.2f} GFLOP/s = "
-          f"{result['fraction_of_peak']:.1%} of the fp32 matmul peak "
-          f"({result['peak_matmul_flops_per_second']['fp32'] / 1e9:.1f} GFLOP/s); wrote {args.out}")
+def summary(result: dict) -> str:
+    return (f"{result['model']} ({result['device']}, {result['threads']} threads): "
+            f"{result['tokens_per_second']:.0f} tokens/s, "
+            f"{result['steps_per_second']:.3f} steps/s, "
+            f"{result['achieved_flops_per_second'] / 1e9:.2f} GFLOP/s = "
+            f"{result['fraction_of_peak']:.1%} of the fp32 matmul peak "
+            f"({result['peak_matmul_flops_per_second']['fp32'] / 1e9:.1f} GFLOP/s)")
 
 
 if __name__ == "__main__":
-    main()
+    benchmark_main(__doc__, "elmo", RUN_OVERRIDES, benchmark, summary)

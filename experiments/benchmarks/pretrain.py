@@ -16,20 +16,14 @@ The peak is the best rate of square matmuls of growing size, measured twice afte
 Writes results/benchmarks/pretrain.json.
 """
 
-import argparse
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import torch
-from training_steps import time_training_steps  # this folder's helper
+from training_steps import benchmark_main, time_training_steps  # this folder's helper
 
-from probing.errors import ProbingError
-from probing.files import write_json_atomic
 from probing.pretrain.loop import Batch
 from probing.runtime import cpu_name, library_versions, matmul_peak
 
-REPO = Path(__file__).resolve().parents[2]
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
@@ -87,27 +81,16 @@ def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("overrides", nargs="*", help="pretraining config overrides")
-    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    parser.add_argument("--out", type=Path, default=REPO / "results/benchmarks/pretrain.json")
-    args = parser.parse_args()
-    overrides = ["model=bert_small", "corpus=gutenberg", *args.overrides]
-    try:
-        result = benchmark(overrides, args.steps, args.warmup)
-    except ProbingError as e:
-        sys.exit(f"error: {e}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(args.out, result)
-    print(f"{result['model']} ({result['precision']}, {result['device']}): "
-          f"{result['tokens_per_second']:.0f} tokens/s, {result['steps_per_second']:.3f} steps/s, "
-          f"{result['achieved_flops_per_second'] / 1e9:.1f} GFLOP/s = "
-          f"{result['fraction_of_peak_of_precision_used']:.0%} of the {result['precision']} "
-          f"matmul peak ({result['peak_matmul_flops_per_second'][result['precision']] / 1e9:.1f} "
-          f"GFLOP/s); wrote {args.out}")
+def summary(result: dict) -> str:
+    precision = result["precision"]
+    return (f"{result['model']} ({precision}, {result['device']}): "
+            f"{result['tokens_per_second']:.0f} tokens/s, "
+            f"{result['steps_per_second']:.3f} steps/s, "
+            f"{result['achieved_flops_per_second'] / 1e9:.1f} GFLOP/s = "
+            f"{result['fraction_of_peak_of_precision_used']:.0%} of the {precision} matmul peak "
+            f"({result['peak_matmul_flops_per_second'][precision] / 1e9:.1f} GFLOP/s)")
 
 
 if __name__ == "__main__":
-    main()
+    benchmark_main(__doc__, "pretrain", ["model=bert_small", "corpus=gutenberg"], benchmark,
+                   summary)

@@ -1,7 +1,10 @@
 """Timing the pretraining loop's own steps, for the pretraining benchmarks in this folder."""
 
+import argparse
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,9 +12,13 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from probing.config import CONF_DIR, register_configs
+from probing.errors import ProbingError
+from probing.files import write_json_atomic
 from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.loop import Batch, DataStream, Distributed, Tally, Trainer
 from probing.runtime import timed
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class CountingStream:
@@ -59,3 +66,23 @@ def time_training_steps(overrides: list[str], steps: int, warmup: int) -> TimedS
         seconds = timed(lambda: [trainer.train_step(stream, Tally()) for _ in range(steps)],
                         env.device)
     return TimedSteps(cfg, trainer, stream.batches, seconds, stream.data_seconds)
+
+
+def benchmark_main(doc: str, name: str, base_overrides: list[str],
+                   benchmark: Callable[[list[str], int, int], dict],
+                   summary: Callable[[dict], str]) -> None:
+    """The command line the pretraining benchmarks share: config overrides, step counts, and
+    the JSON written to results/benchmarks/<name>.json (or --out)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("overrides", nargs="*", help="pretraining config overrides")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--out", type=Path, default=REPO / f"results/benchmarks/{name}.json")
+    args = parser.parse_args()
+    try:
+        result = benchmark([*base_overrides, *args.overrides], args.steps, args.warmup)
+    except ProbingError as e:
+        sys.exit(f"error: {e}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.out, result)
+    print(f"{summary(result)}; wrote {args.out}")
