@@ -90,7 +90,10 @@ def test_learning_curves(tmp_path):
         "10,train,loss,7.0\n20,heldout,loss,6.0\n20,heldout,nsp_acc,0.7\n")
     curves([str(tmp_path), "loss", "nsp_acc"])
     assert (tmp_path / "curves.png").stat().st_size > 0
+    curves([str(tmp_path), "loss/nsp_acc", "--out", str(tmp_path / "together")])
+    assert (tmp_path / "together" / "curves.pdf").stat().st_size > 0
     table = (tmp_path / "heldout.md").read_text()
     assert "nsp_acc" in table and "0.7" in table and "7.0" not in table
-    with pytest.raises(SystemExit):
-        curves([str(tmp_path), "perplexity"])
+    for absent in ("perplexity", "loss/perplexity"):
+        with pytest.raises(SystemExit):
+            curves([str(tmp_path), absent])

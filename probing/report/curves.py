@@ -1,8 +1,9 @@
 """Learning curves of a pretraining run: `python -m probing.report.curves RUN_DIR [METRIC ...]`.
 
 Reads the run's metrics.csv (step, split, metric, value) and draws each named metric against
-the step, training and held-out; writes curves.{png,pdf} and heldout.md (the held-out metrics
-at every evaluation) into the run folder, or into --out.
+the step, training and held-out (`perplexity/unigram_perplexity` draws two in one panel);
+writes curves.{png,pdf} and heldout.md (the held-out metrics at every evaluation) into the run
+folder, or into --out.
 """
 
 import argparse
@@ -29,16 +30,24 @@ def read_metrics(run_dir: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def plot_curves(metrics: pd.DataFrame, names: list[str], title: str, stem: Path) -> list[Path]:
+def plot_curves(metrics: pd.DataFrame, panels: list[str], title: str, stem: Path) -> list[Path]:
+    """One panel per entry of `panels`; "a/b" draws metrics a and b in one panel (a model
+    beside its baseline); perplexities on a log scale."""
+    names = [name for panel in panels for name in panel.split("/")]
     missing = sorted(set(names) - set(metrics["metric"]))
     if missing:
         raise ProbingError(f"no metric {', '.join(missing)} in this run; it has "
                            f"{', '.join(sorted(metrics['metric'].unique()))}")
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
-        sns.lineplot(data=metrics[metrics["metric"] == name], x="step", y="value", hue="split",
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        shown = metrics[metrics["metric"].isin(panel.split("/"))]
+        series = shown["split"] if "/" not in panel else shown["metric"] + ", " + shown["split"]
+        sns.lineplot(data=shown.assign(series=series), x="step", y="value", hue="series",
                      marker=".", ax=ax)
-        ax.set(title=name, xlabel="step", ylabel="")
+        ax.legend(title=None)
+        if "perplexity" in panel:
+            ax.set_yscale("log")
+        ax.set(title=panel.replace("/", " vs "), xlabel="step", ylabel="")
     fig.suptitle(title)
     return save_figure(fig, stem)
 
@@ -53,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("metrics", nargs="*", default=["loss"],
-                        help="metrics to draw (default: loss)")
+                        help="metrics to draw, one panel each; a/b draws a and b together "
+                             "(default: loss)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     out = args.out or args.run_dir
