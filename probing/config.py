@@ -34,6 +34,7 @@ class HFEncoderConf:
     dtype: str = MISSING
     random_init: bool = MISSING
     seed: int = MISSING
+    long_words: str = MISSING
 
 
 @dataclass

@@ -110,8 +110,16 @@ def test_thousand_word_sentence(tiny_bert):
 
 def test_word_longer_than_the_window_is_an_error(tiny_bert):
     encoder = HFEncoder(str(tiny_bert), max_length=6)
-    with pytest.raises(ProbingError, match="alone is"):
+    with pytest.raises(ProbingError, match=r"alone is .*long_words=truncate"):
         encoder.encode([["the", "xyzxyz"]])
+
+
+def test_word_longer_than_the_window_can_be_cut(tiny_bert, caplog):
+    encoder = HFEncoder(str(tiny_bert), max_length=6, long_words="truncate")
+    [vectors] = encoder.encode([["the", "xyzxyz", "mat"]])
+    assert vectors.shape == (3, 3, 32) and torch.isfinite(vectors).all()
+    assert "cut the" in caplog.text and "'xyzxyz'" in caplog.text
+    assert encoder.settings != HFEncoder(str(tiny_bert), max_length=6).settings
 
 
 def test_missing_model_is_a_clear_error(tmp_path):

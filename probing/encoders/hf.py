@@ -27,14 +27,19 @@ class HFEncoder(Encoder):
     first, mean or last). A sentence with more pieces than the model's window (`max_length`,
     special tokens included) is encoded in overlapping windows of whole words that start
     `stride` pieces apart; each word takes its vectors from the window where it sits most
-    centrally. Nothing is cut. `random_init` builds the same architecture with fresh weights
-    from `seed`, the usual random-encoder baseline.
+    centrally. Nothing is cut, except a single word with more pieces than the window (a long
+    URL, say): `long_words="error"` stops with its name, `"truncate"` encodes its leading
+    characters that fit and logs a warning. `random_init` builds the same architecture with
+    fresh weights from `seed`, the usual random-encoder baseline.
     """
 
     def __init__(self, name_or_path: str, name: str | None = None,
                  pooling: Pooling | str = Pooling.first, max_length: int | None = None,
                  stride: int | None = None, device: str = "auto", dtype: str = "float32",
-                 random_init: bool = False, seed: int = 0) -> None:
+                 random_init: bool = False, seed: int = 0, long_words: str = "error") -> None:
+        if long_words not in ("error", "truncate"):
+            raise ProbingError(f"encoder.long_words must be error or truncate, not {long_words!r}")
+        self.long_words = long_words
         self.name = name or str(name_or_path)
         self.name_or_path = str(name_or_path)
         self.pooling = Pooling(pooling)
@@ -67,8 +72,10 @@ class HFEncoder(Encoder):
 
     @property
     def settings(self) -> dict:
+        # Refusing long words never changes a vector, so only cutting them enters the key.
+        cut = {"long_words": "truncate"} if self.long_words == "truncate" else {}
         return {"pooling": self.pooling.value, "max_length": self.max_length,
-                "stride": self.stride}
+                "stride": self.stride, **cut}
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
@@ -91,11 +98,10 @@ class HFEncoder(Encoder):
 
     def encode(self, sentences: list[list[str]]) -> list[torch.Tensor]:
         counts = self._piece_counts(sentences)
-        sentences = [self._with_unknowns(words, n) for words, n in zip(sentences, counts,
-                                                                         strict=True)]
+        sentences = [self._with_unknowns(self._fitting_words(words, n), n)
+                     for words, n in zip(sentences, counts, strict=True)]
         rows: list[tuple[int, Window]] = []
-        for i, words in enumerate(sentences):
-            self._check_words_fit(words, counts[i])
+        for i in range(len(sentences)):
             rows.extend((i, window) for window in plan_windows(counts[i], self.max_pieces,
                                                                  self.stride))
         batch = self.tokenizer([sentences[i][w.start:w.end] for i, w in rows],
@@ -144,13 +150,29 @@ class HFEncoder(Encoder):
         counts[:] = [count or 1 for count in counts]
         return words
 
-    def _check_words_fit(self, words: list[str], counts: list[int]) -> None:
-        for word, count in zip(words, counts, strict=True):
-            if count > self.max_pieces:
+    def _fitting_words(self, words: list[str], counts: list[int]) -> list[str]:
+        """Words with more pieces than the window stop the run or are cut to their leading
+        characters that fit, by `long_words`. Updates counts in place."""
+        if max(counts, default=0) <= self.max_pieces:
+            return words
+        words = list(words)
+        for i, count in enumerate(counts):
+            if count <= self.max_pieces:
+                continue
+            if self.long_words == "error":
                 raise ProbingError(
-                    f"encoder {self.name}: the word {word[:60]!r} alone is {count} pieces, more "
-                    f"than the model's window of {self.max_pieces}; drop or shorten it in the "
-                    f"corpus (sentence: {' '.join(words)[:100]!r})")
+                    f"encoder {self.name}: the word {words[i][:60]!r} alone is {count} pieces, "
+                    f"more than the model's window of {self.max_pieces}; drop or shorten it in "
+                    f"the corpus, or set encoder.long_words=truncate to encode its first "
+                    f"pieces (sentence: {' '.join(words)[:100]!r})")
+            word = words[i]
+            while count > self.max_pieces:  # pieces grow with characters: cut in proportion
+                word = word[:max(1, len(word) * self.max_pieces // count)]
+                [[count]] = self._piece_counts([[word]])
+            log.warning("encoder %s: cut the %d-piece word %r to %r, the window's %d pieces",
+                        self.name, counts[i], words[i][:60], word[:60], self.max_pieces)
+            words[i], counts[i] = word, count
+        return words
 
 
 def _load(auto_class, name_or_path: str, **kwargs):
