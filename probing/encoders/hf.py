@@ -166,9 +166,15 @@ class HFEncoder(Encoder):
                     f"the corpus, or set encoder.long_words=truncate to encode its first "
                     f"pieces (sentence: {' '.join(words)[:100]!r})")
             word = words[i]
-            while count > self.max_pieces:  # pieces grow with characters: cut in proportion
+            # Pieces grow with characters: cut in proportion until it fits. One character can
+            # still be several byte-level pieces, so the loop also ends there.
+            while count > self.max_pieces and len(word) > 1:
                 word = word[:max(1, len(word) * self.max_pieces // count)]
                 [[count]] = self._piece_counts([[word]])
+            if count > self.max_pieces:
+                raise ProbingError(f"encoder {self.name}: even the first character of "
+                                   f"{words[i][:60]!r} is more pieces than the model's window "
+                                   f"of {self.max_pieces}; give a larger encoder.max_length")
             log.warning("encoder %s: cut the %d-piece word %r to %r, the window's %d pieces",
                         self.name, counts[i], words[i][:60], word[:60], self.max_pieces)
             words[i], counts[i] = word, count
