@@ -12,7 +12,6 @@ replaces the upstream addresses by <mirror>/<path>, for a local copy laid out li
 import argparse
 import hashlib
 import os
-import sys
 import urllib.error
 import urllib.request
 from collections import defaultdict
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from probing.errors import ProbingError
+from probing.errors import ProbingError, reported_without_traceback
 
 SOURCES = Path(__file__).with_name("sources.tsv")
 CHUNK = 1 << 20
@@ -123,11 +122,8 @@ def main(argv: list[str] | None = None) -> None:
                               help="base URL of a copy laid out like the data folder")
     fetch_parser.set_defaults(run=fetch_corpora)
     args = parser.parse_args(argv)
-    try:
+    with reported_without_traceback():
         args.run(args)
-    except ProbingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

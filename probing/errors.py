@@ -28,12 +28,16 @@ def user_error(error: BaseException | None) -> Exception | None:
 
 @contextmanager
 def reported_without_traceback() -> Iterator[None]:
-    """For entry points: log a user error in one message and exit with status 1."""
+    """For entry points: report a user error in one message and exit with status 1. Under
+    Hydra the message goes to the run's log as well; plain command lines print it."""
     try:
         yield
     except Exception as e:
         error = user_error(e)
         if error is None:
             raise
-        logging.getLogger("probing").error("%s", error)
+        if logging.getLogger().hasHandlers():
+            logging.getLogger("probing").error("%s", error)
+        else:
+            print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

@@ -1,7 +1,6 @@
 """Timing the pretraining loop's own steps, for the pretraining benchmarks in this folder."""
 
 import argparse
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from probing.config import CONF_DIR, register_configs
-from probing.errors import ProbingError
+from probing.errors import reported_without_traceback
 from probing.files import write_json_atomic
 from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.loop import Batch, DataStream, Distributed, Tally, Trainer
@@ -79,10 +78,8 @@ def benchmark_main(doc: str, name: str, base_overrides: list[str],
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--out", type=Path, default=REPO / f"results/benchmarks/{name}.json")
     args = parser.parse_args()
-    try:
+    with reported_without_traceback():
         result = benchmark([*base_overrides, *args.overrides], args.steps, args.warmup)
-    except ProbingError as e:
-        sys.exit(f"error: {e}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out, result)
     print(f"{summary(result)}; wrote {args.out}")

@@ -8,12 +8,11 @@ pretraining step, score and center of gravity against the step.
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from probing.errors import ProbingError
+from probing.errors import reported_without_traceback
 from probing.report.plots import plot_against_step, plot_layers
 from probing.report.tables import KEYS, expected_layers, layer_table, load_runs, summary
 
@@ -50,11 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="where to write (default: <first path>/report)")
     args = parser.parse_args(argv)
-    try:
+    with reported_without_traceback():
         report(args.paths, args.out or args.paths[0] / "report")
-    except ProbingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

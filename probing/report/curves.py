@@ -7,7 +7,6 @@ folder, or into --out.
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from probing.errors import ProbingError
+from probing.errors import ProbingError, reported_without_traceback
 from probing.report.plots import save_figure
 
 
@@ -67,16 +66,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     out = args.out or args.run_dir
-    try:
+    with reported_without_traceback():
         metrics = read_metrics(args.run_dir)
         out.mkdir(parents=True, exist_ok=True)
         plot_curves(metrics, args.metrics, args.run_dir.name, out / "curves")
         table = heldout_table(metrics).to_markdown(index=False, floatfmt=".4g")
         (out / "heldout.md").write_text(table + "\n")
         print(table)
-    except ProbingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":
