@@ -13,13 +13,21 @@ import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
 from probing.config import register_configs
 from probing.encoders.hf import HFEncoder
 from probing.errors import ProbingError
-from probing.pretrain.bert import Masking, PairBatches, TokenizedText, make_pairs, tokenized_corpus
+from probing.pretrain.bert import (
+    BertObjective,
+    Masking,
+    PairBatches,
+    TokenizedText,
+    make_pairs,
+    tokenized_corpus,
+)
 from probing.pretrain.checkpoints import checkpoint_sweep, list_checkpoints, read_info
 from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.corpus import TextCorpus, strip_gutenberg
@@ -292,6 +300,24 @@ def test_run_writes_checkpoints_and_metrics(pretrained):
     assert sorted(heldout_loss) == [0, 12, 24]
     assert heldout_loss[24] < heldout_loss[0], "the masked LM learns"
     assert list((pretrained / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_sinusoidal_position_init(pretrained, corpus_dir):
+    cfg = composed([*tiny_overrides(corpus_dir, pretrained.parent / "cache"),
+                    "model.position_init=sinusoidal"])
+    objective = instantiate(cfg.model)
+    objective.prepare(instantiate(cfg.corpus), Path(cfg.paths.cache_dir) / "pretrain")
+    table = objective.build_model().net.bert.embeddings.position_embeddings.weight
+    assert table.shape == (32, 32) and table.requires_grad, "still learned, one row a position"
+    assert table.pow(2).mean().sqrt().item() == pytest.approx(0.02, rel=1e-3)
+    # What makes attending at a fixed offset easy: the similarity of two positions depends on
+    # their offset only.
+    similarity = table @ table.T
+    for offset in (1, 3):
+        along = torch.diagonal(similarity, offset)
+        assert torch.allclose(along, along[0].expand_as(along), atol=1e-6)
+    with pytest.raises(ProbingError, match="position_init='learned'"):
+        BertObjective("bert", position_init="learned")
 
 
 def test_stopped_and_resumed_run_ends_with_the_same_weights(pretrained, corpus_dir, tmp_path):

@@ -45,6 +45,9 @@ CACHE_VERSION = 2
 SPLITS = ("train", "heldout")
 # Tags that keep the random streams of one seed apart.
 PAIRS, ORDER, MASKS = 0, 1, 2
+# How the (learned) position embeddings start: BERT's N(0, initializer_range), or sinusoids of
+# that scale, where attending to a neighbour at a fixed offset is one linear map of them.
+POSITION_INITS = ("random", "sinusoidal")
 
 
 def tokenized_corpus(corpus: TextCorpus, cache_dir: Path, vocab_size: int, lowercase: bool,
@@ -216,6 +219,15 @@ class PairBatches(Sequence[Batch]):
         return inputs, segments, positions, labels
 
 
+def sinusoids(positions: int, width: int) -> torch.Tensor:
+    """The position encodings of Vaswani et al. (2017), scaled to a root mean square of 1:
+    PE[p, 2i] = sin(p / 10000^(2i/width)), PE[p, 2i+1] = cos(p / 10000^(2i/width))."""
+    inverse_wavelengths = 10000.0 ** (-torch.arange(0, width, 2) / width)
+    angles = torch.arange(positions).unsqueeze(1) * inverse_wavelengths
+    table = torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(positions, -1)
+    return table[:, :width] * 2**0.5
+
+
 class BertPretraining(nn.Module):
     """`BertForPreTraining` with the loss of the original: CE of the MLM head at the masked
     positions + CE of the NSP head on the pooled [CLS] vector."""
@@ -256,7 +268,8 @@ class BertObjective(Objective):
                  lowercase: bool = True, min_frequency: int = 2, hidden_size: int = 256,
                  num_layers: int = 4, num_heads: int = 4, intermediate_size: int = 1024,
                  dropout: float = 0.1, max_seq_length: int = 128, short_seq_prob: float = 0.1,
-                 masked_lm_prob: float = 0.15, max_predictions: int = 20) -> None:
+                 masked_lm_prob: float = 0.15, max_predictions: int = 20,
+                 position_init: str = "random") -> None:
         if max_seq_length < 5:
             raise ProbingError(f"model.max_seq_length={max_seq_length} leaves no room for a "
                                "sentence pair: [CLS] A [SEP] B [SEP] needs at least 5")
@@ -272,6 +285,10 @@ class BertObjective(Objective):
         self.max_seq_length = max_seq_length
         self.short_seq_prob = short_seq_prob
         self.masked_lm_prob, self.max_predictions = masked_lm_prob, max_predictions
+        if position_init not in POSITION_INITS:
+            raise ProbingError(f"model.position_init={position_init!r}: expected one of "
+                               f"{', '.join(POSITION_INITS)}")
+        self.position_init = position_init
 
     def prepare(self, corpus: TextCorpus, cache_dir: Path) -> None:
         folder = tokenized_corpus(corpus, cache_dir, **self.vocab)
@@ -294,7 +311,12 @@ class BertObjective(Objective):
                           pad_token_id=self.tokenizer.pad_token_id, **self.shape)
 
     def build_model(self) -> nn.Module:
-        return BertPretraining(BertForPreTraining(self.config()))
+        net = BertForPreTraining(self.config())
+        if self.position_init == "sinusoidal":
+            table = net.bert.embeddings.position_embeddings.weight
+            with torch.no_grad():
+                table.copy_(sinusoids(*table.shape) * net.config.initializer_range)
+        return BertPretraining(net)
 
     def load_model(self, folder: Path) -> nn.Module:
         return BertPretraining(BertForPreTraining.from_pretrained(folder))

@@ -32,6 +32,7 @@ class BertConf:
     short_seq_prob: float = MISSING
     masked_lm_prob: float = MISSING
     max_predictions: int = MISSING
+    position_init: str = MISSING
 
 
 class CharActivation(StrEnum):
