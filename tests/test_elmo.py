@@ -122,7 +122,10 @@ def test_stateless_ignores_batch_mates_padding_and_order(fixture, sentences):
             chunk = shuffled[start:start + size]
             for i, vectors in zip(chunk, encoder.encode([everything[i] for i in chunk]),
                                   strict=True):
-                torch.testing.assert_close(vectors, alone[i], rtol=0, atol=ATOL)
+                # A batch of other sizes may round a float32 sum differently in its last
+                # place (seen: 1.2e-6 on a value of 2); what a leak from a batch mate or from
+                # padding would cause is orders of magnitude larger.
+                torch.testing.assert_close(vectors, alone[i], rtol=1e-6, atol=ATOL)
     stateful = elmo(fixture, stateful=True)
     first = [group[0] for group in sentences]
     top_layer(stateful, first, row=0)
