@@ -16,18 +16,20 @@ import math
 from pathlib import Path
 
 import torch
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from probing.files import write_text_atomic
 from probing.pretrain.corpus import strip_gutenberg
 
 
-def windows(tokenizer, text: str, length: int, count: int) -> torch.Tensor:
+def windows(tokenizer: PreTrainedTokenizerBase, text: str, length: int, count: int
+            ) -> torch.Tensor:
     """The last `count` windows of the text, each [CLS] + length - 2 pieces + [SEP]."""
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     body = length - 2
     if len(ids) < body * count:
-        raise SystemExit(f"the text has {len(ids)} pieces, fewer than {count} windows of {body}")
+        raise SystemExit(f"the text has {len(ids)} pieces, fewer than {count} windows of {body}: "
+                         "give a longer --text or fewer --windows")
     ids = ids[len(ids) - body * count:]
     rows = [[tokenizer.cls_token_id, *ids[i * body:(i + 1) * body], tokenizer.sep_token_id]
             for i in range(count)]

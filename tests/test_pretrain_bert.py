@@ -15,7 +15,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from safetensors.torch import load_file
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
 from probing.config import register_configs
 from probing.encoders.hf import HFEncoder
@@ -368,6 +368,52 @@ def test_command_line_error_has_no_traceback(tmp_path):
 
 
 # --- checkpoints in the probing pipeline ----------------------------------------------------
+
+def previous_piece_bert(folder: Path, tokenizer_from: Path, length: int = 16) -> Path:
+    """A one-layer BERT whose single head attends to the previous piece: positions are one-hot,
+    the query of position i is the one-hot of i - 1, the key of j that of j."""
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=length, num_hidden_layers=1,
+                        num_attention_heads=1, intermediate_size=4,
+                        max_position_embeddings=length)
+    model = BertModel(config)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.zero_()
+        model.embeddings.position_embeddings.weight.copy_(torch.eye(length))
+        model.embeddings.LayerNorm.weight.fill_(1.0)
+        attention = model.encoder.layer[0].attention.self
+        attention.query.weight.copy_(100 * torch.eye(length).roll(-1, dims=0))
+        attention.key.weight.copy_(torch.eye(length))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def attention_rows(checkpoint: Path, text: Path, length: int, out: Path) -> list[list[float]]:
+    subprocess.run([sys.executable, str(REPO / "experiments" / "attention_offsets.py"),
+                    str(checkpoint), "--text", str(text), "--length", str(length),
+                    "--windows", "4", "--out", str(out)], check=True, capture_output=True)
+    return [[float(x) for x in line.split("|")[1:-1]] for line in out.read_text().splitlines()
+            if line.startswith("| ") and line[2].isdigit()]
+
+
+def test_attention_offsets(pretrained, corpus_dir, tmp_path):
+    text = corpus_dir / "doc0.txt"
+    wired = previous_piece_bert(tmp_path / "wired", list_checkpoints(pretrained)[0])
+    [(layer, head, previous, following, _, entropy)] = attention_rows(wired, text, 16,
+                                                                      tmp_path / "wired.md")
+    assert (layer, head) == (0, 0)
+    assert previous > 0.99 and following < 0.01 and entropy < 0.1
+    # At initialisation (weights of std 0.02) every head attends almost uniformly: 1/32 on
+    # each neighbour in windows of 32 pieces, entropy near ln 32.
+    rows = attention_rows(list_checkpoints(pretrained)[0], text, 32, tmp_path / "random.md")
+    assert [(layer, head) for layer, head, *_ in rows] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for _, _, previous, following, _, entropy in rows:
+        assert previous == pytest.approx(1 / 32, rel=0.2)
+        assert following == pytest.approx(1 / 32, rel=0.2)
+        assert entropy == pytest.approx(np.log(32), abs=0.05)
+
 
 def test_checkpoint_is_an_hf_encoder(pretrained):
     first, last = list_checkpoints(pretrained)[0], list_checkpoints(pretrained)[-1]
