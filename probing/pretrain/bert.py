@@ -34,6 +34,7 @@ from torch import nn
 from transformers import BertConfig, BertForPreTraining
 
 from probing.errors import ProbingError
+from probing.pretrain.config import PositionInit
 from probing.pretrain.corpus import TextCorpus
 from probing.pretrain.data import TokenizedText, cached_folder, random_stream, step_rows
 from probing.pretrain.loop import Batch, Metrics, Objective
@@ -45,9 +46,6 @@ CACHE_VERSION = 2
 SPLITS = ("train", "heldout")
 # Tags that keep the random streams of one seed apart.
 PAIRS, ORDER, MASKS = 0, 1, 2
-# How the (learned) position embeddings start: BERT's N(0, initializer_range), or sinusoids of
-# that scale, where attending to a neighbour at a fixed offset is one linear map of them.
-POSITION_INITS = ("random", "sinusoidal")
 
 
 def tokenized_corpus(corpus: TextCorpus, cache_dir: Path, vocab_size: int, lowercase: bool,
@@ -269,7 +267,7 @@ class BertObjective(Objective):
                  num_layers: int = 4, num_heads: int = 4, intermediate_size: int = 1024,
                  dropout: float = 0.1, max_seq_length: int = 128, short_seq_prob: float = 0.1,
                  masked_lm_prob: float = 0.15, max_predictions: int = 20,
-                 position_init: str = "random") -> None:
+                 position_init: PositionInit | str = PositionInit.random) -> None:
         if max_seq_length < 5:
             raise ProbingError(f"model.max_seq_length={max_seq_length} leaves no room for a "
                                "sentence pair: [CLS] A [SEP] B [SEP] needs at least 5")
@@ -285,10 +283,10 @@ class BertObjective(Objective):
         self.max_seq_length = max_seq_length
         self.short_seq_prob = short_seq_prob
         self.masked_lm_prob, self.max_predictions = masked_lm_prob, max_predictions
-        if position_init not in POSITION_INITS:
+        if position_init not in PositionInit.__members__:
             raise ProbingError(f"model.position_init={position_init!r}: expected one of "
-                               f"{', '.join(POSITION_INITS)}")
-        self.position_init = position_init
+                               f"{', '.join(PositionInit)}")
+        self.position_init = PositionInit(position_init)
 
     def prepare(self, corpus: TextCorpus, cache_dir: Path) -> None:
         folder = tokenized_corpus(corpus, cache_dir, **self.vocab)
@@ -312,7 +310,7 @@ class BertObjective(Objective):
 
     def build_model(self) -> nn.Module:
         net = BertForPreTraining(self.config())
-        if self.position_init == "sinusoidal":
+        if self.position_init is PositionInit.sinusoidal:
             table = net.bert.embeddings.position_embeddings.weight
             with torch.no_grad():
                 table.copy_(sinusoids(*table.shape) * net.config.initializer_range)

@@ -15,6 +15,15 @@ class Precision(StrEnum):
     bf16 = "bf16"  # autocast: matmuls in bfloat16, weights and optimizer in float32
 
 
+class PositionInit(StrEnum):
+    """How BERT's learned position embeddings start."""
+
+    random = "random"  # BERT's: N(0, initializer_range)
+    # Sinusoids (Vaswani et al. 2017) of that scale: attending at a fixed offset is then one
+    # linear map of them.
+    sinusoidal = "sinusoidal"
+
+
 @dataclass
 class BertConf:
     _target_: str = "probing.pretrain.bert.BertObjective"
@@ -32,7 +41,7 @@ class BertConf:
     short_seq_prob: float = MISSING
     masked_lm_prob: float = MISSING
     max_predictions: int = MISSING
-    position_init: str = MISSING
+    position_init: PositionInit = MISSING
 
 
 class CharActivation(StrEnum):
