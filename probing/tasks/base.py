@@ -1,49 +1,64 @@
 """What every task gives the probe: sentences as words, and labelled spans over them."""
 
 from abc import ABC, abstractmethod
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from probing.errors import ProbingError
+from probing.tasks.labels import Labeling, SingleLabel
 
 SPLITS = ("train", "dev", "test")
+
+# One label, or for a multi-label task the sorted tuple of a span's labels.
+Label = str | tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Target:
-    """One labelled item: a span, or a pair of spans, of half-open word ranges [start, end)."""
+    """One labelled item: a span, or a pair of spans, of half-open word ranges [start, end).
+
+    `source` is "file:line" of the item where the reader knows it, for error messages."""
 
     span1: tuple[int, int]
     span2: tuple[int, int] | None
-    label: str
+    label: Label
+    source: str = ""
 
 
 @dataclass
 class Example:
-    """A sentence and its targets; `source` is "file:line" of the sentence, for error messages."""
+    """A sentence and its targets; `source` is "file:line" of the sentence, for error messages,
+    `id` the corpus's own name for it where it has one (SemEval sentence numbers)."""
 
     words: list[str]
     targets: list[Target]
     source: str = ""
+    id: str = ""
 
 
 class Task(ABC):
     """A probing task reads its corpus files into examples, one per sentence, in file order.
 
     `files` maps each split (train, dev, test) to a path; `corpus` names the corpus in
-    `probing.data` so that a missing file can say how to fetch it. `metric` is the dev metric
-    that early stopping and model selection watch.
+    `probing.data` so that a missing file can say how to fetch it. `labeling` owns the loss,
+    the decision rule and the metrics (`labeling.metric` is the dev metric that early stopping
+    watches); `n_spans` is 1 for one-span targets and 2 for relations between two spans.
     """
 
     n_spans: int = 1
-    metric: str = "accuracy"
+    labeling: Labeling = SingleLabel()
 
     def __init__(self, name: str, corpus: str, train: str, dev: str, test: str) -> None:
         self.name = name
         self.corpus = corpus
         self.files = {"train": Path(train), "dev": Path(dev), "test": Path(test)}
+
+    @property
+    def metric(self) -> str:
+        return self.labeling.metric
 
     def read(self, split: str) -> list[Example]:
         if split not in self.files:
@@ -53,6 +68,19 @@ class Task(ABC):
     @abstractmethod
     def read_file(self, path: Path) -> list[Example]:
         """Examples of one corpus file, in file order."""
+
+    def score(self, gold: np.ndarray, predicted: np.ndarray, labels: list[str]
+              ) -> dict[str, float]:
+        """Metrics of predicted against gold label arrays (as `labeling` encodes them)."""
+        return self.labeling.score(gold, predicted)
+
+    def describe(self) -> dict:
+        """What the run record says of the task beyond its name and files."""
+        return {}
+
+    def write_predictions(self, folder: Path, examples: list[Example], predicted: list[Label]
+                          ) -> None:
+        """Write test predictions in the corpus's own answer format, where it has one."""
 
 
 def require_file(path: Path, corpus: str) -> Path:
@@ -66,8 +94,14 @@ def require_file(path: Path, corpus: str) -> Path:
     )
 
 
+def _names(label: Label) -> tuple[str, ...]:
+    return label if isinstance(label, tuple) else (label,)
+
+
 class LabelVocab:
-    """Label <-> index, taken from the training split so that every split shares one mapping."""
+    """Label <-> index, taken from the training split so that every split shares one mapping.
+
+    Multi-label targets (tuples) contribute each of their labels."""
 
     def __init__(self, labels: Iterable[str]) -> None:
         self.labels = sorted(set(labels))
@@ -75,21 +109,24 @@ class LabelVocab:
 
     @classmethod
     def from_examples(cls, examples: list[Example]) -> "LabelVocab":
-        return cls(t.label for ex in examples for t in ex.targets)
+        return cls(name for ex in examples for t in ex.targets for name in _names(t.label))
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def encode(self, example: Example, target: Target) -> int:
+    def encode(self, example: Example, target: Target) -> list[int]:
+        """Indices of the target's labels (one for a single-label task)."""
         try:
-            return self.index[target.label]
-        except KeyError:
+            return [self.index[name] for name in _names(target.label)]
+        except KeyError as e:
             raise ProbingError(
-                f"{example.source}: label {target.label!r} does not occur in the training split "
-                f"(training labels: {', '.join(self.labels)}). Train on data that covers it, or "
-                f"map it to a training label in the task's reader."
+                f"{target.source or example.source}: label {e.args[0]!r} does not occur in the "
+                f"training split (training labels: {', '.join(self.labels)}). Train on data "
+                f"that covers it, or map it to a training label in the task's reader."
             ) from None
 
-
-def label_counts(examples: list[Example]) -> Counter:
-    return Counter(t.label for ex in examples for t in ex.targets)
+    def check(self, examples: list[Example]) -> None:
+        """Fail on the first target with a label the training split lacks."""
+        for example in examples:
+            for target in example.targets:
+                self.encode(example, target)

@@ -102,5 +102,5 @@ class POSTask(Task):
             if tag in (None, "_"):
                 raise ProbingError(
                     f"{path}:{lineno}: word {token['form']!r} has no {self.column} tag")
-            targets.append(Target((i, i + 1), None, tag))
+            targets.append(Target((i, i + 1), None, tag, f"{path}:{lineno}"))
         return Example(sentence.words, targets, sentence.source)

@@ -1,0 +1,80 @@
+"""How a task's targets are labelled: the loss, the decision rule and the metrics.
+
+A single-label task gives each target one label: softmax over the labels, cross-entropy,
+accuracy and macro-F1. A multi-label task gives a span every label it carries (a unary chain
+of constituents such as (S (VP ...)) is one span labelled S and VP): one sigmoid per label,
+binary cross-entropy, and F1 over the individual label decisions (Tenney et al. 2019).
+"""
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import accuracy_score, f1_score
+
+
+class Labeling:
+    """Gold labels of n targets are an array: (n,) label indices, or (n, n_labels) 0/1."""
+
+    metric: ClassVar[str]
+
+    def gold(self, indices: list[list[int]], n_labels: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def loss(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decide(self, logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def score(self, gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class SingleLabel(Labeling):
+    """One label a target: softmax, cross-entropy; accuracy (the dev metric) and macro-F1."""
+
+    metric: ClassVar[str] = "accuracy"
+
+    def gold(self, indices: list[list[int]], n_labels: int) -> np.ndarray:
+        return np.array([index for (index,) in indices], dtype=np.int64)
+
+    def loss(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, gold)
+
+    def decide(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.argmax(-1)
+
+    def score(self, gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        """Accuracy, and macro-F1 over the labels that occur in gold or prediction."""
+        return {"accuracy": float(accuracy_score(gold, predicted)),
+                "macro_f1": float(f1_score(gold, predicted, average="macro", zero_division=0))}
+
+
+class MultiLabel(Labeling):
+    """Any number of labels a target: a sigmoid per label, binary cross-entropy, a label is
+    predicted where its logit is positive; micro-F1 over all label decisions (the dev metric)
+    and macro-F1 over the labels."""
+
+    metric: ClassVar[str] = "micro_f1"
+
+    def gold(self, indices: list[list[int]], n_labels: int) -> np.ndarray:
+        gold = np.zeros((len(indices), n_labels), dtype=np.float32)
+        for row, labels in enumerate(indices):
+            gold[row, labels] = 1.0
+        return gold
+
+    def loss(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, gold)
+
+    def decide(self, logits: torch.Tensor) -> torch.Tensor:
+        return (logits > 0).float()
+
+    def score(self, gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        gold, predicted = gold.astype(bool), predicted.astype(bool)
+        seen = gold.any(axis=0) | predicted.any(axis=0)  # macro over labels that occur, as above
+        return {"micro_f1": float(f1_score(gold, predicted, average="micro", zero_division=0)),
+                "macro_f1": float(f1_score(gold[:, seen], predicted[:, seen], average="macro",
+                                           zero_division=0)),
+                "exact_match": float((gold == predicted).all(axis=1).mean())}
