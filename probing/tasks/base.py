@@ -5,8 +5,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from probing.errors import ProbingError
 from probing.tasks.labels import Labeling, SingleLabel
 
@@ -68,11 +66,6 @@ class Task(ABC):
     @abstractmethod
     def read_file(self, path: Path) -> list[Example]:
         """Examples of one corpus file, in file order."""
-
-    def score(self, gold: np.ndarray, predicted: np.ndarray, labels: list[str]
-              ) -> dict[str, float]:
-        """Metrics of predicted against gold label arrays (as `labeling` encodes them)."""
-        return self.labeling.score(gold, predicted)
 
     def describe(self) -> dict:
         """What the run record says of the task beyond its name and files."""

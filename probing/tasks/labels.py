@@ -28,7 +28,9 @@ class Labeling:
     def decide(self, logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def score(self, gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    def score(self, gold: np.ndarray, predicted: np.ndarray, labels: list[str]
+              ) -> dict[str, float]:
+        """Metrics of predicted against gold; `labels` names the label indices."""
         raise NotImplementedError
 
 
@@ -46,7 +48,8 @@ class SingleLabel(Labeling):
     def decide(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.argmax(-1)
 
-    def score(self, gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    def score(self, gold: np.ndarray, predicted: np.ndarray, labels: list[str]
+              ) -> dict[str, float]:
         """Accuracy, and macro-F1 over the labels that occur in gold or prediction."""
         return {"accuracy": float(accuracy_score(gold, predicted)),
                 "macro_f1": float(f1_score(gold, predicted, average="macro", zero_division=0))}
@@ -71,7 +74,8 @@ class MultiLabel(Labeling):
     def decide(self, logits: torch.Tensor) -> torch.Tensor:
         return (logits > 0).float()
 
-    def score(self, gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    def score(self, gold: np.ndarray, predicted: np.ndarray, labels: list[str]
+              ) -> dict[str, float]:
         gold, predicted = gold.astype(bool), predicted.astype(bool)
         seen = gold.any(axis=0) | predicted.any(axis=0)  # macro over labels that occur, as above
         return {"micro_f1": float(f1_score(gold, predicted, average="micro", zero_division=0)),
