@@ -1,7 +1,10 @@
-"""Typed schemas of the Hydra config groups, so that a typo or a wrong type fails at start-up.
+"""Typed schemas for the config groups where types earn their keep (encoders, trainer, paths).
 
-Each YAML file in `conf/<group>/` starts from one of these schemas (`defaults: [<schema>]`)
-and gives the values; the schema fixes the keys and their types. Objects are then built from
+Every value, `_target_` included, lives in the YAML file of its group (`conf/<group>/*.yaml`),
+which starts from a schema here (`defaults: [<schema>]`) where one exists: the schema fixes
+the keys and their types (enums name their allowed values), so a typo or a wrong type fails at
+start-up. Tasks, probes and mix modes have no schema: their YAML is `_target_` plus the
+constructor's arguments, and the constructors check their values. Objects are built from
 `_target_` with `hydra.utils.instantiate`.
 """
 
@@ -15,7 +18,6 @@ from omegaconf import MISSING, OmegaConf
 
 from probing.encoders.alignment import Pooling
 from probing.pretrain.checkpoints import register_resolvers as register_checkpoint_resolver
-from probing.tasks.conllu import TagColumn
 
 # conf/ sits beside the package in the repository (the package is installed editable); an
 # absolute path lets the console scripts find it as well as `python -m`.
@@ -24,13 +26,13 @@ CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 @dataclass
 class HFEncoderConf:
-    _target_: str = "probing.encoders.hf.HFEncoder"
+    _target_: str = MISSING
     name: str = MISSING
     name_or_path: str = MISSING
     pooling: Pooling = MISSING
     max_length: int | None = MISSING
     stride: int | None = MISSING
-    device: str = "${device}"
+    device: str = MISSING
     dtype: str = MISSING
     random_init: bool = MISSING
     seed: int = MISSING
@@ -39,61 +41,19 @@ class HFEncoderConf:
 
 @dataclass
 class ELMoEncoderConf:
-    _target_: str = "probing.encoders.elmo.ELMoEncoder"
+    _target_: str = MISSING
     name: str = MISSING
     options_file: str = MISSING
     weight_file: str | None = MISSING
     stateful: bool = MISSING
-    device: str = "${device}"
+    device: str = MISSING
     random_init: bool = MISSING
     seed: int = MISSING
 
 
 @dataclass
-class TaskConf:
-    name: str = MISSING
-    corpus: str = MISSING
-    train: str = MISSING
-    dev: str = MISSING
-    test: str = MISSING
-
-
-@dataclass
-class POSTaskConf(TaskConf):
-    _target_: str = "probing.tasks.conllu.POSTask"
-    column: TagColumn = MISSING
-
-
-@dataclass
-class EdgeProbeConf:
-    _target_: str = "probing.probes.edge.EdgeProbe"
-    _partial_: bool = True
-    proj_dim: int = MISSING
-    hidden_dim: int = MISSING
-    dropout: float = MISSING
-    mix_layer_norm: bool = MISSING
-
-
-@dataclass
-class AllLayersConf:
-    _target_: str = "probing.probes.scalar_mix.AllLayers"
-
-
-@dataclass
-class SingleLayerConf:
-    _target_: str = "probing.probes.scalar_mix.SingleLayer"
-    layer: int = MISSING
-
-
-@dataclass
-class CumulativeLayersConf:
-    _target_: str = "probing.probes.scalar_mix.CumulativeLayers"
-    layer: int = MISSING
-
-
-@dataclass
 class TrainerConf:
-    _target_: str = "probing.probes.train.Trainer"
+    _target_: str = MISSING
     batch_size: int = MISSING
     lr: float = MISSING
     weight_decay: float = MISSING
@@ -101,7 +61,7 @@ class TrainerConf:
     patience: int = MISSING
     lr_decay: float = MISSING
     eval_batch_size: int = MISSING
-    device: str = "${device}"
+    device: str = MISSING
 
 
 @dataclass
@@ -133,11 +93,6 @@ SCHEMAS = {
     (None, "run_schema"): RunConf,
     ("encoder", "hf_schema"): HFEncoderConf,
     ("encoder", "elmo_schema"): ELMoEncoderConf,
-    ("task", "pos_schema"): POSTaskConf,
-    ("probe", "edge_schema"): EdgeProbeConf,
-    ("mix", "mix_schema"): AllLayersConf,
-    ("mix", "single_schema"): SingleLayerConf,
-    ("mix", "cumulative_schema"): CumulativeLayersConf,
     ("trainer", "trainer_schema"): TrainerConf,
     ("paths", "paths_schema"): PathsConf,
 }

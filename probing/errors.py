@@ -4,8 +4,12 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
+from typing import TypeVar
 
 from omegaconf.errors import OmegaConfBaseException
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class ProbingError(Exception):
@@ -41,3 +45,12 @@ def reported_without_traceback() -> Iterator[None]:
         else:
             print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
+
+
+def setting_choice(setting: str, value: str, choices: type[E]) -> E:
+    """`value` as a member of `choices`, or an error naming the setting and what it allows."""
+    try:
+        return choices(value)
+    except ValueError:
+        allowed = " | ".join(choice.value for choice in choices)
+        raise ProbingError(f"{setting}={value!r} is not one of: {allowed}") from None

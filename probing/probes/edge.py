@@ -29,8 +29,8 @@ class EdgeProbe(nn.Module):
     """
 
     def __init__(self, n_layers: int, dim: int, n_labels: int, n_spans: int,
-                 selection: LayerSelection, proj_dim: int = 256, hidden_dim: int = 256,
-                 dropout: float = 0.2, mix_layer_norm: bool = False) -> None:
+                 selection: LayerSelection, proj_dim: int, hidden_dim: int, dropout: float,
+                 mix_layer_norm: bool) -> None:
         super().__init__()
         self.mix = ScalarMix(n_layers, selection.layers(n_layers), mix_layer_norm)
         self.projections = nn.ModuleList(nn.Linear(dim, proj_dim) for _ in range(n_spans))

@@ -20,7 +20,7 @@ class LayerSelection:
         raise NotImplementedError
 
     def _check(self, n_layers: int) -> int:
-        if self.layer is None or not 0 <= self.layer < n_layers:
+        if not isinstance(self.layer, int) or not 0 <= self.layer < n_layers:
             raise ProbingError(f"mix={self.mode} needs mix.layer in 0..{n_layers - 1} for this "
                                f"encoder's {n_layers} layers; got mix.layer={self.layer}")
         return self.layer

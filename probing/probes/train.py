@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from probing.probes.data import SpanTable
-from probing.probes.metrics import classification_metrics
+from probing.errors import ProbingError
+from probing.probes.spans import SpanTable
 from probing.runtime import resolve_device
+from probing.tasks.labels import Labeling
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +26,34 @@ class Split:
     vectors: np.ndarray
 
 
+def check_range(setting: str, value: float, low: float, high: float = float("inf"),
+                low_open: bool = False) -> None:
+    """Refuse a numeric setting outside [low, high] (or (low, high]), naming it and the range."""
+    if not (low < value if low_open else low <= value) or value > high:
+        bracket = "(" if low_open else "["
+        raise ProbingError(f"{setting}={value} is out of range: allowed {bracket}{low}, {high}]")
+
+
 class Trainer:
     """Trains a probe on frozen activations and keeps the epoch with the best dev score.
 
-    After every epoch the dev split is scored; when `metric` does not improve the learning
-    rate is multiplied by `lr_decay`, and after `patience` such epochs in a row training stops.
-    The weights of the best epoch are restored. `seed` fixes the order of the batches.
+    After every epoch the dev split is scored; when the task's dev metric does not improve the
+    learning rate is multiplied by `lr_decay`, and after `patience` such epochs in a row
+    training stops. The weights of the best epoch are restored. `seed` fixes the order of the
+    batches. The task's labeling gives the loss, the decision rule and the metrics.
     """
 
-    def __init__(self, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
-                 max_epochs: int = 20, patience: int = 3, lr_decay: float = 0.5,
-                 eval_batch_size: int = 2048, device: str = "auto") -> None:
+    def __init__(self, batch_size: int, lr: float, weight_decay: float, max_epochs: int,
+                 patience: int, lr_decay: float, eval_batch_size: int, device: str) -> None:
+        for setting, value, low, high, low_open in (
+                ("batch_size", batch_size, 1, float("inf"), False),
+                ("eval_batch_size", eval_batch_size, 1, float("inf"), False),
+                ("max_epochs", max_epochs, 1, float("inf"), False),
+                ("patience", patience, 1, float("inf"), False),
+                ("lr", lr, 0, float("inf"), True),
+                ("weight_decay", weight_decay, 0, float("inf"), False),
+                ("lr_decay", lr_decay, 0, 1, True)):
+            check_range(f"trainer.{setting}", value, low, high, low_open)
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -46,8 +63,9 @@ class Trainer:
         self.eval_batch_size = eval_batch_size
         self.device = resolve_device(device)
 
-    def fit(self, probe: nn.Module, train: Split, dev: Split, metric: str, seed: int
-            ) -> list[dict]:
+    def fit(self, probe: nn.Module, train: Split, dev: Split, labeling: Labeling,
+            labels: list[str], seed: int) -> list[dict]:
+        metric = labeling.metric
         probe.to(self.device)
         optimizer = torch.optim.Adam(probe.parameters(), lr=self.lr,
                                      weight_decay=self.weight_decay, fused=True)
@@ -56,8 +74,8 @@ class Trainer:
         best_score, best_state, bad_epochs = -np.inf, None, 0
         for epoch in range(1, self.max_epochs + 1):
             start = time.perf_counter()
-            loss = self._epoch(probe, optimizer, train, rng, epoch)
-            scores = self.evaluate(probe, dev)
+            loss = self._epoch(probe, optimizer, train, labeling, rng, epoch)
+            scores = self.evaluate(probe, dev, labeling, labels)
             history.append({"epoch": epoch, "loss": loss, "lr": optimizer.param_groups[0]["lr"],
                             "seconds": round(time.perf_counter() - start, 2),
                             **{f"dev_{k}": v for k, v in scores.items()}})
@@ -75,7 +93,7 @@ class Trainer:
         return history
 
     def _epoch(self, probe: nn.Module, optimizer: torch.optim.Optimizer, train: Split,
-               rng: np.random.Generator, epoch: int) -> float:
+               labeling: Labeling, rng: np.random.Generator, epoch: int) -> float:
         probe.train()
         order = rng.permutation(len(train.table))
         total, count = 0.0, 0
@@ -83,7 +101,7 @@ class Trainer:
         for start in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False):
             index = np.sort(order[start:start + self.batch_size])
             inputs, labels = train.table.batch(index, train.vectors, self.device)
-            loss = F.cross_entropy(probe(inputs), labels)
+            loss = labeling.loss(probe(inputs), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -92,14 +110,15 @@ class Trainer:
         return total / count
 
     @torch.inference_mode()
-    def predict(self, probe: nn.Module, split: Split) -> np.ndarray:
+    def predict(self, probe: nn.Module, split: Split, labeling: Labeling) -> np.ndarray:
         probe.eval().to(self.device)
         predictions = []
         for start in range(0, len(split.table), self.eval_batch_size):
             index = np.arange(start, min(start + self.eval_batch_size, len(split.table)))
             inputs, _ = split.table.batch(index, split.vectors, self.device)
-            predictions.append(probe(inputs).argmax(-1).cpu().numpy())
+            predictions.append(labeling.decide(probe(inputs)).cpu().numpy())
         return np.concatenate(predictions)
 
-    def evaluate(self, probe: nn.Module, split: Split) -> dict[str, float]:
-        return classification_metrics(split.table.labels, self.predict(probe, split))
+    def evaluate(self, probe: nn.Module, split: Split, labeling: Labeling, labels: list[str]
+                 ) -> dict[str, float]:
+        return labeling.score(split.table.labels, self.predict(probe, split, labeling), labels)

@@ -5,7 +5,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from probing.errors import ProbingError
+from probing.tasks.control import control_task
 from probing.tasks.labels import Labeling, SingleLabel
 
 SPLITS = ("train", "dev", "test")
@@ -44,15 +47,20 @@ class Task(ABC):
     `probing.data` so that a missing file can say how to fetch it. `labeling` owns the loss,
     the decision rule and the metrics (`labeling.metric` is the dev metric that early stopping
     watches); `n_spans` is 1 for one-span targets and 2 for relations between two spans.
+    With `control`, every split is relabelled as the task's control task (tasks/control.py).
+    A subclass takes its own settings and passes the rest (`**common`) on.
     """
 
     n_spans: int = 1
     labeling: Labeling = SingleLabel()
 
-    def __init__(self, name: str, corpus: str, train: str, dev: str, test: str) -> None:
+    def __init__(self, name: str, corpus: str, train: str, dev: str, test: str,
+                 control: bool, control_seed: int) -> None:
         self.name = name
         self.corpus = corpus
         self.files = {"train": Path(train), "dev": Path(dev), "test": Path(test)}
+        self.control = control
+        self.control_seed = control_seed
 
     @property
     def metric(self) -> str:
@@ -62,6 +70,11 @@ class Task(ABC):
         if split not in self.files:
             raise ProbingError(f"task {self.name} has no split {split!r}; splits: {SPLITS}")
         return self.read_file(require_file(self.files[split], self.corpus))
+
+    def read_splits(self) -> dict[str, list["Example"]]:
+        """Train, dev and test; relabelled as the control task where `control` is set."""
+        splits = {split: self.read(split) for split in SPLITS}
+        return control_task(splits, self.control_seed) if self.control else splits
 
     @abstractmethod
     def read_file(self, path: Path) -> list[Example]:
@@ -117,6 +130,12 @@ class LabelVocab:
                 f"training split (training labels: {', '.join(self.labels)}). Train on data "
                 f"that covers it, or map it to a training label in the task's reader."
             ) from None
+
+    def decode(self, predicted: np.ndarray) -> list[Label]:
+        """Label names of predictions: indices (n,), or 0/1 rows (n, L) -> sorted tuples."""
+        if predicted.ndim == 1:
+            return [self.labels[i] for i in predicted]
+        return [tuple(self.labels[i] for i in np.flatnonzero(row)) for row in predicted]
 
     def check(self, examples: list[Example]) -> None:
         """Fail on the first target with a label the training split lacks."""

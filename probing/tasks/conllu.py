@@ -3,12 +3,13 @@
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import conllu
 from conllu.exceptions import ParseException
 from conllu.parser import DEFAULT_FIELD_PARSERS, DEFAULT_FIELDS, parse_line
 
-from probing.errors import ProbingError
+from probing.errors import ProbingError, setting_choice
 from probing.tasks.base import Example, Target, Task
 
 N_COLUMNS = 10
@@ -87,10 +88,9 @@ class TagColumn(StrEnum):
 class POSTask(Task):
     """Part of speech: one target per word, a one-word span labelled with its UPOS or XPOS tag."""
 
-    def __init__(self, name: str, corpus: str, train: str, dev: str, test: str,
-                 column: TagColumn | str = TagColumn.upos) -> None:
-        super().__init__(name, corpus, train, dev, test)
-        self.column = TagColumn(column).value
+    def __init__(self, column: str, **common: Any) -> None:
+        super().__init__(**common)
+        self.column = setting_choice("task.column", column, TagColumn)
 
     def read_file(self, path: Path) -> list[Example]:
         return [self._example(path, sentence) for sentence in read_conllu(path)]

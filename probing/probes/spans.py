@@ -8,12 +8,14 @@ import torch
 from probing.errors import ProbingError
 from probing.features import Activations
 from probing.tasks import Example, LabelVocab
+from probing.tasks.labels import Labeling
 
 
 @dataclass
 class SpanTable:
     """Every target of a split: per span, (n_targets, 2) half-open rows of the activation
-    matrix, and the label indices. A missing second span is never mixed with a present one."""
+    matrix, and the gold labels as the task's labeling encodes them ((n,) indices, or (n, L)
+    0/1 for multi-label tasks). A missing second span is never mixed with a present one."""
 
     spans: list[np.ndarray]
     labels: np.ndarray
@@ -23,7 +25,7 @@ class SpanTable:
 
     @classmethod
     def build(cls, examples: list[Example], activations: Activations, vocab: LabelVocab,
-              n_spans: int) -> "SpanTable":
+              n_spans: int, labeling: Labeling) -> "SpanTable":
         _check_alignment(examples, activations)
         spans: list[list[tuple[int, int]]] = [[] for _ in range(n_spans)]
         labels = []
@@ -36,7 +38,7 @@ class SpanTable:
                     spans[k].append((base + span[0], base + span[1]))
                 labels.append(vocab.encode(example, target))
         return cls([np.array(s, dtype=np.int64).reshape(-1, 2) for s in spans],
-                   np.array(labels, dtype=np.int64))
+                   labeling.gold(labels, len(vocab)))
 
     def batch(self, index: np.ndarray, vectors: np.ndarray, device: torch.device
               ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
