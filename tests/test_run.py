@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
 from probing.config import register_configs
+from probing.errors import ProbingError
 from probing.run import probe_run, report_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,3 +129,55 @@ def test_command_line_error_has_no_traceback(tiny_bert, corpus, tmp_path, overri
     output = result.stdout + result.stderr
     assert message in output
     assert "Traceback" not in output
+
+
+def test_run_records_baseline_predictions_and_control(tiny_bert, corpus, tmp_path):
+    cfg = composed([*overrides(tiny_bert, corpus, tmp_path / "cache"), "trainer.max_epochs=1"])
+    record = probe_run(cfg, tmp_path / "task")
+    train_tags = [line.split("\t")[3] for line in corpus["train"].read_text().splitlines()
+                  if line]
+    majority = max(set(train_tags), key=train_tags.count)
+    assert record["baseline"]["label"] == majority
+    test_tags = [line.split("\t")[3] for line in corpus["test"].read_text().splitlines() if line]
+    assert record["baseline"]["test"]["accuracy"] == pytest.approx(
+        test_tags.count(majority) / len(test_tags))
+    saved = np.load(tmp_path / "task" / "predictions.npz")
+    labels = record["task"]["labels"]
+    assert [labels[i] for i in saved["gold"]] == test_tags
+    assert (saved["gold"] == saved["predicted"]).mean() == pytest.approx(
+        record["metrics"]["test"]["accuracy"])
+    assert record["task"]["control"] is False
+
+    control = probe_run(composed([*overrides(tiny_bert, corpus, tmp_path / "cache"),
+                                  "trainer.max_epochs=1", "task.control=true"]),
+                        tmp_path / "control")
+    assert control["task"]["control"] is True
+    assert all(cache["reused"] for cache in control["caches"].values())
+    gold = np.load(tmp_path / "control" / "predictions.npz")["gold"]
+    assert [control["task"]["labels"][i] for i in gold] != test_tags
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("trainer.batch_size=0", "trainer.batch_size=0 is out of range"),
+    ("mix=single", "Missing mandatory value: mix.layer"),
+    ("mix.layer=7", "mix=single needs mix.layer in 0..2"),
+])
+def test_bad_settings_are_refused_before_extraction(tiny_bert, corpus, tmp_path, override,
+                                                     message):
+    from probing.errors import user_error
+
+    extra = ["mix=single", override] if override.startswith("mix.layer") else [override]
+    cfg = composed([*overrides(tiny_bert, corpus, tmp_path / "cache"), *extra])
+    with pytest.raises(Exception) as caught:
+        probe_run(cfg, tmp_path / "run")
+    assert message in str(user_error(caught.value))
+    assert not (tmp_path / "cache").exists()
+
+
+def test_unseen_label_is_refused_before_extraction_at_its_word(tiny_bert, corpus, tmp_path):
+    test = tmp_path / "test.conllu"
+    test.write_text("1\tthe\tthe\tDET\tDT\t_\t0\troot\t_\t_\n2\tcat\tcat\tXTAG\tNN\t_\t1\tdep\t_\t_\n")
+    cfg = composed([*overrides(tiny_bert, corpus, tmp_path / "cache"), f"task.test={test}"])
+    with pytest.raises(ProbingError, match=rf"{test}:2: label 'XTAG' does not occur"):
+        probe_run(cfg, tmp_path / "run")
+    assert not (tmp_path / "cache").exists()

@@ -84,8 +84,8 @@ class Task(ABC):
         """What the run record says of the task beyond its name and files."""
         return {}
 
-    def write_predictions(self, folder: Path, examples: list[Example], predicted: list[Label]
-                          ) -> None:
+    def write_predictions(  # noqa: B027 (a hook: most corpora have no answer format)
+            self, folder: Path, examples: list[Example], predicted: list[Label]) -> None:
         """Write test predictions in the corpus's own answer format, where it has one."""
 
 
