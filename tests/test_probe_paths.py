@@ -46,11 +46,25 @@ def test_two_span_table_points_each_span_at_its_own_rows():
     assert table.spans[0].tolist() == [[0, 1], [4, 5], [3, 5]]
     assert table.spans[1].tolist() == [[1, 3], [3, 4], [3, 4]]
     assert table.labels.tolist() == [0, 1, 0]
-    (span1, _), (span2, mask2) = table.batch(np.array([0, 1]), acts.vectors, "cpu")[0]
-    assert span2.shape == (2, 2, N_LAYERS, DIM)
+    batch = table.batch(np.array([0, 1]), acts.vectors, "cpu")
+    # rows read: 0 (span 1 of target 0), 1, 2 (its span 2), 4 and 3 (target 1): once each
+    read = torch.from_numpy(acts.vectors[[0, 1, 2, 3, 4]]).float()
+    torch.testing.assert_close(batch.layers, read)
+    (positions1, mask1), (positions2, mask2) = batch.spans
+    assert positions1[:, 0].tolist() == [0, 4] and mask1.tolist() == [[True], [True]]
+    assert positions2.tolist()[0] == [1, 2] and positions2.tolist()[1][0] == 3
     assert mask2.tolist() == [[True, True], [True, False]]
-    torch.testing.assert_close(span2[0, 1], torch.from_numpy(acts.vectors[2]).float())
-    torch.testing.assert_close(span1[1, 0], torch.from_numpy(acts.vectors[4]).float())
+    assert batch.labels.tolist() == [0, 1]
+
+
+def test_sentence_batches_keep_sentences_whole_and_cover_every_target_once():
+    table = SpanTable([np.zeros((7, 2), dtype=np.int64)], np.zeros(7, dtype=np.int64),
+                      np.array([0, 3, 3, 4, 7]))  # sentences of 3, 0, 1 and 3 targets
+    batches = table.sentence_batches(np.random.default_rng(0), batch_size=2)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(7))
+    for batch in batches:
+        for sentence in ((0, 1, 2), (3,), (4, 5, 6)):
+            assert set(sentence) <= set(batch.tolist()) or not set(sentence) & set(batch.tolist())
 
 
 def test_two_span_target_without_second_span_is_refused():

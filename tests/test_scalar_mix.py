@@ -89,8 +89,9 @@ def test_self_attentive_pooling_ignores_padding():
 def test_edge_probe_shapes_and_gradients_reach_the_mix():
     probe = EdgeProbe(n_layers=4, dim=8, n_labels=5, n_spans=2, selection=AllLayers(),
                       proj_dim=6, hidden_dim=7, dropout=0.0, mix_layer_norm=False)
-    spans = [(torch.randn(3, 2, 4, 8), torch.ones(3, 2, dtype=torch.bool)) for _ in range(2)]
-    logits = probe(spans)
+    layers = torch.randn(5, 4, 8)
+    spans = [(torch.randint(0, 5, (3, 2)), torch.ones(3, 2, dtype=torch.bool)) for _ in range(2)]
+    logits = probe(layers, spans)
     assert logits.shape == (3, 5)
     logits.sum().backward()
     assert probe.mix.scalars.grad is not None and probe.mix.gamma.grad is not None

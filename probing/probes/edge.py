@@ -39,9 +39,15 @@ class EdgeProbe(nn.Module):
             nn.Linear(n_spans * proj_dim, hidden_dim), nn.Tanh(), nn.LayerNorm(hidden_dim),
             nn.Dropout(dropout), nn.Linear(hidden_dim, n_labels))
 
-    def forward(self, spans: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """spans: per span, (layers (batch, width, n_layers, dim), mask (batch, width))."""
-        pooled = [pool(project(self.mix(layers)), mask)
-                  for (layers, mask), project, pool
+    def forward(self, layers: torch.Tensor, spans: list[tuple[torch.Tensor, torch.Tensor]]
+                ) -> torch.Tensor:
+        """layers: (rows, n_layers, dim) of the distinct words a batch reads; spans: per span,
+        positions (batch, width) of its words among the rows and mask (batch, width).
+
+        The mix and the projections act on each word alone, so each row is mixed and
+        projected once and then gathered into the spans that cover it."""
+        mixed = self.mix(layers)
+        pooled = [pool(project(mixed)[positions], mask)
+                  for (positions, mask), project, pool
                   in zip(spans, self.projections, self.poolings, strict=True)]
         return self.classifier(torch.cat(pooled, dim=-1))

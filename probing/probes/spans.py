@@ -12,13 +12,27 @@ from probing.tasks.labels import Labeling
 
 
 @dataclass
+class Batch:
+    """The targets of one batch. The activation rows they read are gathered once, distinct,
+    in `layers`; each span says where its words sit among those rows. The probe mixes and
+    projects each distinct word once, however many spans of the batch cover it (the nested
+    constituents of a sentence share most of their words)."""
+
+    layers: torch.Tensor                           # (rows, n_layers, dim)
+    spans: list[tuple[torch.Tensor, torch.Tensor]]  # per span: positions (batch, width) into
+    labels: torch.Tensor                           # the rows, and the mask of real words
+
+
+@dataclass
 class SpanTable:
     """Every target of a split: per span, (n_targets, 2) half-open rows of the activation
     matrix, and the gold labels as the task's labeling encodes them ((n,) indices, or (n, L)
-    0/1 for multi-label tasks). A missing second span is never mixed with a present one."""
+    0/1 for multi-label tasks). Targets are in sentence order: those of sentence i are
+    `targets[first[i]:first[i + 1]]`. A missing second span is never mixed with a present one."""
 
     spans: list[np.ndarray]
     labels: np.ndarray
+    first: np.ndarray
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -37,22 +51,45 @@ class SpanTable:
                     _check_span(example, span, n_spans)
                     spans[k].append((base + span[0], base + span[1]))
                 labels.append(vocab.encode(example, target))
+        first = np.cumsum([0, *(len(example.targets) for example in examples)])
         return cls([np.array(s, dtype=np.int64).reshape(-1, 2) for s in spans],
-                   labeling.gold(labels, len(vocab)))
+                   labeling.gold(labels, len(vocab)), first.astype(np.int64))
 
-    def batch(self, index: np.ndarray, vectors: np.ndarray, device: torch.device
-              ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
-        """Targets `index`: per span (layers (batch, width, n_layers, dim), mask), labels."""
-        inputs = []
+    def sentence_batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        """One epoch: sentences in random order, each batch whole sentences with about
+        `batch_size` targets in all (as in jiant's edge probing)."""
+        batches, current, count = [], [], 0
+        for sentence in rng.permutation(len(self.first) - 1):
+            start, end = self.first[sentence], self.first[sentence + 1]
+            if end == start:
+                continue
+            current.append(np.arange(start, end))
+            count += end - start
+            if count >= batch_size:
+                batches.append(np.concatenate(current))
+                current, count = [], 0
+        if current:
+            batches.append(np.concatenate(current))
+        return batches
+
+    def batch(self, index: np.ndarray, vectors: np.ndarray, device: torch.device) -> Batch:
+        """Targets `index`, with their distinct activation rows read once."""
+        rows, masks = [], []
         for spans in self.spans:
             start, end = spans[index, 0], spans[index, 1]
             offsets = np.arange((end - start).max())
             mask = offsets[None, :] < (end - start)[:, None]
-            rows = np.where(mask, start[:, None] + offsets[None, :], start[:, None])
-            layers = torch.from_numpy(vectors[rows.ravel()]).reshape(*rows.shape,
-                                                                     *vectors.shape[1:])
-            inputs.append((layers.to(device).float(), torch.from_numpy(mask).to(device)))
-        return inputs, torch.from_numpy(self.labels[index]).to(device)
+            rows.append(np.where(mask, start[:, None] + offsets[None, :], start[:, None]))
+            masks.append(mask)
+        distinct, positions = np.unique(np.concatenate([r.ravel() for r in rows]),
+                                        return_inverse=True)
+        layers = torch.from_numpy(vectors[distinct]).to(device).float()
+        spans, at = [], 0
+        for r, mask in zip(rows, masks, strict=True):
+            where = torch.from_numpy(positions[at:at + r.size].reshape(r.shape))
+            spans.append((where.to(device), torch.from_numpy(mask).to(device)))
+            at += r.size
+        return Batch(layers, spans, torch.from_numpy(self.labels[index]).to(device))
 
 
 def _check_alignment(examples: list[Example], activations: Activations) -> None:

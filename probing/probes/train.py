@@ -95,13 +95,11 @@ class Trainer:
     def _epoch(self, probe: nn.Module, optimizer: torch.optim.Optimizer, train: Split,
                labeling: Labeling, rng: np.random.Generator, epoch: int) -> float:
         probe.train()
-        order = rng.permutation(len(train.table))
         total, count = 0.0, 0
-        batches = range(0, len(order), self.batch_size)
-        for start in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False):
-            index = np.sort(order[start:start + self.batch_size])
-            inputs, labels = train.table.batch(index, train.vectors, self.device)
-            loss = labeling.loss(probe(inputs), labels)
+        batches = train.table.sentence_batches(rng, self.batch_size)
+        for index in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False):
+            batch = train.table.batch(index, train.vectors, self.device)
+            loss = labeling.loss(probe(batch.layers, batch.spans), batch.labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -115,8 +113,8 @@ class Trainer:
         predictions = []
         for start in range(0, len(split.table), self.eval_batch_size):
             index = np.arange(start, min(start + self.eval_batch_size, len(split.table)))
-            inputs, _ = split.table.batch(index, split.vectors, self.device)
-            predictions.append(labeling.decide(probe(inputs)).cpu().numpy())
+            batch = split.table.batch(index, split.vectors, self.device)
+            predictions.append(labeling.decide(probe(batch.layers, batch.spans)).cpu().numpy())
         return np.concatenate(predictions)
 
     def evaluate(self, probe: nn.Module, split: Split, labeling: Labeling, labels: list[str]
