@@ -5,7 +5,7 @@ import pytest
 
 from probing.errors import ProbingError
 from probing.tasks.labels import MultiLabel
-from probing.tasks.ptb import ConstituentTask
+from probing.tasks.ptb import ConstituentTask, category
 
 TREES = """( (S
     (NP-SBJ-1 (NNP John) )
@@ -73,3 +73,16 @@ def test_ptb_sample_split_sizes(data_dir):
     sizes = {split: (len(ex := task.read(split)), sum(len(e.targets) for e in ex))
              for split in ("train", "dev", "test")}
     assert sizes == {"train": (3396, 60468), "dev": (273, 4689), "test": (245, 4343)}
+
+
+def test_unlabelled_inner_bracket_names_file_and_tree(tmp_path):
+    path = tmp_path / "wsj_0001.mrg"
+    path.write_text(TREES.replace("(PRN (-LRB-", "( (-LRB-"))
+    with pytest.raises(ProbingError, match=rf"{path}:1: a bracket without a category"):
+        consts(tmp_path).read("train")
+
+
+def test_categories_lose_function_tags_and_indices():
+    labels = ["NP-SBJ-1", "PP-LOC=2", "NP=3", "S-TPC-1", "ADVP|PRT", "-NONE-", "-LRB-", "PRP$"]
+    assert [category(label) for label in labels] == [
+        "NP", "PP", "NP", "S", "ADVP", "-NONE-", "-LRB-", "PRP$"]

@@ -13,11 +13,16 @@ from probing.tasks.labels import MultiLabel
 # Every tree of a .mrg file starts on a line of its own with "(" in the first column.
 TREE_START = re.compile(r"^\(", re.MULTILINE)
 # A category without its function tags and indices: NP-SBJ-1 -> NP, PP-LOC=2 -> PP. The
-# bracket and trace tags (-LRB-, -NONE-) start with "-" and are kept whole.
-CATEGORY = re.compile(r"-[A-Z]+-|[^-=]+")
+# bracket and trace tags (-LRB-, -NONE-) start with "-" and are kept whole. An annotator's
+# undecided ADVP|PRT (once in the sample) counts as its first category.
+CATEGORY = re.compile(r"-[A-Z]+-|[^-=|]+")
 TRACE = "-NONE-"
 # Encoders read raw text, so the treebank's escaped brackets become brackets again.
 BRACKETS = {"-LRB-": "(", "-RRB-": ")", "-LCB-": "{", "-RCB-": "}", "-LSB-": "[", "-RSB-": "]"}
+
+
+def category(label: str) -> str:
+    return CATEGORY.match(label).group()
 
 
 def read_trees(path: Path) -> list[tuple[int, Tree]]:
@@ -55,15 +60,18 @@ def constituents(tree: Tree, source: str) -> tuple[list[str], dict[tuple[int, in
             if node.label() != TRACE:
                 words.append(BRACKETS.get(node[0], node[0]))
             return
+        if not node.label():
+            raise ProbingError(f"{source}: a bracket without a category inside the tree; only "
+                               f"the outer bracket that wraps a tree may have none")
         start = len(words)
         for child in node:
             if isinstance(child, str):
                 raise ProbingError(f"{source}: word {child!r} outside a (TAG word) pair")
             walk(child)
         if len(words) > start:
-            spans[start, len(words)].add(CATEGORY.match(node.label()).group())
+            spans[start, len(words)].add(category(node.label()))
 
-    for top in (tree if tree.label() == "" else [tree]):
+    for top in tree if tree.label() == "" else [tree]:
         walk(top)
     return words, spans
 
