@@ -75,10 +75,12 @@ def test_ptb_sample_split_sizes(data_dir):
     assert sizes == {"train": (3396, 60468), "dev": (273, 4689), "test": (245, 4343)}
 
 
-def test_unlabelled_inner_bracket_names_file_and_tree(tmp_path):
+@pytest.mark.parametrize("old,new,message", [("(PRN (-LRB-", "( (-LRB-", "a bracket without"),
+                                             ("(NP (CD 5) )", "(NP )", "empty bracket")])
+def test_bad_bracket_names_file_and_tree(tmp_path, old, new, message):
     path = tmp_path / "wsj_0001.mrg"
-    path.write_text(TREES.replace("(PRN (-LRB-", "( (-LRB-"))
-    with pytest.raises(ProbingError, match=rf"{path}:1: a bracket without a category"):
+    path.write_text(TREES.replace(old, new))
+    with pytest.raises(ProbingError, match=rf"{path}:1: {message}"):
         consts(tmp_path).read("train")
 
 

@@ -53,6 +53,9 @@ def constituents(tree: Tree, source: str) -> tuple[list[str], dict[tuple[int, in
     spans: dict[tuple[int, int], set[str]] = defaultdict(set)
 
     def walk(node: Tree) -> None:
+        if len(node) == 0:
+            raise ProbingError(f"{source}: empty bracket ({node.label()} ); every bracket "
+                               f"holds a word or constituents")
         if isinstance(node[0], str):  # a preterminal: (TAG word)
             if len(node) != 1:
                 raise ProbingError(f"{source}: ({node.label()} ...) mixes words and "
