@@ -104,3 +104,49 @@ class POSTask(Task):
                     f"{path}:{lineno}: word {token['form']!r} has no {self.column} tag")
             targets.append(Target((i, i + 1), None, tag, f"{path}:{lineno}"))
         return Example(sentence.words, targets, sentence.source)
+
+
+class Subtypes(StrEnum):
+    """What a dependency task does with language-specific subtypes such as `nmod:poss`."""
+
+    cut = "cut"  # nmod:poss -> nmod, the universal relation
+    keep = "keep"  # nmod:poss stays a label of its own
+
+
+class DependencyTask(Task):
+    """Dependency arcs of the basic tree: span1 is the dependent word, span2 its head word, the
+    label its relation. The root (head 0) has no head word and is no target. The words are the
+    POS task's, so both tasks share one activation cache."""
+
+    n_spans = 2
+
+    def __init__(self, name: str, corpus: str, train: str, dev: str, test: str,
+                 subtypes: Subtypes | str) -> None:
+        super().__init__(name, corpus, train, dev, test)
+        if subtypes not in set(Subtypes):
+            raise ProbingError(f"task.subtypes={subtypes!r} is not a setting; use one of: "
+                               f"{', '.join(Subtypes)}")
+        self.subtypes = Subtypes(subtypes)
+
+    def read_file(self, path: Path) -> list[Example]:
+        return [self._example(path, sentence) for sentence in read_conllu(path)]
+
+    def describe(self) -> dict:
+        return {"subtypes": self.subtypes.value}
+
+    def _example(self, path: Path, sentence: Sentence) -> Example:
+        targets = []
+        for i, (token, lineno) in enumerate(zip(sentence.tokens, sentence.lines, strict=True)):
+            head, relation = token["head"], token["deprel"]
+            n = len(sentence.tokens)
+            if not (isinstance(head, int) and 0 <= head <= n) or relation in (None, "_"):
+                raise ProbingError(
+                    f"{path}:{lineno}: word {token['form']!r} has no usable head and relation "
+                    f"(head {head!r}, deprel {relation!r}); the basic tree needs a head between 0 "
+                    f"and {n} and a relation for every word")
+            if head == 0:
+                continue
+            if self.subtypes is Subtypes.cut:
+                relation = relation.split(":")[0]
+            targets.append(Target((i, i + 1), (head - 1, head), relation, f"{path}:{lineno}"))
+        return Example(sentence.words, targets, sentence.source)

@@ -1,0 +1,140 @@
+"""SemEval-2010 Task 8: the relation between two marked nominals of a sentence, with its
+official score."""
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from probing.errors import ProbingError
+from probing.files import write_text_atomic
+from probing.tasks.base import Example, Label, Target, Task
+from probing.tasks.shared import HeldOut, Lines, read_blocks
+
+RELATIONS = ("Cause-Effect", "Component-Whole", "Content-Container", "Entity-Destination",
+             "Entity-Origin", "Instrument-Agency", "Member-Collection", "Message-Topic",
+             "Product-Producer")
+OTHER = "Other"
+LABELS = {OTHER} | {f"{r}({a},{b})" for r in RELATIONS for a, b in (("e1", "e2"), ("e2", "e1"))}
+
+RECORD = re.compile(r'(\d+)\t"(.*)"')
+MARKER = re.compile(r"(</?e[12]>)")
+# A word is a run of letters and digits, joined across inner hyphens and apostrophes
+# (tree-planting, don't); any other non-space character is a word of its own.
+WORD = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
+
+
+def tokenize(text: str) -> tuple[list[str], dict[str, list[int]]]:
+    """The words of a marked sentence, and for each marker the word positions where it stands.
+
+    The text is cut at the markers before it is cut into words, so a marker always falls
+    between two words, even inside a word: <e1>tree</e1>-planting gives tree, -, planting."""
+    words: list[str] = []
+    marks: dict[str, list[int]] = defaultdict(list)
+    for piece in MARKER.split(text):
+        if MARKER.fullmatch(piece):
+            marks[piece].append(len(words))
+        else:
+            words += WORD.findall(piece)
+    return words, marks
+
+
+def relation(label: str) -> str:
+    """The relation of a directed label: Cause-Effect(e2,e1) -> Cause-Effect; Other stays."""
+    return label.split("(")[0]
+
+
+def semeval_official_f1(gold: list[str], predicted: list[str]) -> float:
+    """The official score of SemEval-2010 Task 8 (semeval2010_task8_scorer-v1.2.pl, "(9+1)-way
+    evaluation with directionality taken into account"), as a fraction rather than a percentage.
+
+    Per relation R (direction dropped) that occurs in gold, Other left out:
+      correct = items whose gold relation is R and whose prediction equals the gold label,
+                direction included;
+      P = correct / (items predicted as R in either direction); the scorer counts the
+          predictions of R with the wrong direction separately (xDIRx) and adds them back to
+          the denominator, so they are errors for both P and R;
+      R = correct / (items whose gold relation is R);  F1 = 2PR / (P + R), 0 where P + R = 0.
+    The score is the mean F1 over the relations that occur in gold. Predictions of relations
+    absent from gold lower only the recall of the gold relation they replace (the scorer treats
+    them like Other)."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold labels but {len(predicted)} predictions")
+    f1s = []
+    for r in sorted({relation(label) for label in gold} - {OTHER}):
+        correct = sum(g == p and relation(g) == r for g, p in zip(gold, predicted, strict=True))
+        n_predicted = sum(relation(p) == r for p in predicted)
+        n_gold = sum(relation(g) == r for g in gold)
+        precision = correct / n_predicted if n_predicted else 0.0
+        recall = correct / n_gold
+        f1s.append(2 * precision * recall / (precision + recall) if correct else 0.0)
+    return sum(f1s) / len(f1s) if f1s else 0.0
+
+
+class RelationTask(Task):
+    """Relation classification: span1 is the first marked nominal (e1), span2 the second (e2),
+    the label one of 19 (9 relations in two directions, and Other).
+
+    The dev metric is the official score, which needs the label names, so it is computed by
+    `score` (not by `labeling`, which sees label indices only) and `metric` names it.
+    The corpus has no dev split: `heldout_every` holds a fixed part of the training file out for
+    early stopping (see `HeldOut`)."""
+
+    n_spans = 2
+
+    def __init__(self, name: str, corpus: str, train: str, dev: str, test: str,
+                 heldout_every: int) -> None:
+        super().__init__(name, corpus, train, dev, test)
+        self.heldout = HeldOut(heldout_every)
+        self.heldout.check(self.files, name)
+
+    @property
+    def metric(self) -> str:
+        return "semeval_official_f1"
+
+    def read(self, split: str) -> list[Example]:
+        return self.heldout.select(split, super().read(split))
+
+    def describe(self) -> dict:
+        return self.heldout.describe(self.files)
+
+    def read_file(self, path: Path) -> list[Example]:
+        return [self._example(path, block) for block in read_blocks(path)]
+
+    def _example(self, path: Path, block: Lines) -> Example:
+        source = f"{path}:{block[0][0]}"
+        record = RECORD.fullmatch(block[0][1])
+        if not record or len(block) < 2:
+            raise ProbingError(
+                f"{source}: malformed SemEval record: expected a line <id><TAB>\"<sentence>\" "
+                f"followed by a label line, found {block[0][1][:80]!r}")
+        label_lineno, label = block[1]
+        if label not in LABELS:
+            raise ProbingError(f"{path}:{label_lineno}: unknown relation label {label!r}; "
+                               f"expected Other or a relation such as Cause-Effect(e1,e2)")
+        words, marks = tokenize(record.group(2))
+        spans = []
+        for entity in ("e1", "e2"):
+            opens, closes = marks[f"<{entity}>"], marks[f"</{entity}>"]
+            if len(opens) != 1 or len(closes) != 1 or opens[0] >= closes[0]:
+                raise ProbingError(f"{source}: the sentence needs one <{entity}>...</{entity}> "
+                                   f"around at least one word; fix its markers")
+            spans.append((opens[0], closes[0]))
+        return Example(words, [Target(spans[0], spans[1], label, source)], source,
+                       record.group(1))
+
+    def score(self, gold: np.ndarray, predicted: np.ndarray, labels: list[str]
+              ) -> dict[str, float]:
+        names = np.array(labels)
+        return {**self.labeling.score(gold, predicted),
+                "semeval_official_f1": semeval_official_f1(names[gold].tolist(),
+                                                           names[predicted].tolist())}
+
+    def write_predictions(self, folder: Path, examples: list[Example], predicted: list[Label]
+                          ) -> None:
+        """test_answers.txt in the official answer format: <sentence id><TAB><label> a line,
+        for the official scorer. `predicted` holds one label a target (one a sentence here)."""
+        ids = [example.id for example in examples for _ in example.targets]
+        lines = [f"{id_}\t{label}\n" for id_, label in zip(ids, predicted, strict=True)]
+        write_text_atomic(Path(folder) / "test_answers.txt", "".join(lines))

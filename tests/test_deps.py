@@ -1,0 +1,70 @@
+"""Dependency arcs from CoNLL-U: dependent -> head pairs, subtypes cut or kept, root skipped."""
+
+import pytest
+
+from probing.errors import ProbingError
+from probing.tasks.conllu import DependencyTask, POSTask
+
+# A multiword token (2-3), an empty node (4.1) and a subtyped relation (nmod:poss).
+SENTENCE = """# text = My cat can't go.
+1	My	my	PRON	PRP$	_	2	nmod:poss	_	_
+2	cat	cat	NOUN	NN	_	5	nsubj	_	_
+3-4	can't	_	_	_	_	_	_	_	_
+3	ca	can	AUX	MD	_	5	aux	_	_
+4	n't	not	PART	RB	_	5	advmod	_	_
+4.1	went	go	VERB	VBD	_	_	_	0:root	_
+5	go	go	VERB	VB	_	0	root	_	_
+6	.	.	PUNCT	.	_	5	punct	_	_
+
+"""
+
+
+def deps(path, subtypes="cut"):
+    return DependencyTask("deps", "test-corpus", path, path, path, subtypes=subtypes)
+
+
+@pytest.fixture
+def conllu_file(tmp_path):
+    path = tmp_path / "x.conllu"
+    path.write_text(SENTENCE)
+    return path
+
+
+def test_arcs_point_from_dependent_to_head_and_skip_the_root(conllu_file):
+    [example] = deps(conllu_file).read("train")
+    assert example.words == ["My", "cat", "ca", "n't", "go", "."]
+    assert [(t.span1, t.span2, t.label) for t in example.targets] == [
+        ((0, 1), (1, 2), "nmod"), ((1, 2), (4, 5), "nsubj"), ((2, 3), (4, 5), "aux"),
+        ((3, 4), (4, 5), "advmod"), ((5, 6), (4, 5), "punct")]
+    assert example.targets[0].source == f"{conllu_file}:2"
+    assert DependencyTask.n_spans == 2
+
+
+def test_subtypes_are_kept_on_request(conllu_file):
+    [example] = deps(conllu_file, "keep").read("dev")
+    assert example.targets[0].label == "nmod:poss"
+    assert deps(conllu_file, "keep").describe() == {"subtypes": "keep"}
+
+
+def test_unknown_subtypes_setting_names_the_key_and_the_choices(conllu_file):
+    with pytest.raises(ProbingError, match=r"task\.subtypes='drop'.*cut, keep"):
+        deps(conllu_file, "drop")
+
+
+@pytest.mark.parametrize("head", ["_", "9"])
+def test_missing_or_out_of_range_head_names_file_and_line(tmp_path, head):
+    path = tmp_path / "bad.conllu"
+    path.write_text(SENTENCE.replace("_\t5\tnsubj", f"_\t{head}\tnsubj"))
+    with pytest.raises(ProbingError, match=rf"{path}:3: word 'cat' has no usable head"):
+        deps(path).read("train")
+
+
+def test_ewt_dev_has_an_arc_for_every_word_but_the_roots(data_dir):
+    dev = data_dir / "ud-english-ewt" / "en_ewt-ud-dev.conllu"
+    examples = deps(dev).read("dev")
+    assert sum(len(e.targets) for e in examples) == 25147 - 2001
+    # the same sentences as the POS task, hence one shared activation cache
+    pos = POSTask("upos", "ud-english-ewt", dev, dev, dev, column="upos").read("dev")
+    assert [e.words for e in examples] == [e.words for e in pos]
+    assert len({t.label for e in examples for t in e.targets}) < len(
+        {t.label for e in deps(dev, "keep").read("dev") for t in e.targets})

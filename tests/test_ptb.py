@@ -1,0 +1,90 @@
+"""Constituents from PTB trees: traces removed, function tags and indices stripped, unary chains
+one multi-label target, split by file number."""
+
+import pytest
+
+from probing.errors import ProbingError
+from probing.tasks.labels import MultiLabel
+from probing.tasks.ptb import ConstituentTask, category
+
+TREES = """( (S
+    (NP-SBJ-1 (NNP John) )
+    (VP (VBD wanted)
+      (S
+        (NP-SBJ (-NONE- *-1) )
+        (VP (TO to)
+          (VP (VB leave)
+            (PRN (-LRB- -LRB-) (NP (NN now) ) (-RRB- -RRB-) )
+            (PP-LOC=2 (IN at) (NP (CD 5) ))))))
+    (. .) ))
+( (NP-HLN (NN Briefs) (: :) ))
+"""
+RANGES = {"train": [1, 2], "dev": [3, 3], "test": [3, 3]}
+
+
+def consts(folder, file_numbers=RANGES):
+    return ConstituentTask("consts", "test-corpus", folder, folder, folder, file_numbers)
+
+
+def test_targets_of_a_tree_with_traces_tags_indices_and_a_unary_chain(tmp_path):
+    (tmp_path / "wsj_0001.mrg").write_text(TREES)
+    first, second = consts(tmp_path).read_file(tmp_path / "wsj_0001.mrg")
+    assert first.words == ["John", "wanted", "to", "leave", "(", "now", ")", "at", "5", "."]
+    # the subject trace and the NP-SBJ over it are gone; the infinitival S and its VP cover
+    # the same words: one target labelled with both
+    assert [(t.span1, t.label) for t in first.targets] == [
+        ((0, 10), ("S",)), ((0, 1), ("NP",)), ((1, 9), ("VP",)), ((2, 9), ("S", "VP")),
+        ((3, 9), ("VP",)), ((4, 7), ("PRN",)), ((5, 6), ("NP",)), ((7, 9), ("PP",)),
+        ((8, 9), ("NP",))]
+    assert all(t.span2 is None for t in first.targets)
+    assert second.words == ["Briefs", ":"] and second.source.endswith("wsj_0001.mrg:11")
+    assert [(t.span1, t.label) for t in second.targets] == [((0, 2), ("NP",))]
+    assert isinstance(ConstituentTask.labeling, MultiLabel)
+
+
+def test_splits_are_file_number_ranges(tmp_path):
+    for number in (1, 2, 3):
+        (tmp_path / f"wsj_000{number}.mrg").write_text(TREES)
+    task = consts(tmp_path)
+    assert [len(task.read(split)) for split in ("train", "dev", "test")] == [4, 2, 2]
+    assert task.describe() == {"split": {"train": "wsj_0001.mrg .. wsj_0002.mrg",
+                                         "dev": "wsj_0003.mrg .. wsj_0003.mrg",
+                                         "test": "wsj_0003.mrg .. wsj_0003.mrg"}}
+    (tmp_path / "wsj_0002.mrg").unlink()
+    with pytest.raises(ProbingError, match=r"(?s)wsj_0002\.mrg.*python -m probing\.data fetch"):
+        task.read("train")
+
+
+def test_malformed_tree_names_file_and_line(tmp_path):
+    path = tmp_path / "wsj_0001.mrg"
+    path.write_text(TREES.replace("(: :) ))", "(: :) )"))
+    with pytest.raises(ProbingError, match=rf"{path}:11: malformed tree"):
+        consts(tmp_path).read("train")
+
+
+def test_bad_file_numbers_are_a_config_error(tmp_path):
+    with pytest.raises(ProbingError, match=r"task\.file_numbers"):
+        consts(tmp_path, {"train": [1, 159], "dev": [160, 179]})
+
+
+def test_ptb_sample_split_sizes(data_dir):
+    folder = data_dir / "ptb-sample"
+    task = consts(folder, {"train": [1, 159], "dev": [160, 179], "test": [180, 199]})
+    sizes = {split: (len(ex := task.read(split)), sum(len(e.targets) for e in ex))
+             for split in ("train", "dev", "test")}
+    assert sizes == {"train": (3396, 60468), "dev": (273, 4689), "test": (245, 4343)}
+
+
+@pytest.mark.parametrize("old,new,message", [("(PRN (-LRB-", "( (-LRB-", "a bracket without"),
+                                             ("(NP (CD 5) )", "(NP )", "empty bracket")])
+def test_bad_bracket_names_file_and_tree(tmp_path, old, new, message):
+    path = tmp_path / "wsj_0001.mrg"
+    path.write_text(TREES.replace(old, new))
+    with pytest.raises(ProbingError, match=rf"{path}:1: {message}"):
+        consts(tmp_path).read("train")
+
+
+def test_categories_lose_function_tags_and_indices():
+    labels = ["NP-SBJ-1", "PP-LOC=2", "NP=3", "S-TPC-1", "ADVP|PRT", "-NONE-", "-LRB-", "PRP$"]
+    assert [category(label) for label in labels] == [
+        "NP", "PP", "NP", "S", "ADVP", "-NONE-", "-LRB-", "PRP$"]
