@@ -42,3 +42,9 @@ def make_tiny_bert(folder: Path, max_position_embeddings: int = 64, seed: int = 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def task_files(name: str, corpus: str, train, dev=None, test=None) -> dict:
+    """The settings every task takes (`**common`), for a task built by hand in a test."""
+    return {"name": name, "corpus": corpus, "train": train, "dev": dev or train,
+            "test": test or train, "control": False, "control_seed": 0}

@@ -1,6 +1,7 @@
 """CoNLL-U reading: words of the basic tree only, and errors that point at the line."""
 
 import pytest
+from conftest import task_files
 
 from probing.errors import ProbingError
 from probing.tasks import LabelVocab
@@ -27,8 +28,7 @@ def write(tmp_path, text, name="x.conllu"):
 
 
 def task(path, column="upos"):
-    return POSTask(column=column, name="pos", corpus="test-corpus", train=path, dev=path,
-                   test=path, control=False, control_seed=0)
+    return POSTask(column, **task_files("pos", "test-corpus", path))
 
 
 def test_words_skip_multiword_ranges_and_empty_nodes(tmp_path):
@@ -85,9 +85,8 @@ def test_label_unknown_to_training_split_is_an_error(tmp_path):
 
 def test_ewt_sizes_match_the_release(data_dir):
     ewt = data_dir / "ud-english-ewt"
-    pos = POSTask(column="upos", name="upos", corpus="ud-english-ewt",
-                  train=ewt / "en_ewt-ud-train.conllu", dev=ewt / "en_ewt-ud-dev.conllu",
-                  test=ewt / "en_ewt-ud-test.conllu", control=False, control_seed=0)
+    pos = POSTask("upos", **task_files("upos", "ud-english-ewt", ewt / "en_ewt-ud-train.conllu",
+                                       ewt / "en_ewt-ud-dev.conllu", ewt / "en_ewt-ud-test.conllu"))
     sizes = {split: (len(ex := pos.read(split)), sum(len(e.words) for e in ex))
              for split in ("train", "dev", "test")}
     assert sizes == {"train": (12544, 204577), "dev": (2001, 25147), "test": (2077, 25094)}

@@ -1,6 +1,7 @@
 """Dependency arcs from CoNLL-U: dependent -> head pairs, subtypes cut or kept, root skipped."""
 
 import pytest
+from conftest import task_files
 
 from probing.errors import ProbingError
 from probing.tasks.conllu import DependencyTask, POSTask
@@ -20,7 +21,7 @@ SENTENCE = """# text = My cat can't go.
 
 
 def deps(path, subtypes="cut"):
-    return DependencyTask("deps", "test-corpus", path, path, path, subtypes=subtypes)
+    return DependencyTask(subtypes, **task_files("deps", "test-corpus", path))
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_subtypes_are_kept_on_request(conllu_file):
 
 
 def test_unknown_subtypes_setting_names_the_key_and_the_choices(conllu_file):
-    with pytest.raises(ProbingError, match=r"task\.subtypes='drop'.*cut, keep"):
+    with pytest.raises(ProbingError, match=r"task\.subtypes='drop' is not one of: cut \| keep"):
         deps(conllu_file, "drop")
 
 
@@ -64,7 +65,7 @@ def test_ewt_dev_has_an_arc_for_every_word_but_the_roots(data_dir):
     examples = deps(dev).read("dev")
     assert sum(len(e.targets) for e in examples) == 25147 - 2001
     # the same sentences as the POS task, hence one shared activation cache
-    pos = POSTask("upos", "ud-english-ewt", dev, dev, dev, column="upos").read("dev")
+    pos = POSTask("upos", **task_files("upos", "ud-english-ewt", dev)).read("dev")
     assert [e.words for e in examples] == [e.words for e in pos]
     assert len({t.label for e in examples for t in e.targets}) < len(
         {t.label for e in deps(dev, "keep").read("dev") for t in e.targets})

@@ -2,6 +2,7 @@
 tenth of the training file held out as dev."""
 
 import pytest
+from conftest import task_files
 
 from probing.errors import ProbingError
 from probing.tasks.iob2 import EntityTask
@@ -24,7 +25,7 @@ SENTENCES = """# newdoc id = d1
 
 
 def entities(path, every=2):
-    return EntityTask("entities", "test-corpus", path, path, path, heldout_every=every)
+    return EntityTask(every, **task_files("entities", "test-corpus", path))
 
 
 def write(tmp_path, text):
@@ -67,13 +68,13 @@ def test_dev_is_a_fixed_share_held_out_of_train(tmp_path):
     assert len(task.read("test")) == 7
     assert task.describe()["heldout_every"] == 3
     with pytest.raises(ProbingError, match=r"task\.dev must name the same file as task\.train"):
-        EntityTask("entities", "test-corpus", path, tmp_path / "other", path, heldout_every=3)
+        EntityTask(3, **task_files("entities", "test-corpus", path, tmp_path / "other"))
 
 
 def test_uner_split_sizes(data_dir):
     uner = data_dir / "uner-english-ewt"
     dev, test = uner / "en_ewt-ud-dev.iob2", uner / "en_ewt-ud-test.iob2"
-    task = EntityTask("entities", "uner-english-ewt", dev, dev, test, heldout_every=10)
+    task = EntityTask(10, **task_files("entities", "uner-english-ewt", dev, dev, test))
     sizes = {split: (len(ex := task.read(split)), sum(len(e.targets) for e in ex))
              for split in ("train", "dev", "test")}
     assert sizes == {"train": (1801, 877), "dev": (200, 89), "test": (2077, 1088)}

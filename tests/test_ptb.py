@@ -2,6 +2,7 @@
 one multi-label target, split by file number."""
 
 import pytest
+from conftest import task_files
 
 from probing.errors import ProbingError
 from probing.tasks.labels import MultiLabel
@@ -23,7 +24,7 @@ RANGES = {"train": [1, 2], "dev": [3, 3], "test": [3, 3]}
 
 
 def consts(folder, file_numbers=RANGES):
-    return ConstituentTask("consts", "test-corpus", folder, folder, folder, file_numbers)
+    return ConstituentTask(file_numbers, **task_files("consts", "test-corpus", folder))
 
 
 def test_targets_of_a_tree_with_traces_tags_indices_and_a_unary_chain(tmp_path):

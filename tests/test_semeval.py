@@ -3,6 +3,7 @@ split, the official score and the official answer file."""
 
 import numpy as np
 import pytest
+from conftest import task_files
 
 from probing.errors import ProbingError
 from probing.tasks.semeval import LABELS, RelationTask, semeval_official_f1, tokenize
@@ -20,7 +21,7 @@ RECORDS = (
 
 
 def relations(path, every=2):
-    return RelationTask("relations", "test-corpus", path, path, path, heldout_every=every)
+    return RelationTask(every, **task_files("relations", "test-corpus", path))
 
 
 def write(tmp_path, text=RECORDS):
@@ -96,9 +97,9 @@ def test_official_score_by_hand(tmp_path):
     assert semeval_official_f1(list(gold), list(gold)) == 1.0
 
     labels = sorted(LABELS)
-    task_scores = relations(write(tmp_path)).score(np.array([labels.index(g) for g in gold]),
-                                                    np.array([labels.index(p) for p in predicted]),
-                                                    labels)
+    task_scores = relations(write(tmp_path)).labeling.score(
+        np.array([labels.index(g) for g in gold]), np.array([labels.index(p) for p in predicted]),
+        labels)
     assert task_scores["semeval_official_f1"] == pytest.approx(121 / 270)
     assert task_scores["accuracy"] == pytest.approx(5 / 13)
     assert set(task_scores) == {"accuracy", "macro_f1", "semeval_official_f1"}
@@ -115,7 +116,7 @@ def test_dev_metric_is_the_official_score_and_answers_are_in_the_official_format
 def test_semeval_split_sizes(data_dir):
     folder = data_dir / "semeval2010-task8"
     train, test = folder / "TRAIN_FILE.TXT", folder / "TEST_FILE_FULL.TXT"
-    task = RelationTask("relations", "semeval2010-task8", train, train, test, heldout_every=10)
+    task = RelationTask(10, **task_files("relations", "semeval2010-task8", train, train, test))
     splits = {split: task.read(split) for split in ("train", "dev", "test")}
     assert {split: len(ex) for split, ex in splits.items()} == {
         "train": 7200, "dev": 800, "test": 2717}

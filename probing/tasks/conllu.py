@@ -120,13 +120,9 @@ class DependencyTask(Task):
 
     n_spans = 2
 
-    def __init__(self, name: str, corpus: str, train: str, dev: str, test: str,
-                 subtypes: Subtypes | str) -> None:
-        super().__init__(name, corpus, train, dev, test)
-        if subtypes not in set(Subtypes):
-            raise ProbingError(f"task.subtypes={subtypes!r} is not a setting; use one of: "
-                               f"{', '.join(Subtypes)}")
-        self.subtypes = Subtypes(subtypes)
+    def __init__(self, subtypes: str, **common: Any) -> None:
+        super().__init__(**common)
+        self.subtypes = setting_choice("task.subtypes", subtypes, Subtypes)
 
     def read_file(self, path: Path) -> list[Example]:
         return [self._example(path, sentence) for sentence in read_conllu(path)]

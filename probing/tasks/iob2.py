@@ -2,6 +2,7 @@
 
 import re
 from pathlib import Path
+from typing import Any
 
 from probing.errors import ProbingError
 from probing.tasks.base import Example, Target, Task
@@ -25,11 +26,10 @@ class EntityTask(Task):
     holds a fixed part of it out for early stopping (see `HeldOut`); test is the test file.
     """
 
-    def __init__(self, name: str, corpus: str, train: str, dev: str, test: str,
-                 heldout_every: int) -> None:
-        super().__init__(name, corpus, train, dev, test)
+    def __init__(self, heldout_every: int, **common: Any) -> None:
+        super().__init__(**common)
         self.heldout = HeldOut(heldout_every)
-        self.heldout.check(self.files, name)
+        self.heldout.check(self.files, self.name)
 
     def read(self, split: str) -> list[Example]:
         return self.heldout.select(split, super().read(split))

@@ -3,6 +3,7 @@
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from nltk import Tree
 
@@ -90,9 +91,8 @@ class ConstituentTask(Task):
 
     labeling = MultiLabel()
 
-    def __init__(self, name: str, corpus: str, train: str, dev: str, test: str,
-                 file_numbers: dict[str, list[int]]) -> None:
-        super().__init__(name, corpus, train, dev, test)
+    def __init__(self, file_numbers: dict[str, list[int]], **common: Any) -> None:
+        super().__init__(**common)
         if set(file_numbers) != set(SPLITS) or not all(
                 len(r) == 2 and r[0] <= r[1] for r in file_numbers.values()):
             raise ProbingError(f"task.file_numbers must give each of {', '.join(SPLITS)} a "

@@ -4,12 +4,14 @@ official score."""
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from probing.errors import ProbingError
 from probing.files import write_text_atomic
 from probing.tasks.base import Example, Label, Target, Task
+from probing.tasks.labels import SingleLabel
 from probing.tasks.shared import HeldOut, Lines, read_blocks
 
 RELATIONS = ("Cause-Effect", "Component-Whole", "Content-Container", "Entity-Destination",
@@ -72,26 +74,34 @@ def semeval_official_f1(gold: list[str], predicted: list[str]) -> float:
     return sum(f1s) / len(f1s) if f1s else 0.0
 
 
+class SemEvalLabeling(SingleLabel):
+    """One of the 19 labels a target; the dev metric is the official score, which needs the
+    label names, beside accuracy and macro-F1."""
+
+    metric: ClassVar[str] = "semeval_official_f1"
+
+    def score(self, gold: np.ndarray, predicted: np.ndarray, labels: list[str]
+              ) -> dict[str, float]:
+        names = np.array(labels)
+        official = semeval_official_f1(names[gold].tolist(), names[predicted].tolist())
+        return {**super().score(gold, predicted, labels), "semeval_official_f1": official}
+
+
 class RelationTask(Task):
     """Relation classification: span1 is the first marked nominal (e1), span2 the second (e2),
     the label one of 19 (9 relations in two directions, and Other).
 
-    The dev metric is the official score, which needs the label names, so it is computed by
-    `score` (not by `labeling`, which sees label indices only) and `metric` names it.
+    The dev metric is the official score (`SemEvalLabeling`).
     The corpus has no dev split: `heldout_every` holds a fixed part of the training file out for
     early stopping (see `HeldOut`)."""
 
     n_spans = 2
+    labeling = SemEvalLabeling()
 
-    def __init__(self, name: str, corpus: str, train: str, dev: str, test: str,
-                 heldout_every: int) -> None:
-        super().__init__(name, corpus, train, dev, test)
+    def __init__(self, heldout_every: int, **common: Any) -> None:
+        super().__init__(**common)
         self.heldout = HeldOut(heldout_every)
-        self.heldout.check(self.files, name)
-
-    @property
-    def metric(self) -> str:
-        return "semeval_official_f1"
+        self.heldout.check(self.files, self.name)
 
     def read(self, split: str) -> list[Example]:
         return self.heldout.select(split, super().read(split))
@@ -123,13 +133,6 @@ class RelationTask(Task):
             spans.append((opens[0], closes[0]))
         return Example(words, [Target(spans[0], spans[1], label, source)], source,
                        record.group(1))
-
-    def score(self, gold: np.ndarray, predicted: np.ndarray, labels: list[str]
-              ) -> dict[str, float]:
-        names = np.array(labels)
-        return {**self.labeling.score(gold, predicted),
-                "semeval_official_f1": semeval_official_f1(names[gold].tolist(),
-                                                           names[predicted].tolist())}
 
     def write_predictions(self, folder: Path, examples: list[Example], predicted: list[Label]
                           ) -> None:
