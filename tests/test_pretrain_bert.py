@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
+from probing.checkpoints import checkpoint_sweep, list_checkpoints, read_info
 from probing.config import register_configs
 from probing.encoders.hf import HFEncoder
 from probing.errors import ProbingError
@@ -28,7 +29,6 @@ from probing.pretrain.bert import (
     make_pairs,
     tokenized_corpus,
 )
-from probing.pretrain.checkpoints import checkpoint_sweep, list_checkpoints, read_info
 from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.corpus import TextCorpus, strip_gutenberg
 from probing.pretrain.loop import pretrain

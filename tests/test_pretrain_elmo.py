@@ -18,20 +18,17 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from safetensors.torch import load_file
 
+from probing.checkpoints import list_checkpoints, read_info
 from probing.config import register_configs
-from probing.encoders.elmo import ELMoEncoder, batch_to_char_ids, word_char_ids
+from probing.encoders.elmo import ELMoEncoder
 from probing.errors import ProbingError
-from probing.pretrain.checkpoints import list_checkpoints, read_info
+from probing.models.elmo import batch_to_char_ids, word_char_ids
 from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.corpus import TextCorpus
-from probing.pretrain.data import TokenizedText, offsets
 from probing.pretrain.elmo import (
     NO_TARGET,
     UNK_ID,
-    AdaptiveSoftmax,
-    FullSoftmax,
     LMBatches,
-    SampledSoftmax,
     char_table,
     running_text,
     sentence_layout,
@@ -40,6 +37,8 @@ from probing.pretrain.elmo import (
     word_corpus,
 )
 from probing.pretrain.loop import pretrain
+from probing.pretrain.softmax import AdaptiveSoftmax, FullSoftmax, SampledSoftmax
+from probing.pretrain.token_cache import TokenizedText, offsets
 
 REPO = Path(__file__).resolve().parents[1]
 SUBJECTS = ["the cat", "a dog", "the old sailor", "my sister", "the king"]
@@ -278,7 +277,7 @@ def test_full_softmax_in_chunks(monkeypatch):
     softmax = FullSoftmax(50, 4)
     h, targets = torch.randn(9, 4), torch.randint(0, 50, (9,))
     whole = softmax.nll(h, targets)
-    monkeypatch.setattr("probing.pretrain.elmo.LOGITS_PER_CHUNK", 100)  # two rows a chunk
+    monkeypatch.setattr("probing.pretrain.softmax.LOGITS_PER_CHUNK", 100)  # two rows a chunk
     torch.testing.assert_close(softmax.nll(h, targets), whole, rtol=1e-6, atol=1e-6)
 
 

@@ -2,26 +2,14 @@
 optim/), registered in Hydra's ConfigStore like the probe run's (probing/config.py)."""
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from omegaconf import MISSING
 
 from probing.config import PathsConf, store_schemas
-
-
-class Precision(StrEnum):
-    fp32 = "fp32"
-    bf16 = "bf16"  # autocast: matmuls in bfloat16, weights and optimizer in float32
-
-
-class PositionInit(StrEnum):
-    """How BERT's learned position embeddings start."""
-
-    random = "random"  # BERT's: N(0, initializer_range)
-    # Sinusoids (Vaswani et al. 2017) of that scale: attending at a fixed offset is then one
-    # linear map of them.
-    sinusoidal = "sinusoidal"
+from probing.models.elmo import CharActivation
+from probing.pretrain.bert import PositionInit
+from probing.pretrain.loop import Precision
 
 
 @dataclass
@@ -42,11 +30,6 @@ class BertConf:
     masked_lm_prob: float = MISSING
     max_predictions: int = MISSING
     position_init: PositionInit = MISSING
-
-
-class CharActivation(StrEnum):
-    relu = "relu"
-    tanh = "tanh"
 
 
 @dataclass
@@ -91,19 +74,19 @@ class ElmoConf:
 
 @dataclass
 class FullSoftmaxConf:
-    _target_: str = "probing.pretrain.elmo.FullSoftmax"
+    _target_: str = "probing.pretrain.softmax.FullSoftmax"
     _partial_: bool = True  # the objective gives the vocabulary size and width
 
 
 @dataclass
 class SampledSoftmaxConf(FullSoftmaxConf):
-    _target_: str = "probing.pretrain.elmo.SampledSoftmax"
+    _target_: str = "probing.pretrain.softmax.SampledSoftmax"
     n_samples: int = MISSING
 
 
 @dataclass
 class AdaptiveSoftmaxConf(FullSoftmaxConf):
-    _target_: str = "probing.pretrain.elmo.AdaptiveSoftmax"
+    _target_: str = "probing.pretrain.softmax.AdaptiveSoftmax"
     cutoffs: list[int] = MISSING
     div_value: float = MISSING
 

@@ -52,6 +52,11 @@ class CorpusSplits:
     heldout: list[Document]
 
 
+# The fields of CorpusSplits: the text a model trains on, and the text it is evaluated on.
+# (Not the train/dev/test splits of an annotated probing task, `probing.tasks.base.SPLITS`.)
+CORPUS_SPLITS = ("train", "heldout")
+
+
 class TextCorpus:
     """Plain UTF-8 text files, given as files or folders (`pattern` picks files in folders).
 
