@@ -84,7 +84,9 @@ def objective(corpus: TextCorpus, cache: Path, *overrides: str):
 
 
 def text_corpus(folder: Path, heldout_fraction: float = 0.1) -> TextCorpus:
-    return TextCorpus([str(folder)], heldout_fraction=heldout_fraction)
+    """conf/corpus/text.yaml's corpus over `folder`, read by one process."""
+    return instantiate(composed(["corpus=text"]).corpus, paths=[str(folder)],
+                       heldout_fraction=heldout_fraction, workers=1)
 
 
 def heldout_metrics(run_dir: Path) -> dict[int, dict[str, float]]:
@@ -253,7 +255,8 @@ def test_sampled_softmax_estimates_the_full_one():
 
 
 @pytest.mark.parametrize("softmax", [functools.partial(SampledSoftmax, n_samples=8),
-                                     functools.partial(AdaptiveSoftmax, cutoffs=[5, 15])])
+                                     functools.partial(AdaptiveSoftmax, cutoffs=[5, 15],
+                                                       div_value=4.0)])
 def test_approximate_softmax_gradients_reach_the_model(full_softmax, softmax):
     made = full_softmax
     made.softmax, kept = softmax, made.softmax

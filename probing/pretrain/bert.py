@@ -270,12 +270,11 @@ class BertObjective(Objective):
     with a `BertForPreTraining` of the configured size. Checkpoints are Hugging Face folders
     (model and tokenizer) that `AutoModel` / `AutoTokenizer` load as an ordinary BERT."""
 
-    def __init__(self, name: str, seed: int = 0, vocab_size: int = 16000,
-                 lowercase: bool = True, min_frequency: int = 2, hidden_size: int = 256,
-                 num_layers: int = 4, num_heads: int = 4, intermediate_size: int = 1024,
-                 dropout: float = 0.1, max_seq_length: int = 128, short_seq_prob: float = 0.1,
-                 masked_lm_prob: float = 0.15, max_predictions: int = 20,
-                 position_init: PositionInit | str = PositionInit.random) -> None:
+    def __init__(self, name: str, seed: int, vocab_size: int, lowercase: bool,
+                 min_frequency: int, hidden_size: int, num_layers: int, num_heads: int,
+                 intermediate_size: int, dropout: float, max_seq_length: int,
+                 short_seq_prob: float, masked_lm_prob: float, max_predictions: int,
+                 position_init: PositionInit | str) -> None:
         if max_seq_length < 5:
             raise ProbingError(f"model.max_seq_length={max_seq_length} leaves no room for a "
                                "sentence pair: [CLS] A [SEP] B [SEP] needs at least 5")

@@ -64,16 +64,16 @@ class TextCorpus:
     dropping the header and the licence. `workers` processes read documents in parallel.
     """
 
-    def __init__(self, paths: list[str], name: str = "text", pattern: str = "*.txt",
-                 gutenberg: bool = False, heldout_fraction: float = 0.0,
-                 heldout_documents: list[str] | tuple[str, ...] = (), workers: int = 1) -> None:
+    def __init__(self, paths: list[str], name: str, pattern: str, gutenberg: bool,
+                 heldout_fraction: float, heldout_documents: list[str] | tuple[str, ...],
+                 workers: int) -> None:
         if not 0 <= heldout_fraction < 1:
             raise ProbingError(f"corpus.heldout_fraction must be in [0, 1); got {heldout_fraction}")
         self.paths = [Path(p).expanduser() for p in paths]
         self.name = name
         self.pattern = pattern
         self.gutenberg = gutenberg
-        self.heldout_fraction = heldout_fraction
+        self.heldout_fraction = float(heldout_fraction)  # 0 and 0.0: one cache key
         self.heldout_documents = list(heldout_documents)
         self.workers = workers
 

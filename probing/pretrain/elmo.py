@@ -291,9 +291,8 @@ class ElmoObjective(Objective):
     `max_length` words), a number on windows of that many tokens of running text."""
 
     def __init__(self, name: str, lstm: dict, char_cnn: dict,
-                 softmax: Callable[[int, int], Softmax], seed: int = 0,
-                 vocab_size: int = 50000, dropout: float = 0.1, unroll_steps: int | None = None,
-                 max_length: int = 100) -> None:
+                 softmax: Callable[[int, int], Softmax], seed: int, vocab_size: int,
+                 dropout: float, unroll_steps: int | None, max_length: int) -> None:
         self.name, self.seed = name, seed
         self.options = {"lstm": dict(lstm), "char_cnn": dict(char_cnn)}
         self.max_vocab_size, self.dropout, self.softmax = vocab_size, dropout, softmax

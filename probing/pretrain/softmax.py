@@ -59,7 +59,7 @@ class SampledSoftmax(FullSoftmax):
     A sampled word equal to the row's target (an accidental hit) is left out of that row's sum.
     """
 
-    def __init__(self, vocab_size: int, dim: int, n_samples: int = 8192) -> None:
+    def __init__(self, vocab_size: int, dim: int, n_samples: int) -> None:
         super().__init__(vocab_size, dim)
         self.n_samples = n_samples
         v = torch.arange(vocab_size, dtype=torch.float64)
@@ -98,8 +98,8 @@ class AdaptiveSoftmax(nn.Module):
     `div_value` times narrower than the last. Its probabilities are normalised, so `loss` and
     `nll` are both the exact -log p(w | h). Cutoffs at or beyond the vocabulary are dropped."""
 
-    def __init__(self, vocab_size: int, dim: int, cutoffs: Sequence[int] = (2000, 10000),
-                 div_value: float = 4.0) -> None:
+    def __init__(self, vocab_size: int, dim: int, cutoffs: Sequence[int],
+                 div_value: float) -> None:
         super().__init__()
         kept = [c for c in cutoffs if c < vocab_size]
         if not kept:
