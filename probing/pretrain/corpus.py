@@ -13,10 +13,16 @@ and from every other document the last `heldout_fraction` of its sentences, so t
 text is contiguous and next-sentence pairs can be drawn from it too.
 """
 
+import ctypes
 import functools
 import hashlib
 import logging
+import os
 import re
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
@@ -38,6 +44,32 @@ GUTENBERG_TRAILER = re.compile(
     r"^[ \t]*End of (?:the |this )?Project Gutenberg(?:(?!\n\s*\n).)*\s*\Z",
     re.MULTILINE | re.IGNORECASE | re.DOTALL)
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent ends
+
+
+def end_with_parent(parent: int) -> None:
+    """Initializer of a reader worker: end it when the parent process `parent` ends, however
+    that ends (SIGKILL included), instead of leaving an orphan holding its memory. On Linux the
+    kernel sends SIGKILL (prctl PR_SET_PDEATHSIG); elsewhere, or where that fails, a thread
+    watches the parent's pid."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() != parent:  # it ended before prctl took effect
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int, every: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 @dataclass
@@ -124,7 +156,8 @@ class TextCorpus:
         jobs = [(file, self.gutenberg) for file in files]
         progress = dict(total=len(files), desc=f"reading {self.name}", unit="doc")
         if self.workers > 1 and len(files) > 1:
-            with ProcessPoolExecutor(min(self.workers, len(files))) as pool:
+            with ProcessPoolExecutor(min(self.workers, len(files)), initializer=end_with_parent,
+                                     initargs=(os.getpid(),)) as pool:
                 documents = list(tqdm(pool.map(_read_document, jobs), **progress))
         else:
             documents = list(tqdm(map(_read_document, jobs), **progress))
