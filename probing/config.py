@@ -16,8 +16,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from probing.checkpoints import register_resolvers as register_checkpoint_resolver
 from probing.encoders.alignment import Pooling
-from probing.pretrain.checkpoints import register_resolvers as register_checkpoint_resolver
 
 # conf/ sits beside the package in the repository (the package is installed editable); an
 # absolute path lets the console scripts find it as well as `python -m`.

@@ -53,7 +53,13 @@ def test_fetch_downloads_and_verifies(data_dir, serve, tmp_path):
 
 def test_fetch_keeps_good_files_and_needs_no_server_for_them(data_dir, tmp_path):
     shutil.copytree(data_dir / "elmo-fixture", tmp_path / "elmo-fixture")
-    fetch(["elmo-fixture"], tmp_path, mirror="http://127.0.0.1:9")  # nothing listens on 9
+    expected = {tmp_path / file.path for file in corpora()["elmo-fixture"]}
+    before = {path: (path.stat().st_ino, path.stat().st_mtime_ns) for path in expected}
+    paths = fetch(["elmo-fixture"], tmp_path, mirror="http://127.0.0.1:9")  # nothing listens
+    assert set(paths) == expected and len(paths) == len(expected)
+    after = {path: (path.stat().st_ino, path.stat().st_mtime_ns) for path in expected}
+    assert after == before, "files with the right sum are kept as they are, not downloaded again"
+    assert not list(tmp_path.rglob("*.part"))
 
 
 def test_corrupt_download_is_refused_and_leaves_nothing(data_dir, serve, tmp_path):

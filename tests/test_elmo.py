@@ -13,16 +13,16 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from probing.config import register_configs
-from probing.encoders.elmo import (
+from probing.encoders.elmo import ELMoEncoder
+from probing.errors import ProbingError
+from probing.models.elmo import (
     ELMoBiLM,
-    ELMoEncoder,
     batch_to_char_ids,
     load_elmo,
     save_elmo,
     word_char_ids,
 )
-from probing.encoders.elmo_weights import tf_shapes
-from probing.errors import ProbingError
+from probing.models.elmo_weights import tf_shapes
 
 REPO = Path(__file__).resolve().parents[1]
 ATOL = 1e-6

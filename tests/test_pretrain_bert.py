@@ -14,9 +14,11 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
+from probing.checkpoints import checkpoint_sweep, list_checkpoints, read_info
 from probing.config import register_configs
 from probing.encoders.hf import HFEncoder
 from probing.errors import ProbingError
@@ -28,7 +30,6 @@ from probing.pretrain.bert import (
     make_pairs,
     tokenized_corpus,
 )
-from probing.pretrain.checkpoints import checkpoint_sweep, list_checkpoints, read_info
 from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.corpus import TextCorpus, strip_gutenberg
 from probing.pretrain.loop import pretrain
@@ -87,6 +88,12 @@ def composed(overrides: list[str]):
     register_pretrain_configs()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         return compose(config_name="pretrain", overrides=overrides)
+
+
+def text_corpus(*paths: Path, **settings) -> TextCorpus:
+    """conf/corpus/text.yaml's corpus over `paths`, read by one process, with `settings`."""
+    return instantiate(composed(["corpus=text"]).corpus, paths=[str(p) for p in paths],
+                       **{"workers": 1, **settings})
 
 
 def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -207,8 +214,8 @@ def test_gutenberg_header_and_licence_are_stripped(tmp_path):
     (tmp_path / "book.txt").write_text(GUTENBERG_BOOK)
     (tmp_path / "plain.txt").write_text(GUTENBERG_BOOK.split("***START")[0])
     with pytest.raises(ProbingError, match=r"plain\.txt.*START/END.*corpus\.gutenberg=false"):
-        TextCorpus([str(tmp_path)], gutenberg=True).read()
-    splits = TextCorpus([str(tmp_path / "book.txt")], gutenberg=True, heldout_fraction=0.25).read()
+        text_corpus(tmp_path, gutenberg=True).read()
+    splits = text_corpus(tmp_path / "book.txt", gutenberg=True, heldout_fraction=0.25).read()
     assert splits.train[0].name == splits.heldout[0].name == "book"
     assert splits.train[0].sentences[:2] == [["CHAPTER", "I"],
                                              ["Smith", "went", "to", "London", "."]]
@@ -217,7 +224,7 @@ def test_gutenberg_header_and_licence_are_stripped(tmp_path):
 
 def test_real_gutenberg_book(data_dir):
     book = data_dir / "gutenberg" / "pg1342.txt"
-    splits = TextCorpus([str(book)], gutenberg=True, heldout_fraction=0.01).read()
+    splits = text_corpus(book, gutenberg=True, heldout_fraction=0.01).read()
     train, heldout = splits.train[0].sentences, splits.heldout[0].sentences
     words = {w for s in train + heldout for w in s}
     assert "Gutenberg" not in words and "License" not in words
@@ -229,19 +236,19 @@ def test_real_gutenberg_book(data_dir):
 
 def test_corpus_errors_name_the_file(tmp_path):
     with pytest.raises(ProbingError, match="corpus path not found: /no/such/dir"):
-        TextCorpus(["/no/such/dir"]).files()
+        text_corpus(Path("/no/such/dir")).files()
     write_corpus(tmp_path, n_docs=2, n_sentences=8)
     (tmp_path / "empty.txt").write_text("\n \n")
     with pytest.raises(ProbingError, match=r"empty\.txt holds no text"):
-        TextCorpus([str(tmp_path)]).read()
+        text_corpus(tmp_path, heldout_fraction=0.0).read()
     with pytest.raises(ProbingError, match="heldout_documents"):
-        TextCorpus([str(tmp_path)], heldout_documents=["nope"]).files()
+        text_corpus(tmp_path, heldout_documents=["nope"]).files()
     with pytest.raises(ProbingError, match="no held-out text"):
-        TextCorpus([str(tmp_path / "doc0.txt")]).read()
+        text_corpus(tmp_path / "doc0.txt", heldout_fraction=0.0).read()
 
 
 def test_tokenizer_is_saved_for_auto_tokenizer(tmp_path, corpus_dir):
-    splits = TextCorpus([str(corpus_dir)], heldout_fraction=0.1).read()
+    splits = text_corpus(corpus_dir, heldout_fraction=0.1).read()
     sentences = [s for doc in splits.train for s in doc.sentences]
     tokenizer = train_wordpiece(sentences, vocab_size=120, lowercase=True, min_frequency=1)
     for _ in range(3):
@@ -265,7 +272,7 @@ def test_tokenizer_is_saved_for_auto_tokenizer(tmp_path, corpus_dir):
 
 
 def test_tokenized_corpus_is_cached(tmp_path, corpus_dir, monkeypatch):
-    corpus = TextCorpus([str(corpus_dir)], heldout_fraction=0.1)
+    corpus = text_corpus(corpus_dir, heldout_fraction=0.1)
     folder = tokenized_corpus(corpus, tmp_path, vocab_size=200, lowercase=True, min_frequency=1)
     train = TokenizedText.open(folder / "train")
     assert isinstance(train.ids, np.memmap)
@@ -307,6 +314,8 @@ def test_sinusoidal_position_init(pretrained, corpus_dir):
                     "model.position_init=sinusoidal"])
     objective = instantiate(cfg.model)
     objective.prepare(instantiate(cfg.corpus), Path(cfg.paths.cache_dir) / "pretrain")
+    settings = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
+                if not k.startswith("_")}
     table = objective.build_model().net.bert.embeddings.position_embeddings.weight
     assert table.shape == (32, 32) and table.requires_grad, "still learned, one row a position"
     assert table.pow(2).mean().sqrt().item() == pytest.approx(0.02, rel=1e-3)
@@ -317,7 +326,7 @@ def test_sinusoidal_position_init(pretrained, corpus_dir):
         along = torch.diagonal(similarity, offset)
         assert torch.allclose(along, along[0].expand_as(along), atol=1e-6)
     with pytest.raises(ProbingError, match="position_init='learned'"):
-        BertObjective("bert", position_init="learned")
+        BertObjective(**{**settings, "position_init": "learned"})
 
 
 def test_stopped_and_resumed_run_ends_with_the_same_weights(pretrained, corpus_dir, tmp_path):

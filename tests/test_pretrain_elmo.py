@@ -18,20 +18,17 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from safetensors.torch import load_file
 
+from probing.checkpoints import list_checkpoints, read_info
 from probing.config import register_configs
-from probing.encoders.elmo import ELMoEncoder, batch_to_char_ids, word_char_ids
+from probing.encoders.elmo import ELMoEncoder
 from probing.errors import ProbingError
-from probing.pretrain.checkpoints import list_checkpoints, read_info
+from probing.models.elmo import batch_to_char_ids, word_char_ids
 from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.corpus import TextCorpus
-from probing.pretrain.data import TokenizedText, offsets
 from probing.pretrain.elmo import (
     NO_TARGET,
     UNK_ID,
-    AdaptiveSoftmax,
-    FullSoftmax,
     LMBatches,
-    SampledSoftmax,
     char_table,
     running_text,
     sentence_layout,
@@ -40,6 +37,8 @@ from probing.pretrain.elmo import (
     word_corpus,
 )
 from probing.pretrain.loop import pretrain
+from probing.pretrain.softmax import AdaptiveSoftmax, FullSoftmax, SampledSoftmax
+from probing.pretrain.token_cache import TokenizedText, offsets
 
 REPO = Path(__file__).resolve().parents[1]
 SUBJECTS = ["the cat", "a dog", "the old sailor", "my sister", "the king"]
@@ -85,7 +84,9 @@ def objective(corpus: TextCorpus, cache: Path, *overrides: str):
 
 
 def text_corpus(folder: Path, heldout_fraction: float = 0.1) -> TextCorpus:
-    return TextCorpus([str(folder)], heldout_fraction=heldout_fraction)
+    """conf/corpus/text.yaml's corpus over `folder`, read by one process."""
+    return instantiate(composed(["corpus=text"]).corpus, paths=[str(folder)],
+                       heldout_fraction=heldout_fraction, workers=1)
 
 
 def heldout_metrics(run_dir: Path) -> dict[int, dict[str, float]]:
@@ -254,7 +255,8 @@ def test_sampled_softmax_estimates_the_full_one():
 
 
 @pytest.mark.parametrize("softmax", [functools.partial(SampledSoftmax, n_samples=8),
-                                     functools.partial(AdaptiveSoftmax, cutoffs=[5, 15])])
+                                     functools.partial(AdaptiveSoftmax, cutoffs=[5, 15],
+                                                       div_value=4.0)])
 def test_approximate_softmax_gradients_reach_the_model(full_softmax, softmax):
     made = full_softmax
     made.softmax, kept = softmax, made.softmax
@@ -278,7 +280,7 @@ def test_full_softmax_in_chunks(monkeypatch):
     softmax = FullSoftmax(50, 4)
     h, targets = torch.randn(9, 4), torch.randint(0, 50, (9,))
     whole = softmax.nll(h, targets)
-    monkeypatch.setattr("probing.pretrain.elmo.LOGITS_PER_CHUNK", 100)  # two rows a chunk
+    monkeypatch.setattr("probing.pretrain.softmax.LOGITS_PER_CHUNK", 100)  # two rows a chunk
     torch.testing.assert_close(softmax.nll(h, targets), whole, rtol=1e-6, atol=1e-6)
 
 

@@ -27,7 +27,7 @@ import torch
 from training_steps import benchmark_main, time_training_steps  # this folder's helper
 
 from probing.pretrain.elmo import NO_TARGET, BiLMLanguageModel
-from probing.pretrain.loop import Batch
+from probing.pretrain.objective import Batch
 from probing.runtime import cpu_name, library_versions, matmul_peak
 
 # The 30-minute CPU run (see the note's commands); the benchmark measures that config.

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import torch
 from training_steps import benchmark_main, time_training_steps  # this folder's helper
 
-from probing.pretrain.loop import Batch
+from probing.pretrain.objective import Batch
 from probing.runtime import cpu_name, library_versions, matmul_peak
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}

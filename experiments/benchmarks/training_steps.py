@@ -14,7 +14,10 @@ from probing.config import CONF_DIR, register_configs
 from probing.errors import reported_without_traceback
 from probing.files import write_json_atomic
 from probing.pretrain.config import register_pretrain_configs
-from probing.pretrain.loop import Batch, DataStream, Distributed, Tally, Trainer
+from probing.pretrain.distributed import Distributed
+from probing.pretrain.loop import DataStream, Pretrainer
+from probing.pretrain.metrics import Tally
+from probing.pretrain.objective import Batch
 from probing.runtime import timed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +40,7 @@ class CountingStream:
 @dataclass
 class TimedSteps:
     cfg: DictConfig
-    trainer: Trainer
+    trainer: Pretrainer
     batches: list[Batch]  # what the timed steps read
     seconds: float
     data_seconds: float  # of which building batches
@@ -56,7 +59,7 @@ def time_training_steps(overrides: list[str], steps: int, warmup: int) -> TimedS
         cfg = compose(config_name="pretrain", overrides=overrides)
     env = Distributed.start(cfg.device)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = Trainer(cfg, Path(run_dir), env)
+        trainer = Pretrainer(cfg, Path(run_dir), env)
         stream = CountingStream(DataStream(trainer.objective, cfg.train.batch_size, env,
                                            trainer.progress))
         for _ in range(warmup):

@@ -7,10 +7,10 @@ import logging
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from probing.checkpoints import checkpoint_provenance
 from probing.encoders.alignment import Pooling, Window, plan_windows
 from probing.encoders.base import Encoder, hash_module
 from probing.errors import ProbingError
-from probing.pretrain.checkpoints import checkpoint_provenance
 from probing.runtime import resolve_device
 
 log = logging.getLogger(__name__)

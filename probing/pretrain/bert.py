@@ -24,6 +24,7 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 
@@ -34,18 +35,25 @@ from torch import nn
 from transformers import BertConfig, BertForPreTraining
 
 from probing.errors import ProbingError
-from probing.pretrain.config import PositionInit
-from probing.pretrain.corpus import TextCorpus
-from probing.pretrain.data import TokenizedText, cached_folder, random_stream, step_rows
-from probing.pretrain.loop import Batch, Metrics, Objective
+from probing.pretrain.corpus import CORPUS_SPLITS, TextCorpus
+from probing.pretrain.objective import Batch, Metrics, Objective
+from probing.pretrain.token_cache import TokenizedText, cached_folder, random_stream, step_rows
 from probing.pretrain.tokenizer import SPECIAL_TOKENS, encode, load_tokenizer, train_wordpiece
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2
-SPLITS = ("train", "heldout")
 # Tags that keep the random streams of one seed apart.
 PAIRS, ORDER, MASKS = 0, 1, 2
+
+
+class PositionInit(StrEnum):
+    """How BERT's learned position embeddings start."""
+
+    random = "random"  # BERT's: N(0, initializer_range)
+    # Sinusoids (Vaswani et al. 2017) of that scale: attending at a fixed offset is then one
+    # linear map of them.
+    sinusoidal = "sinusoidal"
 
 
 def tokenized_corpus(corpus: TextCorpus, cache_dir: Path, vocab_size: int, lowercase: bool,
@@ -63,7 +71,7 @@ def tokenized_corpus(corpus: TextCorpus, cache_dir: Path, vocab_size: int, lower
                                     vocab_size, lowercase, min_frequency)
         tokenizer.save_pretrained(folder / "tokenizer")
         sizes = {}
-        for split in SPLITS:
+        for split in CORPUS_SPLITS:
             text = TokenizedText.from_documents(functools.partial(encode, tokenizer),
                                                 getattr(splits, split))
             text.save(folder / split)
@@ -262,12 +270,11 @@ class BertObjective(Objective):
     with a `BertForPreTraining` of the configured size. Checkpoints are Hugging Face folders
     (model and tokenizer) that `AutoModel` / `AutoTokenizer` load as an ordinary BERT."""
 
-    def __init__(self, name: str, seed: int = 0, vocab_size: int = 16000,
-                 lowercase: bool = True, min_frequency: int = 2, hidden_size: int = 256,
-                 num_layers: int = 4, num_heads: int = 4, intermediate_size: int = 1024,
-                 dropout: float = 0.1, max_seq_length: int = 128, short_seq_prob: float = 0.1,
-                 masked_lm_prob: float = 0.15, max_predictions: int = 20,
-                 position_init: PositionInit | str = PositionInit.random) -> None:
+    def __init__(self, name: str, seed: int, vocab_size: int, lowercase: bool,
+                 min_frequency: int, hidden_size: int, num_layers: int, num_heads: int,
+                 intermediate_size: int, dropout: float, max_seq_length: int,
+                 short_seq_prob: float, masked_lm_prob: float, max_predictions: int,
+                 position_init: PositionInit | str) -> None:
         if max_seq_length < 5:
             raise ProbingError(f"model.max_seq_length={max_seq_length} leaves no room for a "
                                "sentence pair: [CLS] A [SEP] B [SEP] needs at least 5")
@@ -292,7 +299,7 @@ class BertObjective(Objective):
         folder = tokenized_corpus(corpus, cache_dir, **self.vocab)
         self.tokenizer = load_tokenizer(folder / "tokenizer")
         self.tokenizer.model_max_length = self.max_seq_length
-        self.text = {split: TokenizedText.open(folder / split) for split in SPLITS}
+        self.text = {split: TokenizedText.open(folder / split) for split in CORPUS_SPLITS}
         for split, text in self.text.items():
             if text.n_documents < 2:
                 raise ProbingError(
@@ -338,10 +345,10 @@ class BertObjective(Objective):
 
     def _pairs(self, split: str, epoch: int) -> np.ndarray:
         return make_pairs(self.text[split], self.max_seq_length - 3, self.short_seq_prob,
-                          random_stream(self.seed, SPLITS.index(split), epoch, PAIRS))
+                          random_stream(self.seed, CORPUS_SPLITS.index(split), epoch, PAIRS))
 
     def _batches(self, split: str, epoch: int, pairs: np.ndarray, rows: list[np.ndarray]
                  ) -> PairBatches:
         return PairBatches(self.text[split], pairs, rows, self.masking,
                            self.tokenizer.cls_token_id, self.tokenizer.sep_token_id,
-                           (self.seed, SPLITS.index(split), epoch, MASKS))
+                           (self.seed, CORPUS_SPLITS.index(split), epoch, MASKS))

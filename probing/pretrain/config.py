@@ -1,34 +1,30 @@
-"""Typed schemas of the pretraining config (conf/pretrain.yaml and its groups model/ corpus/
-optim/), registered in Hydra's ConfigStore like the probe run's (probing/config.py)."""
+"""Typed schemas of the pretraining config where types earn their keep, registered in Hydra's
+ConfigStore like the probe run's (probing/config.py): the run (`train.precision` is a
+Precision), BERT (`position_init` is a PositionInit) and ELMo (its nested bilm-tf options, with
+the char-CNN activation a CharActivation). Hydra then names the allowed values of an enum and
+rejects a key of the wrong type at start-up.
 
-from dataclasses import dataclass, field
-from enum import StrEnum
+Values live in the YAML files only (conf/pretrain.yaml, conf/model/*.yaml, with `_target_`
+there too): every field here is MISSING. The corpus, optimizer and softmax groups have no
+schema; their YAML files are the whole story.
+"""
+
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import MISSING
 
 from probing.config import PathsConf, store_schemas
-
-
-class Precision(StrEnum):
-    fp32 = "fp32"
-    bf16 = "bf16"  # autocast: matmuls in bfloat16, weights and optimizer in float32
-
-
-class PositionInit(StrEnum):
-    """How BERT's learned position embeddings start."""
-
-    random = "random"  # BERT's: N(0, initializer_range)
-    # Sinusoids (Vaswani et al. 2017) of that scale: attending at a fixed offset is then one
-    # linear map of them.
-    sinusoidal = "sinusoidal"
+from probing.models.elmo import CharActivation
+from probing.pretrain.bert import PositionInit
+from probing.pretrain.loop import Precision
 
 
 @dataclass
 class BertConf:
-    _target_: str = "probing.pretrain.bert.BertObjective"
+    _target_: str = MISSING
     name: str = MISSING
-    seed: int = "${seed}"
+    seed: int = MISSING
     vocab_size: int = MISSING
     lowercase: bool = MISSING
     min_frequency: int = MISSING
@@ -42,11 +38,6 @@ class BertConf:
     masked_lm_prob: float = MISSING
     max_predictions: int = MISSING
     position_init: PositionInit = MISSING
-
-
-class CharActivation(StrEnum):
-    relu = "relu"
-    tanh = "tanh"
 
 
 @dataclass
@@ -76,10 +67,10 @@ class ElmoCharCNNConf:
 
 @dataclass
 class ElmoConf:
-    _target_: str = "probing.pretrain.elmo.ElmoObjective"
-    _convert_: str = "all"  # plain dicts and lists: they become the checkpoint's options.json
+    _target_: str = MISSING
+    _convert_: str = MISSING
     name: str = MISSING
-    seed: int = "${seed}"
+    seed: int = MISSING
     vocab_size: int = MISSING
     lstm: ElmoLSTMConf = MISSING
     char_cnn: ElmoCharCNNConf = MISSING
@@ -87,56 +78,6 @@ class ElmoConf:
     dropout: float = MISSING
     unroll_steps: int | None = MISSING
     max_length: int = MISSING
-
-
-@dataclass
-class FullSoftmaxConf:
-    _target_: str = "probing.pretrain.elmo.FullSoftmax"
-    _partial_: bool = True  # the objective gives the vocabulary size and width
-
-
-@dataclass
-class SampledSoftmaxConf(FullSoftmaxConf):
-    _target_: str = "probing.pretrain.elmo.SampledSoftmax"
-    n_samples: int = MISSING
-
-
-@dataclass
-class AdaptiveSoftmaxConf(FullSoftmaxConf):
-    _target_: str = "probing.pretrain.elmo.AdaptiveSoftmax"
-    cutoffs: list[int] = MISSING
-    div_value: float = MISSING
-
-
-@dataclass
-class TextCorpusConf:
-    _target_: str = "probing.pretrain.corpus.TextCorpus"
-    name: str = MISSING
-    paths: list[str] = MISSING
-    pattern: str = MISSING
-    gutenberg: bool = MISSING
-    heldout_fraction: float = MISSING
-    heldout_documents: list[str] = field(default_factory=list)
-    workers: int = MISSING
-
-
-@dataclass
-class AdamWConf:
-    _target_: str = "torch.optim.AdamW"
-    _partial_: bool = True
-    _convert_: str = "all"  # plain lists in the optimizer's state, which torch.load can read
-    lr: float = MISSING
-    betas: list[float] = MISSING
-    eps: float = MISSING
-    weight_decay: float = MISSING
-    fused: bool | None = MISSING
-
-
-@dataclass
-class OptimConf:
-    optimizer: AdamWConf = MISSING
-    warmup_steps: int = MISSING
-    clip_norm: float | None = MISSING
 
 
 @dataclass
@@ -158,8 +99,8 @@ class TrainConf:
 @dataclass
 class PretrainConf:
     model: Any = MISSING
-    corpus: TextCorpusConf = MISSING
-    optim: OptimConf = MISSING
+    corpus: Any = MISSING
+    optim: Any = MISSING
     train: TrainConf = MISSING
     paths: PathsConf = MISSING
     name: str = MISSING
@@ -171,11 +112,6 @@ SCHEMAS = {
     (None, "pretrain_schema"): PretrainConf,
     ("model", "bert_schema"): BertConf,
     ("model", "elmo_schema"): ElmoConf,
-    ("model/softmax", "full_schema"): FullSoftmaxConf,
-    ("model/softmax", "sampled_schema"): SampledSoftmaxConf,
-    ("model/softmax", "adaptive_schema"): AdaptiveSoftmaxConf,
-    ("corpus", "text_schema"): TextCorpusConf,
-    ("optim", "adamw_schema"): OptimConf,
 }
 
 

@@ -13,10 +13,16 @@ and from every other document the last `heldout_fraction` of its sentences, so t
 text is contiguous and next-sentence pairs can be drawn from it too.
 """
 
+import ctypes
 import functools
 import hashlib
 import logging
+import os
 import re
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
@@ -40,6 +46,32 @@ GUTENBERG_TRAILER = re.compile(
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent ends
+
+
+def end_with_parent(parent: int) -> None:
+    """Initializer of a reader worker: end it when the parent process `parent` ends, however
+    that ends (SIGKILL included), instead of leaving an orphan holding its memory. On Linux the
+    kernel sends SIGKILL (prctl PR_SET_PDEATHSIG); elsewhere, or where that fails, a thread
+    watches the parent's pid."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() != parent:  # it ended before prctl took effect
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int, every: float = 0.5) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
+
+
 @dataclass
 class Document:
     name: str
@@ -52,6 +84,11 @@ class CorpusSplits:
     heldout: list[Document]
 
 
+# The fields of CorpusSplits: the text a model trains on, and the text it is evaluated on.
+# (Not the train/dev/test splits of an annotated probing task, `probing.tasks.base.SPLITS`.)
+CORPUS_SPLITS = ("train", "heldout")
+
+
 class TextCorpus:
     """Plain UTF-8 text files, given as files or folders (`pattern` picks files in folders).
 
@@ -59,16 +96,16 @@ class TextCorpus:
     dropping the header and the licence. `workers` processes read documents in parallel.
     """
 
-    def __init__(self, paths: list[str], name: str = "text", pattern: str = "*.txt",
-                 gutenberg: bool = False, heldout_fraction: float = 0.0,
-                 heldout_documents: list[str] | tuple[str, ...] = (), workers: int = 1) -> None:
+    def __init__(self, paths: list[str], name: str, pattern: str, gutenberg: bool,
+                 heldout_fraction: float, heldout_documents: list[str] | tuple[str, ...],
+                 workers: int) -> None:
         if not 0 <= heldout_fraction < 1:
             raise ProbingError(f"corpus.heldout_fraction must be in [0, 1); got {heldout_fraction}")
         self.paths = [Path(p).expanduser() for p in paths]
         self.name = name
         self.pattern = pattern
         self.gutenberg = gutenberg
-        self.heldout_fraction = heldout_fraction
+        self.heldout_fraction = float(heldout_fraction)  # 0 and 0.0: one cache key
         self.heldout_documents = list(heldout_documents)
         self.workers = workers
 
@@ -119,7 +156,8 @@ class TextCorpus:
         jobs = [(file, self.gutenberg) for file in files]
         progress = dict(total=len(files), desc=f"reading {self.name}", unit="doc")
         if self.workers > 1 and len(files) > 1:
-            with ProcessPoolExecutor(min(self.workers, len(files))) as pool:
+            with ProcessPoolExecutor(min(self.workers, len(files)), initializer=end_with_parent,
+                                     initargs=(os.getpid(),)) as pool:
                 documents = list(tqdm(pool.map(_read_document, jobs), **progress))
         else:
             documents = list(tqdm(map(_read_document, jobs), **progress))

@@ -1,10 +1,11 @@
 """The pretraining loop, the same for every objective (BERT's MLM + NSP, ELMo's biLM).
 
-An objective (the `model` config group, built by `_target_`) makes the model, its batches and
-its checkpoints; this loop does the rest: AdamW (or any optimizer from the `optim` group) with a
-linear warm-up then linear decay, gradient accumulation and clipping, bf16 autocast on request,
-data-parallel training over `torchrun` processes, held-out evaluation, metrics as CSV and
-TensorBoard events, and checkpoints that resume exactly.
+An objective (`objective.py`; the `model` config group, built by `_target_`) makes the model,
+its batches and its checkpoints; this loop does the rest: AdamW (or any optimizer from the
+`optim` group) with a linear warm-up then linear decay (`schedule.py`), gradient accumulation
+and clipping, bf16 autocast on request, data-parallel training over `torchrun` processes
+(`distributed.py`), held-out evaluation, metrics as CSV and TensorBoard events (`metrics.py`),
+and checkpoints that resume exactly.
 
 Exact resume rests on three things: the objective's batches are a pure function of (seed,
 epoch, rank, position), so the data position is two integers; the only random stream that moves
@@ -12,189 +13,42 @@ during training is torch's (dropout), whose state is saved per process; and the 
 scheduler states are saved with the weights.
 """
 
-import csv
 import hashlib
-import io
 import logging
 import os
 import shutil
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import LambdaLR
-from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from probing.checkpoints import CHECKPOINTS, INFO, TRAINER_STATE, checkpoint_name, list_checkpoints
 from probing.errors import ProbingError
-from probing.files import write_json_atomic, write_text_atomic
-from probing.pretrain.checkpoints import (
-    CHECKPOINTS,
-    INFO,
-    TRAINER_STATE,
-    checkpoint_name,
-    list_checkpoints,
-)
-from probing.pretrain.corpus import TextCorpus
-from probing.runtime import library_versions, resolve_device, seed_everything
+from probing.files import write_json_atomic
+from probing.pretrain.distributed import Distributed
+from probing.pretrain.metrics import MetricsLog, Tally
+from probing.pretrain.objective import Batch, Objective
+from probing.pretrain.schedule import parameter_groups, warmup_then_linear_decay
+from probing.runtime import library_versions, seed_everything
 
 log = logging.getLogger(__name__)
 
-# name -> (sum, count) over the examples of a batch; the reported value is sum / count, pooled
-# over micro-batches, steps and processes.
-Metrics = dict[str, tuple[torch.Tensor, torch.Tensor | float]]
 
-
-@dataclass
-class Batch:
-    inputs: dict[str, torch.Tensor]
-    n_tokens: int  # the positions the model reads, for throughput
-
-
-class Objective(ABC):
-    """What the loop needs from a pretraining objective."""
-
-    @abstractmethod
-    def prepare(self, corpus: TextCorpus, cache_dir: Path) -> None:
-        """Make the vocabulary and training data from the corpus, or find them in `cache_dir`.
-        Runs on the main process first, then on the others, which find the cache."""
-
-    @abstractmethod
-    def build_model(self) -> nn.Module:
-        """A freshly initialised model; `model(**batch.inputs)` returns (loss, Metrics)."""
-
-    @abstractmethod
-    def load_model(self, folder: Path) -> nn.Module:
-        """The model of a checkpoint folder written by `save`."""
-
-    @abstractmethod
-    def save(self, model: nn.Module, folder: Path) -> None:
-        """Write the model (and its vocabulary) into `folder` in the model's own format."""
-
-    @abstractmethod
-    def train_batches(self, epoch: int, batch_size: int, rank: int, world_size: int
-                      ) -> Sequence[Batch]:
-        """This process's batches of one epoch, in order. A pure function of its arguments and
-        the seed, with as many batches for every rank."""
-
-    @abstractmethod
-    def heldout_batches(self, batch_size: int, rank: int, world_size: int) -> Sequence[Batch]:
-        """This process's share of the fixed held-out batches."""
-
-    def derived_metrics(self, means: dict[str, float]) -> dict[str, float]:
-        """Metrics that are functions of the pooled means rather than means themselves (a
-        perplexity is exp of the mean loss); logged beside them. None by default."""
-        return {}
-
-
-@dataclass
-class Distributed:
-    """This process's place among the `torchrun` processes (one process: rank 0 of 1)."""
-
-    device: torch.device
-    rank: int = 0
-    world_size: int = 1
-
-    @classmethod
-    def start(cls, device_name: str) -> "Distributed":
-        device = resolve_device(device_name)
-        world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        if world_size == 1:
-            return cls(device)
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        return cls(device, dist.get_rank(), world_size)
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def stop(self) -> None:
-        if dist.is_initialized():
-            dist.destroy_process_group()
-
-    def all_reduce(self, tensor: torch.Tensor, op: dist.ReduceOp = dist.ReduceOp.SUM) -> None:
-        if self.world_size > 1:
-            dist.all_reduce(tensor, op)
-
-    def any(self, flag: bool) -> bool:
-        """True on every process when it is true on one."""
-        tensor = torch.tensor([float(flag)], device=self.device)
-        self.all_reduce(tensor, dist.ReduceOp.MAX)
-        return bool(tensor.item())
-
-    def gather(self, value: object) -> list:
-        if self.world_size == 1:
-            return [value]
-        values = [None] * self.world_size
-        dist.all_gather_object(values, value)
-        return values
-
-    def barrier(self) -> None:
-        if self.world_size > 1:
-            dist.barrier()
-
-    def main_first(self, work: Callable[[], None]) -> None:
-        """Run `work` on the main process, then on the others, which find what it built.
-        A failure on the main process stops the others instead of leaving them waiting."""
-        if self.world_size == 1:
-            work()
-            return
-        failed = torch.zeros(1, device=self.device)
-        if self.is_main:
-            try:
-                work()
-            except BaseException:
-                failed.fill_(1)
-                dist.broadcast(failed, 0)
-                raise
-            dist.broadcast(failed, 0)
-            return
-        dist.broadcast(failed, 0)
-        if failed.item():
-            raise ProbingError("the main process (rank 0) failed to prepare the data; its "
-                               "message says why")
-        work()
-
-
-class Tally:
-    """Running sums and counts of metrics and tokens since the last `reduce`."""
-
-    def __init__(self) -> None:
-        self.totals: dict[str, list] = {}
-        self.tokens = 0
-
-    def add(self, metrics: Metrics, tokens: int = 0) -> None:
-        for name, (total, count) in metrics.items():
-            sums = self.totals.setdefault(name, [0.0, 0.0])
-            sums[0] = sums[0] + total.detach().double()
-            sums[1] = sums[1] + (count.detach().double() if torch.is_tensor(count) else count)
-        self.tokens += tokens
-
-    def reduce(self, env: Distributed) -> tuple[dict[str, float], int]:
-        """Means over every process, and the tokens they read; then start afresh."""
-        names = sorted(self.totals)
-        values = torch.tensor([float(self.tokens)] + [float(v) for name in names
-                                                      for v in self.totals[name]],
-                              dtype=torch.float64, device=env.device)
-        env.all_reduce(values)
-        self.totals, self.tokens = {}, 0
-        means = {name: (values[1 + 2 * i] / values[2 + 2 * i]).item()
-                 for i, name in enumerate(names)}
-        return means, int(values[0].item())
+class Precision(StrEnum):
+    fp32 = "fp32"
+    bf16 = "bf16"  # autocast: matmuls in bfloat16, weights and optimizer in float32
 
 
 @dataclass
@@ -240,64 +94,6 @@ class DataStream:
         return batch
 
 
-class MetricsLog:
-    """`metrics.csv` (step, split, metric, value) and TensorBoard events in the run folder.
-    On resume, rows after the resumed step are dropped, as TensorBoard's purge_step does."""
-
-    def __init__(self, run_dir: Path, resumed_step: int | None, enabled: bool) -> None:
-        self.enabled = enabled
-        if not enabled:
-            return
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = run_dir / "metrics.csv"
-        if resumed_step is not None and self.path.is_file():
-            with self.path.open() as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resumed_step]
-            self._rewrite(rows)
-        elif not self.path.is_file():
-            self._rewrite([])
-        purge = None if resumed_step is None else resumed_step + 1
-        self.board = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
-
-    def _rewrite(self, rows: list[dict]) -> None:
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=["step", "split", "metric", "value"])
-        writer.writeheader()
-        writer.writerows(rows)
-        write_text_atomic(self.path, text.getvalue())
-
-    def write(self, step: int, split: str, values: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        with self.path.open("a", newline="") as f:
-            csv.writer(f).writerows([step, split, name, f"{value:.6g}"]
-                                    for name, value in values.items())
-        for name, value in values.items():
-            self.board.add_scalar(f"{split}/{name}", value, step)
-        self.board.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.board.close()
-
-
-def warmup_then_linear_decay(warmup_steps: int, max_steps: int) -> Callable[[int], float]:
-    """Learning-rate multiplier after `step` updates: (step + 1) / warmup_steps during the
-    warm-up, then (max_steps - step) / (max_steps - warmup_steps), reaching 0 at max_steps."""
-    def multiplier(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        return max(0.0, (max_steps - step) / max(1, max_steps - warmup_steps))
-    return multiplier
-
-
-def parameter_groups(model: nn.Module) -> list[dict]:
-    """Weight decay on matrices only; biases and LayerNorm gains are not decayed (as BERT)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return [{"params": [p for p in params if p.ndim >= 2]},
-            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
-
-
 def parameters_checksum(model: nn.Module) -> str:
     digest = hashlib.sha256()
     for tensor in model.state_dict().values():
@@ -310,12 +106,12 @@ def pretrain(cfg: DictConfig, run_dir: Path) -> None:
     if not env.is_main:
         logging.getLogger().setLevel(logging.WARNING)
     try:
-        Trainer(cfg, run_dir, env).run()
+        Pretrainer(cfg, run_dir, env).run()
     finally:
         env.stop()
 
 
-class Trainer:
+class Pretrainer:
     """One invocation of a pretraining run: fresh, or resumed from its latest checkpoint."""
 
     def __init__(self, cfg: DictConfig, run_dir: Path, env: Distributed) -> None:
@@ -326,7 +122,7 @@ class Trainer:
                     "save_every"):
             if self.train[key] < 1:
                 raise ProbingError(f"train.{key} must be at least 1; got {self.train[key]}")
-        if self.train.precision == "bf16" and env.device.type == "cuda" \
+        if self.train.precision == Precision.bf16 and env.device.type == "cuda" \
                 and not torch.cuda.is_bf16_supported():
             raise ProbingError("train.precision=bf16 but this GPU has no bfloat16; use fp32")
         seed_everything(cfg.seed)
@@ -351,7 +147,7 @@ class Trainer:
         self.resumed_step = self.progress.step if resume_from else None
         self.net = (DistributedDataParallel(self.model) if env.world_size > 1 else self.model)
         self.autocast = torch.autocast(env.device.type, dtype=torch.bfloat16,
-                                       enabled=self.train.precision == "bf16")
+                                       enabled=self.train.precision == Precision.bf16)
 
     def _resume_point(self) -> Path | None:
         checkpoints = [p for p in list_checkpoints(self.root) if (p / TRAINER_STATE).is_file()]

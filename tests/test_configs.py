@@ -1,0 +1,106 @@
+"""Every YAML file of every config group composes, names importable `_target_`s and (where that
+is cheap) instantiates: a missing or mistyped `_target_` fails here, not in a long run.
+
+A new group is one line in GROUPS; a new file in a listed group is picked up by itself."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import get_object, instantiate
+from omegaconf import MISSING, OmegaConf
+
+from probing.config import register_configs
+from probing.pretrain.config import SCHEMAS as PRETRAIN_SCHEMAS
+from probing.pretrain.config import register_pretrain_configs
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+@dataclass(frozen=True)
+class Group:
+    config: str  # the primary config that composes the group
+    base: tuple[str, ...] = ()  # overrides it needs besides `<group>=<file>`
+    build: bool = True  # instantiate the group's node (False where that loads weights or data)
+    targeted: bool = True  # the group's node names a `_target_` (itself or within)
+
+
+GROUPS = {
+    "model": Group("pretrain"),
+    "model/softmax": Group("pretrain", ("model=elmo_tiny",)),
+    "corpus": Group("pretrain", ("corpus.paths=[.]",)),
+    "optim": Group("pretrain"),
+}
+PRIMARY = ["pretrain"]  # top-level configs, composed with their own defaults
+
+
+def composed(config: str, overrides: list[str]):
+    register_configs()
+    register_pretrain_configs()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name=config, overrides=overrides)
+
+
+def targets(node, where: str = "") -> list[tuple[str, str]]:
+    """(where, `_target_`) of every node that names one, at any depth."""
+    found = []
+    if isinstance(node, dict):
+        if "_target_" in node:
+            found.append((where or "<root>", node["_target_"]))
+        for key, value in node.items():
+            found += targets(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += targets(value, f"{where}[{i}]")
+    return found
+
+
+def check_targets(cfg, source: str) -> None:
+    plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    for where, target in targets(plain):
+        try:
+            get_object(target)
+        except Exception as error:
+            pytest.fail(f"{source}: {where}._target_ {target!r} does not import: {error}")
+
+
+CASES = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
+
+
+def test_every_listed_group_has_files():
+    for group in GROUPS:
+        assert list((CONF / group).glob("*.yaml")), f"conf/{group} holds no YAML file"
+
+
+@pytest.mark.parametrize(("group", "option"), CASES, ids=[f"{g}={o}" for g, o in CASES])
+def test_group_file_composes_and_builds(group, option):
+    spec = GROUPS[group]
+    cfg = composed(spec.config, [*spec.base, f"{group}={option}"])
+    check_targets(cfg, f"conf/{group}/{option}.yaml")
+    node = OmegaConf.select(cfg, group.replace("/", "."))
+    assert node is not None, f"{spec.config} has no {group} after {group}={option}"
+    plain = OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
+    assert not spec.targeted or targets(plain), f"conf/{group}/{option}.yaml names no _target_"
+    if spec.build:
+        assert instantiate(node) is not None
+
+
+@pytest.mark.parametrize("config", PRIMARY)
+def test_primary_config_composes(config):
+    check_targets(composed(config, []), f"conf/{config}.yaml")
+
+
+def test_a_mistyped_target_fails():
+    cfg = composed("pretrain", ["model=elmo_tiny",
+                                "model.softmax._target_=probing.pretrain.softmax.Nope"])
+    with pytest.raises(pytest.fail.Exception, match="Nope"):
+        check_targets(cfg, "test")
+
+
+def test_targets_are_written_in_the_yaml_not_in_a_schema():
+    """A reader finds `_target_` in the YAML file: the schemas only fix keys and types."""
+    for (group, name), schema in PRETRAIN_SCHEMAS.items():
+        defaults = OmegaConf.structured(schema)
+        assert OmegaConf.select(defaults, "_target_", default=MISSING) in (MISSING, "???"), (
+            f"schema {group}/{name} sets _target_; write it in the YAML file")
