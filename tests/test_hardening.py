@@ -53,8 +53,9 @@ def test_full_disk_while_reserving_is_a_probing_error(encoder, tmp_path, monkeyp
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(cache_module.os, "posix_fallocate", fallocate)
-    with pytest.raises(ProbingError, match="not enough free space"):
+    with pytest.raises(ProbingError, match=f"not enough free space .* in {tmp_path}: it needs"):
         extract(encoder, SENTENCES, tmp_path)
+    assert not list(tmp_path.glob("*.partial")), "nothing that takes space is left behind"
 
 
 @pytest.mark.parametrize(("setting", "value"), [("shard_size", 0), ("batch_size", 0),
@@ -178,3 +179,27 @@ def test_two_concurrent_runs_share_one_extraction(tiny_bert, encoder, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [key, f"{key}.lock"]
     extract(encoder, SENTENCES, tmp_path / "clean", batch_size=8, shard_size=4)
     assert files_of(tmp_path / key) == files_of(tmp_path / "clean" / key)
+
+
+def test_command_line_reports_bad_settings_and_folders_without_traceback(tiny_bert, tmp_path):
+    from test_run import overrides, run_cli, write_treebank
+
+    folder = tmp_path / "treebank"
+    folder.mkdir()
+    corpus = {split: write_treebank(folder / f"{split}.conllu", 8, seed)
+              for seed, split in enumerate(("train", "dev", "test"))}
+    cache = tmp_path / "cache"
+    bad = run_cli([*overrides(tiny_bert, corpus, cache), "features.shard_size=0",
+                   f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
+    output = bad.stdout + bad.stderr
+    assert bad.returncode == 1 and "Traceback" not in output
+    assert "features.shard_size=0: it must be a whole number" in output
+    assert not cache.exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    unwritable = run_cli([*overrides(tiny_bert, corpus, blocker / "cache"),
+                          f"hydra.run.dir={tmp_path / 'run2'}"], tmp_path)
+    output = unwritable.stdout + unwritable.stderr
+    assert unwritable.returncode == 1 and "Traceback" not in output
+    assert f"cannot write the activation cache folder {blocker / 'cache'}" in output
+    assert "PROBING_CACHE_DIR" in output and "paths.cache_dir" in output

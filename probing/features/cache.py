@@ -119,16 +119,22 @@ class PartialCache:
             log.warning("%s: %s; starting this cache over", folder, reason)
             shutil.rmtree(folder)
         ensure_space(folder.parent, shape_bytes(shape) + offsets.nbytes)
-        folder.mkdir(parents=True)
-        self.done.mkdir()
-        self.shard_size = shard_size
-        np.save(folder / "offsets.npy", offsets)
-        self.vectors = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+",
-                                                 dtype=np.float16, shape=shape)
-        reserve(folder / "vectors.npy")
-        # The plan is written last: a folder without it is restarted from scratch.
-        write_json_atomic(folder / "plan.json", {**expected, "shard_size": shard_size,
-                                                 "n_shards": n_shards, **(describe or {})})
+        try:
+            folder.mkdir(parents=True)
+            self.done.mkdir()
+            self.shard_size = shard_size
+            np.save(folder / "offsets.npy", offsets)
+            self.vectors = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+",
+                                                     dtype=np.float16, shape=shape)
+            reserve(folder / "vectors.npy")
+            # The plan is written last: a folder without it is restarted from scratch.
+            write_json_atomic(folder / "plan.json", {**expected, "shard_size": shard_size,
+                                                     "n_shards": n_shards, **(describe or {})})
+        except BaseException:
+            # Leave nothing that takes space and could never be resumed.
+            self.vectors = None
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
 
     def _unusable(self, expected: dict) -> str | None:
         """Why the partial folder cannot be resumed, or None when it can (sets shard_size)."""
@@ -185,7 +191,7 @@ def shape_bytes(shape: tuple[int, ...]) -> int:
 
 
 # Room left beside the vectors for the offsets, the plan, the metadata and the lock.
-MARGIN = 1 << 20
+MARGIN = 1 << 16
 
 
 def ensure_space(folder: Path, size: int, existing: Path | None = None) -> None:
@@ -208,7 +214,7 @@ def reserve(path: Path) -> None:
         os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
     except OSError as e:
         if e.errno == errno.ENOSPC:
-            raise NoSpaceError(path.parent, os.fstat(fd).st_size, shutil.disk_usage(
+            raise NoSpaceError(path.parent.parent, os.fstat(fd).st_size, shutil.disk_usage(
                 path.parent).free) from None
         if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
             raise
