@@ -91,3 +91,33 @@ def test_ewt_sizes_match_the_release(data_dir):
              for split in ("train", "dev", "test")}
     assert sizes == {"train": (12544, 204577), "dev": (2001, 25147), "test": (2077, 25094)}
     assert len(LabelVocab.from_examples(pos.read("dev"))) == 17
+
+
+def test_latin1_file_names_line_and_how_to_convert(tmp_path):
+    path = tmp_path / "latin1.conllu"
+    path.write_bytes(GOOD.replace("Hello\thello", "Héllo\théllo").encode("latin-1"))
+    with pytest.raises(ProbingError, match=rf"{path}:11: byte e9 at column 4 is not UTF-8 "
+                       "\\('1\\\\tH\ufffdllo.*iconv -f latin1 -t utf-8"):
+        read_conllu(path)
+
+
+def test_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.conllu"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.split("\n# text")[0].encode() + b"\n"
+                     + b"\n".join(GOOD.encode().split(b"\n")[2:]))
+    assert [s.words for s in read_conllu(path)] == [["I", "ca", "n't", "go", "."], ["Hello"]]
+    no_comment = tmp_path / "bom2.conllu"
+    no_comment.write_bytes(b"\xef\xbb\xbf1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n")
+    assert [s.words for s in read_conllu(no_comment)] == [["Hi"]]
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_empty_file_is_named(tmp_path, text):
+    path = write(tmp_path, text)
+    with pytest.raises(ProbingError, match=rf"{path}: no sentences in the file"):
+        read_conllu(path)
+
+
+def test_folder_in_place_of_a_file_says_so(tmp_path):
+    with pytest.raises(ProbingError, match=rf"{tmp_path} is a folder; give the path of a "):
+        read_conllu(tmp_path)

@@ -90,3 +90,99 @@ def test_command_line(data_dir, serve, tmp_path):
     assert unknown.returncode == 1
     assert "unknown corpus no-such-corpus" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+CONFIG_CORPORA = {"ud-english-ewt", "uner-english-ewt", "semeval2010-task8", "ptb-sample",
+                  "elmo-fixture", "gutenberg"}
+
+
+def test_every_corpus_and_file_of_the_data_folder_is_fetchable(data_dir):
+    table = corpora()
+    assert set(table) == CONFIG_CORPORA
+    covered = {f.path: f.sha256 for files in table.values() for f in files}
+    for line in (data_dir / "SHA256SUMS").read_text().splitlines():
+        sha256, path = line.split(maxsplit=1)
+        if path.endswith("LICENSE.txt"):
+            continue
+        path = path.split(" (")[0]  # "ptb-sample/*.mrg (concatenated in name order)"
+        assert covered.get(path) == sha256, path
+    manifest = (data_dir / "gutenberg" / "MANIFEST.tsv").read_text().splitlines()[1:]
+    for row in manifest:
+        pg_id, _, _, repo, commit, source, _, sha256 = row.split("\t")
+        book = next(f for f in table["gutenberg"] if f.path == f"gutenberg/pg{pg_id}.txt")
+        assert book.sha256 == sha256
+        assert book.url == f"https://raw.githubusercontent.com/{repo}/{commit}/{source}"
+    for files in table.values():
+        for file in files:
+            assert file.is_ok(data_dir), file.path
+
+
+def test_uner_is_pinned_to_a_full_commit():
+    import re
+
+    for file in corpora()["uner-english-ewt"]:
+        assert re.search(r"/UNER_English-EWT/[0-9a-f]{40}/", file.url), file.url
+
+
+def zip_folder(archive, files):
+    import zipfile
+
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, path in files.items():
+            zf.write(path, name)
+    return archive
+
+
+@pytest.fixture
+def archives(data_dir, tmp_path):
+    """The upstream archives of SemEval-2010 Task 8 and the PTB sample, rebuilt from the data
+    folder with the upstream layout, in a folder served as a file:// mirror."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    semeval = data_dir / "semeval2010-task8"
+    top = "SemEval2010_task8_all_data"
+    zip_folder(mirror / "SemEval2010_task8_all_data.zip", {
+        f"{top}/SemEval2010_task8_training/TRAIN_FILE.TXT": semeval / "TRAIN_FILE.TXT",
+        f"{top}/SemEval2010_task8_training/README.TXT": semeval / "TRAIN_FILE.TXT",
+        f"{top}/SemEval2010_task8_testing_keys/TEST_FILE_FULL.TXT": semeval / "TEST_FILE_FULL.TXT",
+        f"{top}/SEMEVAL_TASK8_FULL_RELEASE_README.txt":
+            semeval / "SEMEVAL_TASK8_FULL_RELEASE_README.txt"})
+    ptb = {f"treebank/combined/{p.name}": p
+           for p in sorted((data_dir / "ptb-sample").glob("*.mrg"))}
+    ptb["treebank/README"] = data_dir / "ptb-sample" / "README.txt"
+    ptb["treebank/tagged/wsj_0001.pos"] = data_dir / "ptb-sample" / "README.txt"
+    zip_folder(mirror / "treebank.zip", ptb)
+    return mirror
+
+
+def test_files_taken_out_of_archives_are_checked(data_dir, archives, tmp_path):
+    dest = tmp_path / "dest"
+    paths = fetch(["semeval2010-task8", "ptb-sample"], dest, archives.as_uri())
+    assert len(paths) == 3 + 199
+    for path in paths:
+        assert sha256_of(path) == sha256_of(data_dir / path.relative_to(dest))
+    assert sorted(p.name for p in (dest / "ptb-sample").iterdir())[0] == "wsj_0001.mrg"
+    assert not [p for p in dest.rglob("*") if p.name.startswith(".fetch") or
+                p.suffix in (".part", ".zip")]
+    fetch(["semeval2010-task8", "ptb-sample"], dest, "http://127.0.0.1:9")  # all there: no server
+
+
+def test_changed_archive_member_is_refused(data_dir, archives, tmp_path):
+    mrg = sorted((data_dir / "ptb-sample").glob("*.mrg"))
+    bad = tmp_path / "wsj_0002.mrg"
+    bad.write_text("(changed)")
+    zip_folder(archives / "treebank.zip",
+               {f"treebank/combined/{p.name}": (bad if p.name == bad.name else p) for p in mrg})
+    dest = tmp_path / "dest"
+    with pytest.raises(ProbingError, match=r"combined/wsj_\*.mrg has sha256 .* not the expected"):
+        fetch(["ptb-sample"], dest, archives.as_uri())
+    assert not list(dest.rglob("*.mrg"))
+    assert not list(dest.glob(".fetch-*"))
+    (archives / "treebank.zip").write_text("not a zip")
+    with pytest.raises(ProbingError, match="is not a readable zip archive"):
+        fetch(["ptb-sample"], dest, archives.as_uri())
+
+
+def test_file_url_mirror_for_plain_files(data_dir, tmp_path):
+    paths = fetch(["uner-english-ewt"], tmp_path, data_dir.as_uri())
+    assert [sha256_of(p) for p in paths] == [f.sha256 for f in corpora()["uner-english-ewt"]]

@@ -1,8 +1,11 @@
 """Run an encoder over a corpus once and keep every layer's word vectors in the cache."""
 
+import errno
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +35,10 @@ def extract(encoder: Encoder, sentences: list[list[str]], cache_dir: str | Path,
     little; the order is fixed, so an interrupted extraction resumes at its first unfinished
     shard of `shard_size` sentences.
     """
+    for name, value in (("batch_size", batch_size), ("shard_size", shard_size)):
+        if type(value) is not int or value < 1:
+            raise ProbingError(f"features.{name}={value!r}: it must be a whole number of at least "
+                               f"1 (the default is {DEFAULTS[name]}); fix the override or config")
     if not sentences or not all(sentences):
         raise ProbingError(f"{desc or 'corpus'}: nothing to encode, or an empty sentence; "
                            "every sentence needs at least one word")
@@ -40,7 +47,10 @@ def extract(encoder: Encoder, sentences: list[list[str]], cache_dir: str | Path,
     final = root / key
     reused = is_complete(final)
     if not reused:
-        with exclusive(root / f"{key}.lock"):
+        with ExitStack() as locked:
+            with cache_io(root):
+                root.mkdir(parents=True, exist_ok=True)
+                locked.enter_context(exclusive(root / f"{key}.lock"))
             reused = is_complete(final)
             if not reused:
                 _build(encoder, sentences, root, key, batch_size, shard_size, desc)
@@ -53,8 +63,9 @@ def _build(encoder: Encoder, sentences: list[list[str]], root: Path, key: str,
            batch_size: int, shard_size: int, desc: str) -> None:
     lengths = np.array([len(words) for words in sentences])
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    partial = PartialCache(root / f"{key}.partial", offsets, encoder.n_layers, encoder.dim,
-                           shard_size)
+    with cache_io(root):
+        partial = PartialCache(root / f"{key}.partial", key, offsets, encoder.n_layers,
+                               encoder.dim, shard_size, {"encoder": encoder.name, "corpus": desc})
     sizes = np.array(encoder.sizes(sentences))
     order = np.argsort(-sizes, kind="stable")
     shards = [order[i:i + partial.shard_size] for i in range(0, len(order), partial.shard_size)]
@@ -66,16 +77,48 @@ def _build(encoder: Encoder, sentences: list[list[str]], root: Path, key: str,
         for shard in pending:
             for batch in _batches(shards[shard], sizes, batch_size):
                 outputs = encoder.encode([sentences[i] for i in batch])
-                for i, vectors in zip(batch, outputs, strict=True):
-                    partial.write(i, _to_float16(vectors, sentences[i], desc))
+                arrays = [_to_float16(v, sentences[i], desc)
+                          for i, v in zip(batch, outputs, strict=True)]
+                with cache_io(root):
+                    for i, array in zip(batch, arrays, strict=True):
+                        partial.write(i, array)
                 progress.update(int(lengths[batch].sum()))
-            partial.mark_done(shard)
+            with cache_io(root):
+                partial.mark_done(shard)
     meta = {"key": key, "format": FORMAT_VERSION, "encoder": encoder.name,
             "fingerprint": encoder.fingerprint(), "settings": encoder.settings,
             "n_sentences": len(sentences), "n_words": int(offsets[-1]),
             "n_layers": encoder.n_layers, "dim": encoder.dim, "corpus": desc,
-            "seconds": round(time.perf_counter() - start, 2)}
-    partial.finish(root / key, meta)
+            "seconds": round(time.perf_counter() - start, 2),
+            "created": datetime.now(UTC).isoformat(timespec="seconds")}
+    with cache_io(root):
+        partial.finish(root / key, meta)
+
+
+DEFAULTS = {"batch_size": 4096, "shard_size": 1024}
+MOVE = ("move the cache with the environment variable PROBING_CACHE_DIR=/path or the override "
+        "paths.cache_dir=/path")
+
+
+@contextmanager
+def cache_io(root: Path) -> Iterator[None]:
+    """Turn a failure to write the cache folder into an error that names it and says how to move
+    it; a ProbingError raised inside passes unchanged."""
+    try:
+        yield
+    except ProbingError:
+        raise
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            what = f"the disk holding the activation cache {root} is full ({e.strerror})"
+            todo = "free some space there, or " + MOVE
+        elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST):
+            what = f"cannot write the activation cache folder {root}: {e}"
+            todo = "make it a writable folder, or " + MOVE
+        else:
+            what = f"writing the activation cache in {root} failed: {e}"
+            todo = MOVE + " if this disk is the problem"
+        raise ProbingError(f"{what}. To go on, {todo}.") from e
 
 
 def _batches(indices: np.ndarray, sizes: np.ndarray, budget: int) -> Iterator[np.ndarray]:

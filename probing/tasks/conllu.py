@@ -32,12 +32,32 @@ class Sentence:
 
 
 def read_conllu(path: Path) -> list[Sentence]:
-    """Every sentence of a CoNLL-U file, with the line number of each word for error messages."""
+    """Every sentence of a CoNLL-U file, with the line number of each word for error messages.
+
+    The file must be UTF-8 (a byte-order mark is allowed); bytes that are not, an empty file
+    and a folder in place of a file are errors that say where and what to do.
+    """
+    try:
+        sentences = _read_sentences(path)
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+    except IsADirectoryError:
+        raise ProbingError(f"{path} is a folder; give the path of a CoNLL-U file in it "
+                           f"(a .conllu file)") from None
+    except OSError as e:
+        raise ProbingError(f"cannot read {path}: {e.strerror or e}") from None
+    if not sentences:
+        raise ProbingError(f"{path}: no sentences in the file (it is empty or holds only comments "
+                           f"and blank lines); give a CoNLL-U file with at least one sentence")
+    return sentences
+
+
+def _read_sentences(path: Path) -> list[Sentence]:
     sentences: list[Sentence] = []
     tokens: list[conllu.Token] = []
     lines: list[int] = []
     start = 1
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for lineno, line in enumerate(f, start=1):
             line = line.rstrip("\n")
             if not line.strip():
@@ -56,6 +76,25 @@ def read_conllu(path: Path) -> list[Sentence]:
     if tokens:
         sentences.append(Sentence(tokens, lines, f"{path}:{start}"))
     return sentences
+
+
+def _not_utf8(path: Path) -> ProbingError:
+    """Where the first bytes that are not UTF-8 sit, and how to convert the file."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                bad = raw[e.start:e.end]
+                shown = raw.decode("utf-8", errors="replace").rstrip("\r\n")[:80]
+                return ProbingError(
+                    f"{path}:{lineno}: byte {bad.hex(' ')} at column {e.start + 1} is not UTF-8 "
+                    f"({shown!r}); CoNLL-U files are UTF-8. Convert the file, e.g. with "
+                    f"`iconv -f latin1 -t utf-8 {path} > {path.with_suffix('.utf8.conllu')}` "
+                    f"(put the file's own encoding in place of latin1; `file -i {path}` guesses "
+                    f"it), and point the task at the converted file")
+    return ProbingError(f"{path}: the file is not valid UTF-8; convert it to UTF-8, e.g. with "
+                        f"`iconv -f latin1 -t utf-8`")
 
 
 def _parse_token_line(path: Path, lineno: int, line: str) -> conllu.Token:
