@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import get_object, instantiate
 from omegaconf import MISSING, OmegaConf
 
+from probing.config import SCHEMAS as RUN_SCHEMAS
 from probing.config import register_configs
 from probing.pretrain.config import SCHEMAS as PRETRAIN_SCHEMAS
 from probing.pretrain.config import register_pretrain_configs
@@ -27,12 +28,18 @@ class Group:
 
 
 GROUPS = {
+    "task": Group("config"),
+    "encoder": Group("config", ("++encoder.name_or_path=model",), build=False),
+    "probe": Group("config"),
+    "mix": Group("config", build=False),  # single and cumulative need mix.layer
+    "trainer": Group("config"),
+    "paths": Group("config", build=False, targeted=False),
     "model": Group("pretrain"),
     "model/softmax": Group("pretrain", ("model=elmo_tiny",)),
     "corpus": Group("pretrain", ("corpus.paths=[.]",)),
     "optim": Group("pretrain"),
 }
-PRIMARY = ["pretrain"]  # top-level configs, composed with their own defaults
+PRIMARY = ["config", "pretrain"]  # top-level configs, composed with their own defaults
 
 
 def composed(config: str, overrides: list[str]):
@@ -100,7 +107,7 @@ def test_a_mistyped_target_fails():
 
 def test_targets_are_written_in_the_yaml_not_in_a_schema():
     """A reader finds `_target_` in the YAML file: the schemas only fix keys and types."""
-    for (group, name), schema in PRETRAIN_SCHEMAS.items():
+    for (group, name), schema in {**RUN_SCHEMAS, **PRETRAIN_SCHEMAS}.items():
         defaults = OmegaConf.structured(schema)
         assert OmegaConf.select(defaults, "_target_", default=MISSING) in (MISSING, "???"), (
             f"schema {group}/{name} sets _target_; write it in the YAML file")

@@ -3,8 +3,10 @@
 import hashlib
 import json
 import logging
+from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from probing.checkpoints import checkpoint_provenance
@@ -184,6 +186,10 @@ class HFEncoder(Encoder):
 def _load(auto_class, name_or_path: str, **kwargs):
     try:
         return auto_class.from_pretrained(name_or_path, **kwargs)
+    except SafetensorError as e:
+        raise ProbingError(
+            f"{Path(name_or_path) / 'model.safetensors'} is damaged or incomplete ({e}); copy or "
+            f"download the model again (or save the checkpoint again), then rerun") from None
     except (OSError, ValueError) as e:
         raise ProbingError(
             f"could not load {auto_class.__name__} from {name_or_path!r}: it is neither a local "

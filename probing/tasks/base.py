@@ -93,6 +93,9 @@ def require_file(path: Path, corpus: str) -> Path:
     """The path itself, or an error that says where we looked and how to get the corpus."""
     if path.is_file():
         return path
+    if path.is_dir():
+        raise ProbingError(f"{path} is a folder, not a corpus file; give the path of the "
+                           f"{corpus} file in it (task.train / task.dev / task.test)")
     raise ProbingError(
         f"corpus file not found: {path}\n"
         f"Point PROBING_DATA_DIR at the folder that holds the corpora, or download {corpus} "
