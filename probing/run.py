@@ -7,6 +7,7 @@ plot into the run folder.
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,18 +16,20 @@ import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from probing.config import CONF_DIR, register_configs
+from probing.encoders.base import Encoder
 from probing.errors import reported_without_traceback
-from probing.features import extract
-from probing.probes.scalar_mix import center_of_gravity
+from probing.features import Activations, extract
+from probing.probes.scalar_mix import LayerSelection, center_of_gravity
 from probing.probes.spans import SpanTable
-from probing.probes.train import Split
+from probing.probes.train import Split, Trainer
 from probing.report.plots import plot_mixing_weights
 from probing.report.record import write_record
 from probing.runtime import library_versions, seed_everything
 from probing.tasks import LabelVocab
-from probing.tasks.base import SPLITS, Task
+from probing.tasks.base import SPLITS, Example, Task
 
 log = logging.getLogger("probing")
 
@@ -54,16 +57,26 @@ def majority_baseline(task: Task, train: SpanTable, test: SpanTable, labels: lis
     return {"label": names, "test": task.labeling.score(test.labels, predicted, labels)}
 
 
-def probe_run(cfg: DictConfig, output_dir: Path) -> dict:
-    """Read, extract, train, score: the run record of one probe run (and its predictions)."""
-    lap = Laps()
+@dataclass
+class Prepared:
+    """What a run knows once data and activations are in place: shared by all its probes."""
+
+    task: Task
+    encoder: Encoder
+    examples: dict[str, list[Example]]
+    activations: dict[str, Activations]
+    vocab: LabelVocab
+    splits: dict[str, Split]
+
+
+def prepare(cfg: DictConfig, lap: Laps) -> tuple[Prepared, Trainer, list[LayerSelection]]:
+    """Build and check everything that can be refused before the minutes of extraction, then
+    read the task and extract (or reuse) its activations."""
     seed_everything(cfg.seed)
-    # Everything that can be refused is built and checked before the minutes of extraction.
     task = instantiate(cfg.task)
     trainer = instantiate(cfg.trainer)
-    selection = instantiate(cfg.mix)
     encoder = instantiate(cfg.encoder)
-    selection.layers(encoder.n_layers)
+    selections = instantiate(cfg.mix).selections(encoder.n_layers)
     examples = task.read_splits()
     vocab = LabelVocab.from_examples(examples["train"])
     for split in ("dev", "test"):
@@ -78,24 +91,51 @@ def probe_run(cfg: DictConfig, output_dir: Path) -> dict:
                                            task.n_spans, task.labeling),
                            activations[split].vectors)
               for split in SPLITS}
-    seed_everything(cfg.seed)
-    probe = instantiate(cfg.probe)(n_layers=encoder.n_layers, dim=encoder.dim,
-                                   n_labels=len(vocab), n_spans=task.n_spans,
-                                   selection=selection)
-    history = trainer.fit(probe, splits["train"], splits["dev"], task.labeling, vocab.labels,
-                          cfg.seed)
+    return Prepared(task, encoder, examples, activations, vocab, splits), trainer, selections
+
+
+def probe_run(cfg: DictConfig, output_dir: Path) -> list[dict]:
+    """Read, extract, train, score: one run record for each probe the mix setting asks for
+    (one, or with mix=layers every layer selection), each with its test predictions."""
+    lap = Laps()
+    run, trainer, selections = prepare(cfg, lap)
+    probes = []
+    for selection in selections:
+        seed_everything(cfg.seed)  # each probe starts as it would in a run of its own
+        probes.append(instantiate(cfg.probe)(
+            n_layers=run.encoder.n_layers, dim=run.encoder.dim, n_labels=len(run.vocab),
+            n_spans=run.task.n_spans, selection=selection))
+    labeling, labels = run.task.labeling, run.vocab.labels
+    histories = trainer.fit(probes, run.splits["train"], run.splits["dev"], labeling, labels,
+                            cfg.seed)
     lap("train")
-    metrics = {split: trainer.evaluate(probe, splits[split], task.labeling, vocab.labels)
+    metrics = {split: trainer.evaluate(probes, run.splits[split], labeling, labels)
                for split in ("dev", "test")}
-    predicted = trainer.predict(probe, splits["test"], task.labeling)
-    save_predictions(output_dir, splits["test"].table.labels, predicted)
-    task.write_predictions(output_dir, examples["test"], vocab.decode(predicted))
+    predictions = trainer.predict(probes, run.splits["test"], labeling)
     lap("evaluate")
+    records = []
+    for k, (selection, probe) in enumerate(zip(selections, probes, strict=True)):
+        folder = output_dir if len(selections) == 1 else output_dir / selection.name
+        save_predictions(folder, run.splits["test"].table.labels, predictions[k])
+        run.task.write_predictions(folder, run.examples["test"],
+                                   run.vocab.decode(predictions[k]))
+        records.append(run_record(cfg, run, selection, probe, folder, histories[k],
+                                  {split: metrics[split][k] for split in metrics},
+                                  {**lap.timings, "probes_together": len(probes)}))
+    return records
+
+
+def run_record(cfg: DictConfig, run: Prepared, selection: LayerSelection, probe: nn.Module,
+               folder: Path, history: list[dict], metrics: dict[str, dict[str, float]],
+               timings: dict[str, float]) -> dict:
+    """results.json of one probe."""
+    task, encoder, splits = run.task, run.encoder, run.splits
+    labeling = type(task.labeling)
     weights = probe.mix.weights().tolist()
     return {
         "task": {"name": task.name, "corpus": task.corpus, "metric": task.metric,
-                 "labeling": f"{type(task.labeling).__module__}.{type(task.labeling).__name__}",
-                 "control": task.control, "labels": vocab.labels,
+                 "labeling": f"{labeling.__module__}.{labeling.__name__}",
+                 "control": task.control, "labels": run.vocab.labels,
                  "files": {k: str(v) for k, v in task.files.items()}, **task.describe()},
         "encoder": {"name": encoder.name, "fingerprint": encoder.fingerprint(),
                     "settings": encoder.settings, "n_layers": encoder.n_layers,
@@ -105,20 +145,20 @@ def probe_run(cfg: DictConfig, output_dir: Path) -> dict:
         "seed": cfg.seed,
         "metrics": metrics,
         "baseline": majority_baseline(task, splits["train"].table, splits["test"].table,
-                                      vocab.labels),
+                                      run.vocab.labels),
         "mixing_weights": weights,
         "gamma": probe.mix.gamma.item(),
         "center_of_gravity": center_of_gravity(weights),
-        "sizes": {**{split: {"sentences": len(examples[split]), "targets": len(splits[split].table)}
-                     for split in SPLITS},
+        "sizes": {**{split: {"sentences": len(run.examples[split]),
+                             "targets": len(splits[split].table)} for split in SPLITS},
                   "probe_parameters": sum(p.numel() for p in probe.parameters())},
-        "caches": {split: {"key": activations[split].meta["key"],
-                           "reused": activations[split].reused} for split in SPLITS},
+        "caches": {split: {"key": run.activations[split].meta["key"],
+                           "reused": run.activations[split].reused} for split in SPLITS},
         "history": history,
-        "timings": lap.timings,
+        "timings": timings,
         "versions": library_versions(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "output_dir": str(output_dir),
+        "output_dir": str(folder),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
 
@@ -135,8 +175,9 @@ def save_predictions(output_dir: Path, gold: np.ndarray, predicted: np.ndarray) 
                         predicted=predicted.astype(dtype))
 
 
-def report_run(record: dict, output_dir: Path) -> None:
-    """Write the run record and figure, and say in a few lines what came out."""
+def report_run(record: dict) -> None:
+    """Write the run record and figure into its folder, and say in a few lines what came out."""
+    output_dir = Path(record["output_dir"])
     mix = record["mix"]
     title = f"{record['task']['name']} · {record['encoder']['name']} · {mix['mode']}"
     if mix["layer"] is not None:
@@ -166,7 +207,8 @@ register_configs()
 def main(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     with reported_without_traceback():
-        report_run(probe_run(cfg, output_dir), output_dir)
+        for record in probe_run(cfg, output_dir):
+            report_run(record)
 
 
 if __name__ == "__main__":

@@ -96,8 +96,8 @@ def test_two_span_probe_learns_a_label_that_depends_on_the_second_span_only():
     splits = [Split(SpanTable.build(ex, acts, vocab, 2, SingleLabel()), acts.vectors)
               for ex, acts in ((train, train_acts), (dev, dev_acts))]
     probe = edge_probe(len(vocab), n_spans=2)
-    trainer(max_epochs=15).fit(probe, *splits, SingleLabel(), vocab.labels, seed=0)
-    scores = trainer().evaluate(probe, splits[1], SingleLabel(), vocab.labels)
+    trainer(max_epochs=15).fit([probe], *splits, SingleLabel(), vocab.labels, seed=0)
+    [scores] = trainer().evaluate([probe], splits[1], SingleLabel(), vocab.labels)
     assert scores["accuracy"] > 0.95
 
 
@@ -116,8 +116,8 @@ def test_multi_label_probe_predicts_every_label_of_a_span():
     assert splits[0].table.labels.shape == (400, 2)
     assert set(np.unique(splits[0].table.labels.sum(axis=1))) == {0, 1, 2}
     probe = edge_probe(len(vocab), n_spans=1)
-    trainer(max_epochs=15).fit(probe, *splits, multi, vocab.labels, seed=0)
-    scores = trainer().evaluate(probe, splits[1], multi, vocab.labels)
+    trainer(max_epochs=15).fit([probe], *splits, multi, vocab.labels, seed=0)
+    [scores] = trainer().evaluate([probe], splits[1], multi, vocab.labels)
     assert scores["micro_f1"] > 0.95 and scores["exact_match"] > 0.9
 
 
@@ -150,7 +150,7 @@ def test_trainer_halves_lr_on_plateau_stops_after_patience_and_restores_best_epo
     split = Split(SpanTable.build(examples, acts, vocab, 1, SingleLabel()), acts.vectors)
     probe = edge_probe(len(vocab), n_spans=1)
     dev = ScriptedDev(probe, [0.5, 0.7, 0.6, 0.65, 0.69, 0.1, 0.1])
-    history = trainer(lr=0.1, patience=3, lr_decay=0.5).fit(probe, split, split, dev,
+    [history] = trainer(lr=0.1, patience=3, lr_decay=0.5).fit([probe], split, split, dev,
                                                             vocab.labels, seed=0)
     # epochs 3, 4 and 5 do not beat epoch 2: the rate halves after 3 and 4, training stops at 5
     assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]

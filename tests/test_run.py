@@ -56,8 +56,8 @@ def composed(extra: list[str]):
 
 def test_run_writes_record_and_figure(tiny_bert, corpus, tmp_path):
     cfg = composed(overrides(tiny_bert, corpus, tmp_path / "cache"))
-    record = probe_run(cfg, tmp_path)
-    report_run(record, tmp_path)
+    [record] = probe_run(cfg, tmp_path)
+    report_run(record)
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["task"]["name"] == "upos" and saved["encoder"]["name"] == "tiny"
     assert saved["mix"] == {"mode": "mix", "layer": None, "layers": [0, 1, 2]}
@@ -77,11 +77,11 @@ def test_run_writes_record_and_figure(tiny_bert, corpus, tmp_path):
 
 def test_same_seed_same_numbers(tiny_bert, corpus, tmp_path):
     cfg = composed(overrides(tiny_bert, corpus, tmp_path / "cache"))
-    first, second = probe_run(cfg, tmp_path), probe_run(cfg, tmp_path)
+    [first], [second] = probe_run(cfg, tmp_path), probe_run(cfg, tmp_path)
     assert first["metrics"] == second["metrics"]
     assert first["mixing_weights"] == second["mixing_weights"]
     assert first["history"][-1]["loss"] == second["history"][-1]["loss"]
-    other = probe_run(composed([*overrides(tiny_bert, corpus, tmp_path / "cache"), "seed=1"]),
+    [other] = probe_run(composed([*overrides(tiny_bert, corpus, tmp_path / "cache"), "seed=1"]),
                       tmp_path)
     assert other["history"][0]["loss"] != first["history"][0]["loss"]
 
@@ -133,7 +133,7 @@ def test_command_line_error_has_no_traceback(tiny_bert, corpus, tmp_path, overri
 
 def test_run_records_baseline_predictions_and_control(tiny_bert, corpus, tmp_path):
     cfg = composed([*overrides(tiny_bert, corpus, tmp_path / "cache"), "trainer.max_epochs=1"])
-    record = probe_run(cfg, tmp_path / "task")
+    [record] = probe_run(cfg, tmp_path / "task")
     train_tags = [line.split("\t")[3] for line in corpus["train"].read_text().splitlines()
                   if line]
     majority = max(set(train_tags), key=train_tags.count)
@@ -148,7 +148,7 @@ def test_run_records_baseline_predictions_and_control(tiny_bert, corpus, tmp_pat
         record["metrics"]["test"]["accuracy"])
     assert record["task"]["control"] is False
 
-    control = probe_run(composed([*overrides(tiny_bert, corpus, tmp_path / "cache"),
+    [control] = probe_run(composed([*overrides(tiny_bert, corpus, tmp_path / "cache"),
                                   "trainer.max_epochs=1", "task.control=true"]),
                         tmp_path / "control")
     assert control["task"]["control"] is True
@@ -181,3 +181,25 @@ def test_unseen_label_is_refused_before_extraction_at_its_word(tiny_bert, corpus
     with pytest.raises(ProbingError, match=rf"{test}:2: label 'XTAG' does not occur"):
         probe_run(cfg, tmp_path / "run")
     assert not (tmp_path / "cache").exists()
+
+
+def test_every_layer_selection_in_one_run_equals_runs_of_their_own(tiny_bert, corpus, tmp_path):
+    """mix=layers trains the mix, each layer and each prefix side by side; without dropout
+    (whose masks are drawn from one stream) each probe ends exactly as in a run of its own."""
+    base = [*overrides(tiny_bert, corpus, tmp_path / "cache"), "probe.dropout=0.0"]
+    records = probe_run(composed([*base, "mix=layers"]), tmp_path / "layers")
+    assert [r["mix"]["mode"] + str(r["mix"]["layer"]) for r in records] == [
+        "mixNone", "single0", "single1", "single2", "cumulative0", "cumulative1", "cumulative2"]
+    for record in records:
+        report_run(record)
+    names = sorted(p.parent.name for p in (tmp_path / "layers").glob("*/results.json"))
+    assert names == sorted(["mix", "single-0", "single-1", "single-2", "cumulative-0",
+                            "cumulative-1", "cumulative-2"])
+    for selection, index in (("mix=mix", 0), ("mix=single mix.layer=1", 2),
+                             ("mix=cumulative mix.layer=1", 5)):
+        [alone] = probe_run(composed([*base, *selection.split()]), tmp_path / selection)
+        together = records[index]
+        assert together["metrics"] == alone["metrics"]
+        assert together["mixing_weights"] == alone["mixing_weights"]
+        assert together["history"] == [{**h, "seconds": t["seconds"]} for h, t
+                                       in zip(alone["history"], together["history"], strict=True)]

@@ -19,6 +19,16 @@ class LayerSelection:
     def layers(self, n_layers: int) -> list[int]:
         raise NotImplementedError
 
+    def selections(self, n_layers: int) -> list["LayerSelection"]:
+        """The probes a run trains: this one (see `EveryLayer` for several)."""
+        self.layers(n_layers)
+        return [self]
+
+    @property
+    def name(self) -> str:
+        """`mix`, `single-3`, `cumulative-3`: the folder of its record in a several-probe run."""
+        return self.mode if self.layer is None else f"{self.mode}-{self.layer}"
+
     def _check(self, n_layers: int) -> int:
         if not isinstance(self.layer, int) or not 0 <= self.layer < n_layers:
             raise ProbingError(f"mix={self.mode} needs mix.layer in 0..{n_layers - 1} for this "
@@ -56,6 +66,17 @@ class CumulativeLayers(LayerSelection):
 
     def layers(self, n_layers: int) -> list[int]:
         return list(range(self._check(n_layers) + 1))
+
+
+@dataclass(frozen=True)
+class EveryLayer:
+    """`layers`: every selection of a layer analysis in one run: the mix, each layer alone
+    and each prefix 0..l. They are trained side by side on the same batches, which reads each
+    batch of activations once for all of them; each has its own record."""
+
+    def selections(self, n_layers: int) -> list[LayerSelection]:
+        return [AllLayers(), *(SingleLayer(layer) for layer in range(n_layers)),
+                *(CumulativeLayers(layer) for layer in range(n_layers))]
 
 
 class ScalarMix(nn.Module):

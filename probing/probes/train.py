@@ -3,7 +3,7 @@
 import copy
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -63,60 +63,101 @@ class Trainer:
         self.eval_batch_size = eval_batch_size
         self.device = resolve_device(device)
 
-    def fit(self, probe: nn.Module, train: Split, dev: Split, labeling: Labeling,
-            labels: list[str], seed: int) -> list[dict]:
-        metric = labeling.metric
-        probe.to(self.device)
-        optimizer = torch.optim.Adam(probe.parameters(), lr=self.lr,
-                                     weight_decay=self.weight_decay, fused=True)
+    def fit(self, probes: list[nn.Module], train: Split, dev: Split, labeling: Labeling,
+            labels: list[str], seed: int) -> list[list[dict]]:
+        """Train `probes` side by side on the same batches (each batch of activations is read
+        once for all of them); each keeps its own optimizer, learning rate, patience and best
+        epoch, and leaves the batches when it stops. Returns each probe's history."""
+        courses = [Course(probe.to(self.device), torch.optim.Adam(
+            probe.parameters(), lr=self.lr, weight_decay=self.weight_decay, fused=True))
+                   for probe in probes]
         rng = np.random.default_rng(seed)
-        history: list[dict] = []
-        best_score, best_state, bad_epochs = -np.inf, None, 0
         for epoch in range(1, self.max_epochs + 1):
-            start = time.perf_counter()
-            loss = self._epoch(probe, optimizer, train, labeling, rng, epoch)
-            scores = self.evaluate(probe, dev, labeling, labels)
-            history.append({"epoch": epoch, "loss": loss, "lr": optimizer.param_groups[0]["lr"],
-                            "seconds": round(time.perf_counter() - start, 2),
-                            **{f"dev_{k}": v for k, v in scores.items()}})
-            log.info("epoch %d: loss %.4f, dev %s %.4f", epoch, loss, metric, scores[metric])
-            if scores[metric] > best_score:
-                best_score, best_state, bad_epochs = scores[metric], copy.deepcopy(
-                    probe.state_dict()), 0
-                continue
-            bad_epochs += 1
-            if bad_epochs >= self.patience:
+            active = [course for course in courses if not course.done]
+            if not active:
                 break
-            for group in optimizer.param_groups:
-                group["lr"] *= self.lr_decay
-        probe.load_state_dict(best_state)
-        return history
+            start = time.perf_counter()
+            losses = self._epoch(active, train, labeling, rng, epoch)
+            scores = self.evaluate([course.probe for course in active], dev, labeling, labels)
+            seconds = round(time.perf_counter() - start, 2)
+            for course, loss, score in zip(active, losses, scores, strict=True):
+                course.end_epoch(epoch, loss, score, labeling.metric, seconds, self.patience,
+                                 self.lr_decay)
+            log.info("epoch %d: loss %s, dev %s %s", epoch, _few(losses), labeling.metric,
+                     _few([score[labeling.metric] for score in scores]))
+        for course in courses:
+            course.probe.load_state_dict(course.best_state)
+        return [course.history for course in courses]
 
-    def _epoch(self, probe: nn.Module, optimizer: torch.optim.Optimizer, train: Split,
-               labeling: Labeling, rng: np.random.Generator, epoch: int) -> float:
-        probe.train()
-        total, count = 0.0, 0
+    def _epoch(self, courses: list["Course"], train: Split, labeling: Labeling,
+               rng: np.random.Generator, epoch: int) -> list[float]:
+        for course in courses:
+            course.probe.train()
+        totals, count = np.zeros(len(courses)), 0
         batches = train.table.sentence_batches(rng, self.batch_size)
         for index in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False):
             batch = train.table.batch(index, train.vectors, self.device)
-            loss = labeling.loss(probe(batch.layers, batch.spans), batch.labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)
+            for k, course in enumerate(courses):
+                loss = labeling.loss(course.probe(batch.layers, batch.spans), batch.labels)
+                course.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                course.optimizer.step()
+                totals[k] += loss.item() * len(index)
             count += len(index)
-        return total / count
+        return (totals / count).tolist()
 
     @torch.inference_mode()
-    def predict(self, probe: nn.Module, split: Split, labeling: Labeling) -> np.ndarray:
-        probe.eval().to(self.device)
-        predictions = []
+    def predict(self, probes: list[nn.Module], split: Split, labeling: Labeling
+                ) -> list[np.ndarray]:
+        """Each probe's decisions on every target of `split`, reading each batch once."""
+        for probe in probes:
+            probe.eval().to(self.device)
+        predictions: list[list[np.ndarray]] = [[] for _ in probes]
         for start in range(0, len(split.table), self.eval_batch_size):
             index = np.arange(start, min(start + self.eval_batch_size, len(split.table)))
             batch = split.table.batch(index, split.vectors, self.device)
-            predictions.append(labeling.decide(probe(batch.layers, batch.spans)).cpu().numpy())
-        return np.concatenate(predictions)
+            for probe, decided in zip(probes, predictions, strict=True):
+                decided.append(labeling.decide(probe(batch.layers, batch.spans)).cpu().numpy())
+        return [np.concatenate(decided) for decided in predictions]
 
-    def evaluate(self, probe: nn.Module, split: Split, labeling: Labeling, labels: list[str]
-                 ) -> dict[str, float]:
-        return labeling.score(split.table.labels, self.predict(probe, split, labeling), labels)
+    def evaluate(self, probes: list[nn.Module], split: Split, labeling: Labeling,
+                 labels: list[str]) -> list[dict[str, float]]:
+        return [labeling.score(split.table.labels, predicted, labels)
+                for predicted in self.predict(probes, split, labeling)]
+
+
+@dataclass
+class Course:
+    """One probe's way through training: its optimizer, history, best dev score and weights,
+    and how many epochs in a row have not beaten it."""
+
+    probe: nn.Module
+    optimizer: torch.optim.Optimizer
+    history: list[dict] = field(default_factory=list)
+    best_score: float = -np.inf
+    best_state: dict | None = None
+    bad_epochs: int = 0
+    done: bool = False
+
+    def end_epoch(self, epoch: int, loss: float, scores: dict[str, float], metric: str,
+                  seconds: float, patience: int, lr_decay: float) -> None:
+        """Keep the weights of a new best epoch; otherwise decay the rate, or stop after
+        `patience` epochs in a row without a new best."""
+        self.history.append({"epoch": epoch, "loss": loss,
+                             "lr": self.optimizer.param_groups[0]["lr"], "seconds": seconds,
+                             **{f"dev_{k}": v for k, v in scores.items()}})
+        if scores[metric] > self.best_score:
+            self.best_score, self.bad_epochs = scores[metric], 0
+            self.best_state = copy.deepcopy(self.probe.state_dict())
+            return
+        self.bad_epochs += 1
+        if self.bad_epochs >= patience:
+            self.done = True
+            return
+        for group in self.optimizer.param_groups:
+            group["lr"] *= lr_decay
+
+
+def _few(values: list[float]) -> str:
+    shown = " ".join(f"{v:.4f}" for v in values[:4])
+    return shown + (f" ... ({len(values)} probes)" if len(values) > 4 else "")
