@@ -137,6 +137,8 @@ FIGURES: list[Callable[[Tables, Path], list[Path]]] = [
 
 def write_table(frame: pd.DataFrame, out: Path, name: str, echo: bool = True) -> None:
     frame.to_csv(out / f"{name}.csv", index=False)
+    if "step" in frame and (frame["step"] < 0).all():  # no checkpoint steps: no column to read
+        frame = frame.drop(columns="step")
     shown = with_intervals(frame)
     markdown = shown.to_markdown(index=False)
     (out / f"{name}.md").write_text(markdown + "\n")
