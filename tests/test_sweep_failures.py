@@ -154,3 +154,13 @@ def test_broken_record_is_a_clear_error(tmp_path, broken):
     (tmp_path / "results.json").write_text(broken)
     with pytest.raises((ProbingError, ValueError)):
         RunRecord.from_json(tmp_path / "results.json")
+
+
+def test_sweep_where_every_job_fails_reports_the_failures(tmp_path):
+    folder = tmp_path / "sweep"
+    result = run_fake(["-m", "mix=single", "mix.layer=98,99", f"hydra.sweep.dir={folder}"],
+                      tmp_path)
+    assert result.returncode == 1
+    assert "2 of 2 jobs failed" in result.stderr
+    assert "mix.layer=98" in (folder / "report" / "failures.md").read_text()
+    assert not (folder / "report" / "overview.csv").exists()

@@ -98,8 +98,9 @@ def figure_summary(tables: Tables, out: Path) -> list[Path]:
 
 
 def figure_heatmap(tables: Tables, out: Path) -> list[Path]:
-    """(b) tasks x layers heatmap of the mixing weights, per encoder."""
+    """(b) tasks x layers heatmap of the mixing weights, per encoder (that has mix runs)."""
     return [path for encoder, step, suffix, title in _per_encoder(tables)
+            if _pick(tables.layers, encoder, step)["weight"].notna().any()
             for path in plot_weights_heatmap(_pick(tables.layers, encoder, step),
                                              _pick(tables.expected, encoder, step),
                                              f"mixing weights · {title}",
