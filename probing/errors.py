@@ -2,7 +2,7 @@
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import TypeVar
@@ -45,6 +45,25 @@ def reported_without_traceback() -> Iterator[None]:
         else:
             print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
+
+
+@contextmanager
+def failure_recorded(record: Callable[[BaseException, bool], None]) -> Iterator[None]:
+    """For one job of a sweep: an exception ends this job and not the sweep. It is handed to
+    `record(error, is_user_error)` (which writes the job's failure record) and logged, a user
+    error as its message and a bug with its traceback; the job then returns normally, so that
+    the launcher goes on to the next job."""
+    try:
+        yield
+    except Exception as e:
+        error = user_error(e)
+        log = logging.getLogger("probing")
+        if error is None:
+            log.exception("this job failed (a bug, not a setting; the sweep goes on)")
+            record(e, False)
+        else:
+            log.error("this job failed (the sweep goes on): %s", error)
+            record(error, True)
 
 
 def setting_choice(setting: str, value: str, choices: type[E]) -> E:

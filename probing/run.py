@@ -6,6 +6,7 @@ plot into the run folder.
 """
 
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,17 +15,19 @@ from pathlib import Path
 import hydra
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from probing.config import CONF_DIR, register_configs
 from probing.encoders.base import Encoder
-from probing.errors import reported_without_traceback
+from probing.errors import failure_recorded, reported_without_traceback
 from probing.features import Activations, extract
 from probing.probes.scalar_mix import LayerSelection, center_of_gravity
 from probing.probes.spans import SpanTable
 from probing.probes.train import Split, Trainer
+from probing.report.failures import job_done, job_failed, last_sweep
 from probing.report.plots import plot_mixing_weights
 from probing.report.record import write_record
 from probing.runtime import library_versions, seed_everything
@@ -175,6 +178,11 @@ def save_predictions(output_dir: Path, gold: np.ndarray, predicted: np.ndarray) 
                         predicted=predicted.astype(dtype))
 
 
+def report_runs(records: list[dict]) -> None:
+    for record in records:
+        report_run(record)
+
+
 def report_run(record: dict) -> None:
     """Write the run record and figure into its folder, and say in a few lines what came out."""
     output_dir = Path(record["output_dir"])
@@ -204,11 +212,30 @@ register_configs()
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
-def main(cfg: DictConfig) -> None:
-    output_dir = Path(HydraConfig.get().runtime.output_dir)
-    with reported_without_traceback():
-        for record in probe_run(cfg, output_dir):
-            report_run(record)
+def hydra_main(cfg: DictConfig) -> None:
+    hydra_cfg = HydraConfig.get()
+    output_dir = Path(hydra_cfg.runtime.output_dir)
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        with reported_without_traceback():
+            report_runs(probe_run(cfg, output_dir))
+        return
+    # One job of a sweep: its failure is recorded in its folder and the sweep goes on.
+    overrides, job = list(hydra_cfg.overrides.task), hydra_cfg.job.num
+    with failure_recorded(lambda error, user: job_failed(output_dir, overrides, error, user,
+                                                          job)):
+        report_runs(probe_run(cfg, output_dir))
+        job_done(output_dir, overrides, job)
+
+
+def main() -> None:
+    """`python -m probing.run [overrides]`: one run, or with -m a sweep that runs every job
+    even where some fail, writes its report (conf/hydra/callbacks/report.yaml) and exits 1
+    saying which jobs failed."""
+    hydra_main()
+    sweep = last_sweep()
+    if sweep is not None and sweep.not_done:
+        print(sweep.message(), file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

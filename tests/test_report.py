@@ -2,82 +2,251 @@
 
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
+from sklearn.metrics import f1_score
 
 from probing.errors import ProbingError
-from probing.report.__main__ import report
-from probing.report.record import write_record
+from probing.report import bootstrap
+from probing.report.__main__ import FIGURES, report
+from probing.report.record import RunRecord, write_record
 from probing.report.tables import (
+    Study,
     cumulative_expected_layer,
     expected_layers,
     layer_table,
+    load_records,
     load_runs,
+    overview,
     summary,
 )
 
+N_TARGETS = 400
+LABELS = ["NOUN", "VERB", "DET", "ADJ"]
 
-def record(mode, layer, score, seed=0, weights=(0.2, 0.5, 0.3), step=None, task="upos"):
-    encoder = {"name": "tiny"} | ({"step": step} if step is not None else {})
-    return {"task": {"name": task, "metric": "accuracy"}, "encoder": encoder,
-            "mix": {"mode": mode, "layer": layer}, "seed": seed,
-            "metrics": {"test": {"accuracy": score}, "dev": {"accuracy": score - 0.01}},
+
+def record(mode, layer, score, seed=0, weights=(0.2, 0.5, 0.3), step=None, task="upos",
+           encoder="tiny", control=False, metric="accuracy", baseline=0.25):
+    """A run record as run.py writes it (the fields the report reads)."""
+    info = {"name": encoder, "n_layers": len(weights)} | ({"step": step} if step is not None
+                                                          else {})
+    return {"task": {"name": task, "metric": metric, "labels": LABELS, "control": control,
+                     "labeling": "probing.tasks.labels.SingleLabel"},
+            "baseline": {"label": "NOUN", "test": {metric: baseline}},
+            "encoder": info, "mix": {"mode": mode, "layer": layer}, "seed": seed,
+            "metrics": {"test": {metric: score}, "dev": {metric: score - 0.01}},
             "center_of_gravity": sum(i * w for i, w in enumerate(weights)), "gamma": 1.0,
             "mixing_weights": list(weights)}
 
 
+def gold_labels(n=N_TARGETS):
+    """Gold label indices: NOUN (the majority) for the first quarter, then the others."""
+    return np.array([0 if i < n // 4 else 1 + i % 3 for i in range(n)])
+
+
+def write_run(folder, run: dict, gold=None, correct=None):
+    """A fake run folder: results.json, and predictions.npz right on the first `correct`
+    targets (default: as many as the record's score says)."""
+    folder.mkdir(parents=True)
+    write_record(folder, run)
+    if gold is not None:
+        metric = run["task"]["metric"]
+        k = round(run["metrics"]["test"][metric] * len(gold)) if correct is None else correct
+        predicted = np.where(np.arange(len(gold)) < k, gold, (gold + 1) % len(LABELS))
+        np.savez(folder / "predictions.npz", gold=gold, predicted=predicted)
+    return folder
+
+
+SCORES = {"single": [0.50, 0.80, 0.70], "cumulative": [0.50, 0.85, 0.90]}
+
+
 @pytest.fixture
 def sweep(tmp_path):
+    """One encoder and task: mix over two seeds, single and cumulative layers, a control."""
     runs = [record("mix", None, 0.90, seed=0), record("mix", None, 0.92, seed=1,
                                                       weights=(0.1, 0.6, 0.3)),
-            record("single", 0, 0.50), record("single", 1, 0.80), record("single", 2, 0.70),
-            record("cumulative", 0, 0.50), record("cumulative", 1, 0.85),
-            record("cumulative", 2, 0.90)]
+            record("mix", None, 0.60, control=True)]
+    runs += [record(mode, layer, score) for mode, scores in SCORES.items()
+             for layer, score in enumerate(scores)]
+    root = tmp_path / "sweep"
     for i, run in enumerate(runs):
-        (tmp_path / str(i)).mkdir()
-        write_record(tmp_path / str(i), run)
-    return tmp_path
+        write_run(root / str(i), run, gold_labels())
+    return root
 
 
 def test_cumulative_expected_layer_by_hand():
     # delta_1 = 0.35, delta_2 = 0.05: E = (1 * 0.35 + 2 * 0.05) / 0.4
     assert cumulative_expected_layer([0.5, 0.85, 0.9]) == pytest.approx(0.45 / 0.4)
-    # A missing cumulative score (NaN) leaves E_delta undefined: NaN, not a number from the rest.
-    assert math.isnan(cumulative_expected_layer([0.5, float("nan"), 0.9]))
-    assert math.isnan(cumulative_expected_layer([0.5])), "one layer: no delta"
+    assert math.isnan(cumulative_expected_layer([0.5, float("nan"), 0.9])), "a layer is missing"
+    assert math.isnan(cumulative_expected_layer([0.5]))
+    # one resample a column: the same formula along the first axis
+    columns = np.array([[0.5, 0.5], [0.85, 0.6], [0.9, 0.9]])
+    assert cumulative_expected_layer(columns) == pytest.approx([0.45 / 0.4, 0.7 / 0.4])
 
 
-def test_tables(sweep):
-    runs = load_runs([sweep])
-    assert len(runs) == 8
-    mix = summary(runs).query("mode == 'mix'").iloc[0]
+def test_tables_by_hand(sweep):
+    study = Study(load_records([sweep]), resamples=200)
+    assert len(study.records) == 9
+    mix = summary(study).query("mode == 'mix' and not control").iloc[0]
     assert mix["score"] == pytest.approx(0.91) and mix["seeds"] == 2
-    layers = layer_table(runs)
+    layers = layer_table(study)
     assert layers["weight"].tolist() == pytest.approx([0.15, 0.55, 0.3])
     assert layers["single"].tolist() == [0.5, 0.8, 0.7]
     assert layers["delta"].tolist()[1:] == pytest.approx([0.35, 0.05])
-    expected = expected_layers(runs).iloc[0]
+    expected = expected_layers(study).iloc[0]
     assert expected["E_s"] == pytest.approx((1.1 + 1.2) / 2)
     assert expected["E_delta"] == pytest.approx(0.45 / 0.4)
+    assert expected["score"] == pytest.approx(0.91), "the control run is not the task's mix"
 
 
-def test_report_writes_tables_and_figures(sweep, tmp_path):
+def test_overview_numbers_equal_the_records(sweep, tmp_path):
+    report([sweep], tmp_path / "out", resamples=200)
+    table = pd.read_csv(tmp_path / "out" / "overview.csv").iloc[0]
+    records = load_records([sweep])
+    task = [r for r in records if not r.control]
+    control = [r for r in records if r.control]
+    mix = np.mean([r.score for r in task if r.mode == "mix"])
+    single = {r.layer: r.score for r in task if r.mode == "single"}
+    cumulative = [r.score for r in sorted(task, key=lambda r: r.layer or 0)
+                  if r.mode == "cumulative"]
+    assert table["majority"] == pytest.approx(task[0].baseline)
+    assert table["P0"] == pytest.approx(single[0])
+    assert table["mix"] == pytest.approx(mix)
+    assert table["best_layer"] == max(single, key=single.get)
+    assert table["best_single"] == pytest.approx(max(single.values()))
+    assert table["control"] == pytest.approx(control[0].score)
+    assert table["selectivity"] == pytest.approx(mix - control[0].score)
+    assert table["E_s"] == pytest.approx(np.mean([r.center_of_gravity for r in task
+                                                  if r.mode == "mix"]))
+    assert table["E_delta"] == pytest.approx(cumulative_expected_layer(cumulative))
+    for name in ("majority", "P0", "mix", "best_single", "control", "selectivity", "E_delta"):
+        assert table[f"{name}_lo"] <= table[name] + 1e-9 <= table[f"{name}_hi"] + 2e-9, name
+    # the majority baseline is resampled from the gold labels: NOUN is a quarter of them
+    assert table["majority_lo"] < 0.25 < table["majority_hi"]
+    layers = pd.read_csv(tmp_path / "out" / "layers.csv")
+    assert layers["cumulative"].tolist() == pytest.approx(SCORES["cumulative"])
+    runs = pd.read_csv(tmp_path / "out" / "runs.csv")
+    assert sorted(runs["score"]) == pytest.approx(sorted(r.score for r in records))
+
+
+def test_bootstrap_accuracy_matches_the_normal_interval():
+    # n Bernoulli(p) outcomes: the percentile interval of the mean is about p +- 1.96 se
+    n, p = 4000, 0.8
+    gold = np.zeros(n, dtype=int)
+    predicted = np.where(np.arange(n) < p * n, 0, 1)
+    samples = bootstrap.target_scores(gold, predicted, "accuracy", resamples=2000)
+    lo, hi = bootstrap.interval(samples)
+    half = 1.96 * math.sqrt(p * (1 - p) / n)
+    assert lo == pytest.approx(p - half, abs=0.15 * half)
+    assert hi == pytest.approx(p + half, abs=0.15 * half)
+    assert samples.mean() == pytest.approx(p, abs=0.1 * half)
+
+
+def test_bootstrap_degenerate_and_paired():
+    gold = gold_labels()
+    assert bootstrap.interval(bootstrap.target_scores(gold, gold, "accuracy")) == (1.0, 1.0)
+    other = (gold + 1) % 4
+    a = bootstrap.target_scores(gold, np.where(np.arange(len(gold)) < 300, gold, other),
+                                "accuracy")
+    b = bootstrap.target_scores(gold, np.where(np.arange(len(gold)) < 200, gold, other),
+                                "accuracy")
+    # paired resamples: b is right on a subset of a's targets, so a >= b on every resample
+    assert (a - b >= 0).all()
+    # the same (n, resamples, seed) gives the same draws; another seed others
+    again = bootstrap.target_scores(gold, np.where(np.arange(len(gold)) < 300, gold, other),
+                                    "accuracy")
+    assert (a == again).all()
+    assert not (a == bootstrap.target_scores(gold, np.where(np.arange(len(gold)) < 300, gold,
+                                                            other), "accuracy", seed=1)).all()
+
+
+def test_bootstrap_multilabel_and_generic_metrics():
+    rng = np.random.default_rng(0)
+    gold = (rng.random((300, 5)) < 0.3).astype(np.uint8)
+    predicted = np.where(rng.random((300, 5)) < 0.8, gold, 1 - gold).astype(np.uint8)
+    samples = bootstrap.target_scores(gold, predicted, "micro_f1", resamples=500)
+    full = f1_score(gold.astype(bool), predicted.astype(bool), average="micro")
+    lo, hi = bootstrap.interval(samples)
+    assert lo < full < hi and hi - lo < 0.2
+    assert bootstrap.interval(bootstrap.target_scores(gold, gold, "micro_f1")) == (1.0, 1.0)
+    # any other metric: the task's Labeling scores each resample
+    labels = gold_labels(200)
+    guesses = np.where(np.arange(200) < 150, labels, 0)
+    macro = bootstrap.target_scores(labels, guesses, "macro_f1",
+                                    "probing.tasks.labels.SingleLabel", LABELS, resamples=50)
+    assert macro.shape == (50,)
+    assert bootstrap.interval(macro)[0] < f1_score(labels, guesses, average="macro") \
+        < bootstrap.interval(macro)[1]
+
+
+def test_seeds_are_resampled():
+    same = np.tile(np.linspace(0, 1, 100), (3, 1))
+    assert bootstrap.over_seeds(same, resamples=100) == pytest.approx(same[0])
+    assert (bootstrap.over_seeds(same[:1], resamples=100) == same[0]).all()
+    spread = bootstrap.seed_values(np.array([0.0, 1.0, 2.0]), resamples=1000)
+    lo, hi = bootstrap.interval(spread)
+    assert 0 <= lo < 1 < hi <= 2
+
+
+def test_runs_without_predictions_have_points_without_intervals(tmp_path):
+    for i, (mode, layer) in enumerate((("mix", None), ("single", 0))):
+        write_run(tmp_path / str(i), record(mode, layer, 0.9))
+    table = overview(Study(load_records([tmp_path])))
+    assert table["mix"].iloc[0] == 0.9 and math.isnan(table["mix_lo"].iloc[0])
+
+
+TABLES = ("overview", "layers", "expected_layers", "summary")
+
+
+def test_report_writes_every_table_and_figure(sweep, tmp_path):
+    # a second encoder of another depth beside the first: the relative depth figure
+    for i, (mode, layer) in enumerate((("mix", None), ("single", 0), ("cumulative", 0))):
+        weights = (0.1, 0.2, 0.3, 0.2, 0.2)
+        write_run(tmp_path / "other" / str(i), record(mode, layer, 0.8, encoder="deep",
+                                                       weights=weights), gold_labels())
     out = tmp_path / "report"
-    report([sweep], out)
-    for name in ("runs.csv", "summary.md", "layers.csv", "expected_layers.md",
-                 "layers_upos_tiny.png", "layers_upos_tiny.pdf"):
+    report([sweep, tmp_path / "other"], out, resamples=100)
+    names = ["runs.csv", *(f"{table}.{suffix}" for table in TABLES
+                           for suffix in ("csv", "md", "tex"))]
+    for figure in ("layers_upos_tiny", "layers_upos_deep", "summary_tiny", "summary_deep",
+                   "weights_heatmap_tiny", "scores_by_layer_tiny", "relative_depth"):
+        names += [f"{figure}.png", f"{figure}.pdf"]
+    for name in names:
         assert (out / name).stat().st_size > 0, name
+    assert "\\toprule" in (out / "overview.tex").read_text(), "booktabs"
+    assert " [" in (out / "overview.md").read_text(), "intervals shown in the tables"
+    assert len(FIGURES) == 6
+
+
+def test_report_on_one_sweep_folder(sweep):
+    report([sweep], sweep / "report", resamples=50)
+    assert (sweep / "report" / "summary_tiny.pdf").stat().st_size > 0
+    assert not (sweep / "report" / "relative_depth.png").exists(), "one encoder"
 
 
 def test_report_against_pretraining_step(tmp_path):
     for step, score in ((100, 0.6), (200, 0.7), (400, 0.8)):
         for task in ("upos", "xpos"):
-            folder = tmp_path / f"{task}-{step}"
-            folder.mkdir()
-            write_record(folder, record("mix", None, score, step=step, task=task))
-    report([tmp_path], tmp_path / "report")
+            write_run(tmp_path / f"{task}-{step}", record("mix", None, score, step=step,
+                                                          task=task), gold_labels())
+    report([tmp_path], tmp_path / "report", resamples=50)
     assert (tmp_path / "report" / "against_step.png").stat().st_size > 0
-    table = (tmp_path / "report" / "expected_layers.csv").read_text()
-    assert "400" in table
+    table = pd.read_csv(tmp_path / "report" / "expected_layers.csv")
+    assert sorted(table["step"].unique()) == [100, 200, 400]
+    assert table["score_lo"].notna().all()
+
+
+def test_record_round_trip(tmp_path):
+    folder = write_run(tmp_path / "run", record("cumulative", 1, 0.8, step=5, control=True),
+                       gold_labels())
+    run = RunRecord.from_json(folder / "results.json")
+    assert (run.task, run.mode, run.layer, run.step, run.control) == ("upos", "cumulative", 1,
+                                                                      5, True)
+    assert run.score == 0.8 and run.baseline == 0.25 and run.n_layers == 3
+    gold, predicted = run.predictions()
+    assert gold.shape == predicted.shape == (N_TARGETS,)
+    assert len(load_runs([tmp_path])) == 1
 
 
 def test_no_records_is_a_clear_error(tmp_path):

@@ -1,0 +1,169 @@
+"""Jobs of a sweep that failed or never finished, so that a report lists them.
+
+A job that fails in a multirun writes `failed.json` into its folder (`write_failure`): its
+overrides, the error's type, message and first line, and whether it is a user error or a bug
+(then with the traceback). `sweep_jobs` reads a sweep folder: every job folder
+(`.hydra/overrides.yaml`) with its outcome, `done` (results.json), `failed` (failed.json) or
+`missing` (neither: crashed, killed or still running), plus the jobs that the sweep's
+`multirun.yaml` asked for and that never got a folder.
+"""
+
+import json
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from probing.files import write_json_atomic
+from probing.report.record import RECORD_NAME
+
+FAILURE_NAME = "failed.json"
+
+
+def write_failure(folder: str | Path, overrides: list[str], error: BaseException,
+                  user_error: bool, job: int | None = None) -> Path:
+    message = str(error).strip() or type(error).__name__
+    record = {"job": job, "overrides": list(overrides), "error_type": type(error).__name__,
+              "first_line": message.splitlines()[0], "message": message,
+              "user_error": user_error}
+    if not user_error:
+        record["traceback"] = "".join(traceback.format_exception(error))
+    return write_json_atomic(Path(folder) / FAILURE_NAME, record)
+
+
+@dataclass
+class Job:
+    folder: str | None  # None: the sweep asked for it and it never started
+    overrides: list[str]
+    status: str  # done | failed | missing
+    error_type: str = ""
+    first_line: str = ""
+    job: int | None = None
+
+
+@dataclass
+class SweepStatus:
+    sweep_dir: str
+    jobs: list[Job] = field(default_factory=list)
+
+    @property
+    def not_done(self) -> list[Job]:
+        return [job for job in self.jobs if job.status != "done"]
+
+    def message(self) -> str:
+        """"N of M jobs failed: ..." with each job's overrides and first line of its error."""
+        lines = [f"{len(self.not_done)} of {len(self.jobs)} jobs failed in {self.sweep_dir}:"]
+        for job in self.not_done:
+            where = f"#{job.job}" if job.job is not None else "(never started)"
+            why = f"{job.error_type}: {job.first_line}" if job.error_type else job.first_line
+            lines.append(f"  {where} {' '.join(job.overrides)}: {why}")
+        return "\n".join(lines)
+
+    def table(self) -> list[dict]:
+        return [asdict(job) for job in self.not_done]
+
+
+def _read_overrides(folder: Path) -> list[str]:
+    return [str(o) for o in yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
+            or []]
+
+
+def _job_number(folder: Path) -> int | None:
+    hydra = folder / ".hydra" / "hydra.yaml"
+    try:
+        return int(yaml.safe_load(hydra.read_text())["hydra"]["job"]["num"])
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+        return int(folder.name) if folder.name.isdigit() else None
+
+
+def job_of(folder: Path) -> Job:
+    overrides, num = _read_overrides(folder), _job_number(folder)
+    # a run of several probes (mix=layers) keeps each probe's record in a subfolder
+    if (folder / RECORD_NAME).is_file() or any(folder.glob(f"*/{RECORD_NAME}")):
+        return Job(str(folder), overrides, "done", job=num)
+    failure = folder / FAILURE_NAME
+    if failure.is_file():
+        saved = json.loads(failure.read_text())
+        return Job(str(folder), overrides, "failed", saved.get("error_type", ""),
+                   saved.get("first_line", ""), num)
+    return Job(str(folder), overrides, "missing", "",
+               f"neither {RECORD_NAME} nor {FAILURE_NAME}: crashed, killed or still running", num)
+
+
+def expected_jobs(sweep_dir: Path) -> list[list[str]] | None:
+    """The override lists of every job the sweep asked for, from multirun.yaml (the basic
+    sweeper's grid); None where it cannot be worked out (another sweeper, an interpolation)."""
+    try:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        config = yaml.safe_load((sweep_dir / "multirun.yaml").read_text())["hydra"]
+        if "basic_sweeper" not in str(config["sweeper"].get("_target_", "")):
+            return None
+        params = [f"{k}={v}" for k, v in (config["sweeper"].get("params") or {}).items()]
+        arguments = [*params, *config["overrides"]["task"]]
+        overrides = OverridesParser.create().parse_overrides(arguments)
+        batches = BasicSweeper.split_arguments(overrides, None)
+        return [list(job) for batch in batches for job in batch]
+    except Exception:  # best effort: the job folders are still listed
+        return None
+
+
+def sweep_jobs(sweep_dir: str | Path) -> SweepStatus:
+    sweep_dir = Path(sweep_dir)
+    folders = sorted({p.parent.parent for p in sweep_dir.rglob(".hydra/overrides.yaml")
+                      if p.parent.parent != sweep_dir})
+    jobs = [job_of(folder) for folder in folders]
+    expected = expected_jobs(sweep_dir) if (sweep_dir / "multirun.yaml").is_file() else None
+    seen = [sorted(job.overrides) for job in jobs]
+    for overrides in expected or []:
+        if sorted(overrides) in seen:
+            seen.remove(sorted(overrides))
+        else:
+            jobs.append(Job(None, overrides, "missing", "", "never started"))
+    return SweepStatus(str(sweep_dir), jobs)
+
+
+def sweeps_under(paths: list[Path]) -> list[Path]:
+    """Sweep folders (holding multirun.yaml) at or under the given paths."""
+    found = set()
+    for path in map(Path, paths):
+        if path.is_dir():
+            found |= {p.parent for p in path.rglob("multirun.yaml")}
+    return sorted(found)
+
+
+# Jobs of a sweep that ran in this process (the basic launcher runs them here), and the sweeps
+# the report callback looked at when they ended: `python -m probing.run -m` exits 1 when a job
+# failed (see `last_sweep`).
+_JOBS_HERE: list[Job] = []
+_ENDED: list[SweepStatus] = []
+
+
+def job_done(folder: Path, overrides: list[str], job: int | None) -> None:
+    _JOBS_HERE.append(Job(str(folder), list(overrides), "done", job=job))
+
+
+def job_failed(folder: Path, overrides: list[str], error: BaseException, user_error: bool,
+               job: int | None) -> None:
+    """Write the job's failed.json and count it."""
+    write_failure(folder, overrides, error, user_error, job)
+    message = str(error).strip() or type(error).__name__
+    _JOBS_HERE.append(Job(str(folder), list(overrides), "failed", type(error).__name__,
+                          message.splitlines()[0], job))
+
+
+def sweep_ended(status: SweepStatus) -> None:
+    _ENDED.append(status)
+
+
+def last_sweep() -> SweepStatus | None:
+    """What became of the sweep that just ran: the callback's reading of its folder (which
+    also sees jobs that ran elsewhere and ones that never finished) where it ran, else the jobs
+    run in this process; None after a single run."""
+    if _ENDED:
+        return _ENDED[-1]
+    if _JOBS_HERE:
+        return SweepStatus("this sweep", list(_JOBS_HERE))
+    return None

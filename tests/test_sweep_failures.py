@@ -1,0 +1,175 @@
+"""A sweep survives a failing job: the others run and keep their results, the failed job leaves
+failed.json, the sweep's report lists it, and the command exits 1 saying how many failed."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+from test_run import REPO, corpus, overrides, run_cli  # noqa: F401 - corpus is a fixture
+
+from probing.errors import ProbingError, failure_recorded
+from probing.report.failures import FAILURE_NAME, sweep_jobs, write_failure
+
+# `python -m probing.run` with the probe replaced by a stand-in of a 3-layer encoder: it builds
+# the layer selection from the config as a run does (so mix.layer=99 fails the same way) and
+# writes a record and predictions; it tests the sweep machinery apart from probe training.
+FAKE_PROBE = """
+import sys
+from pathlib import Path
+import numpy as np
+from hydra.utils import instantiate
+import probing.run as run
+from probing.report.record import write_record
+
+def fake_record(cfg, selection, folder):
+    layers = selection.layers(3)
+    score = 0.5 + 0.1 * len(layers)
+    weights = [1.0 / len(layers) if l in layers else 0.0 for l in range(3)]
+    return {"task": {"name": cfg.task.name, "metric": "accuracy", "labels": ["a", "b"],
+                     "labeling": "probing.tasks.labels.SingleLabel"},
+            "encoder": {"name": "fake", "n_layers": 3},
+            "mix": {"mode": selection.mode, "layer": selection.layer}, "seed": cfg.seed,
+            "metrics": {"test": {"accuracy": score}, "dev": {"accuracy": score}},
+            "mixing_weights": weights, "gamma": 1.0,
+            "center_of_gravity": sum(l * w for l, w in enumerate(weights)),
+            "output_dir": str(folder)}
+
+def probe_run(cfg, output_dir):
+    selections = instantiate(cfg.mix).selections(3)
+    return [fake_record(cfg, selection,
+                        output_dir if len(selections) == 1 else output_dir / selection.name)
+            for selection in selections]
+
+def report_run(record):
+    folder = Path(record["output_dir"])
+    folder.mkdir(parents=True, exist_ok=True)
+    gold = np.arange(100) % 2
+    predicted = np.where(np.arange(100) < 100 * record["metrics"]["test"]["accuracy"], gold,
+                         1 - gold)
+    np.savez(folder / "predictions.npz", gold=gold, predicted=predicted)
+    write_record(folder, record)
+
+run.probe_run, run.report_run = probe_run, report_run
+run.main()
+"""
+
+
+def run_fake(args: list[str], cwd) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", FAKE_PROBE, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(params=["fake_probe", "tiny_bert"])
+def sweep(request, tmp_path):
+    """Runs a sweep into tmp_path/sweep: with the stand-in probe, or for real on a tiny random
+    BERT and treebank."""
+    def run(*args: str):
+        common = ["-m", *args, f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+        if request.param == "fake_probe":
+            result = run_fake(common, tmp_path)
+        else:
+            tiny_bert, treebank = (request.getfixturevalue(name)
+                                   for name in ("tiny_bert", "corpus"))
+            result = run_cli([*common, *overrides(tiny_bert, treebank, tmp_path / "cache"),
+                              "trainer.max_epochs=1"], tmp_path)
+        return result, tmp_path / "sweep"
+    return run
+
+
+def test_failed_job_does_not_end_the_sweep(sweep):
+    result, folder = sweep("mix=single", "mix.layer=99,0")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "1 of 2 jobs failed" in output and "mix.layer=99" in output
+    assert "Traceback" not in output, "a user error is reported without a traceback"
+    failure = json.loads((folder / "0" / FAILURE_NAME).read_text())
+    assert failure["error_type"] == "ProbingError" and failure["user_error"]
+    assert "mix.layer=99" in failure["overrides"]
+    assert "mix.layer in 0..2" in failure["first_line"]
+    assert not (folder / "0" / "results.json").exists()
+    record = json.loads((folder / "1" / "results.json").read_text())
+    assert record["mix"]["layer"] == 0
+    # the report, written when the sweep ended, lists the failed job beside the finished one
+    report = folder / "report"
+    failures = (report / "failures.md").read_text()
+    assert "mix.layer=99" in failures and "ProbingError" in failures
+    assert (report / "overview.csv").is_file() and (report / "runs.csv").is_file()
+
+
+def test_first_job_with_a_bad_combination(sweep):
+    # mix=single without mix.layer composes (the layer is ???) but cannot be built
+    result, folder = sweep("mix=single,mix", "hydra/callbacks=none")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "1 of 2 jobs failed" in output and "mix=single" in output
+    assert (folder / "0" / FAILURE_NAME).is_file()
+    assert json.loads((folder / "1" / "results.json").read_text())["mix"]["mode"] == "mix"
+    assert not (folder / "report").exists(), "hydra/callbacks=none turns the report off"
+    status = sweep_jobs(folder)
+    assert [job.status for job in status.jobs] == ["failed", "done"]
+
+
+def test_sweep_without_failures_exits_zero_with_report(sweep):
+    result, folder = sweep("mix=cumulative", "mix.layer=0,1")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert (folder / "report" / "layers.csv").is_file()
+    assert not (folder / "report" / "failures.csv").exists()
+
+
+def test_bug_in_a_job_is_recorded_with_its_traceback(tmp_path, caplog):
+    recorded = []
+
+    def record(error, user):
+        recorded.append((error, user))
+        write_failure(tmp_path, ["task=upos"], error, user, job=3)
+
+    with caplog.at_level(logging.ERROR), failure_recorded(record):
+        raise ZeroDivisionError("division by zero")
+    assert recorded[0][1] is False
+    saved = json.loads((tmp_path / FAILURE_NAME).read_text())
+    assert saved["error_type"] == "ZeroDivisionError" and "Traceback" in saved["traceback"]
+    assert "Traceback" in caplog.text
+    with failure_recorded(record):
+        raise ProbingError("bad file\nsecond line")
+    assert recorded[1][1] is True
+    assert json.loads((tmp_path / FAILURE_NAME).read_text())["first_line"] == "bad file"
+
+
+def test_jobs_that_never_finished_are_listed(tmp_path):
+    (tmp_path / "multirun.yaml").write_text(
+        "hydra:\n  sweeper:\n    _target_: hydra._internal.core_plugins.basic_sweeper."
+        "BasicSweeper\n    params: {}\n  overrides:\n    task: [mix=single, 'mix.layer=0,1,2']\n")
+    for job, layer in ((0, 0), (1, 1)):
+        (tmp_path / str(job) / ".hydra").mkdir(parents=True)
+        (tmp_path / str(job) / ".hydra" / "overrides.yaml").write_text(
+            f"- mix=single\n- mix.layer={layer}\n")
+    (tmp_path / "0" / "results.json").write_text("{}")
+    status = sweep_jobs(tmp_path)
+    assert [(job.status, job.overrides) for job in status.jobs] == [
+        ("done", ["mix=single", "mix.layer=0"]), ("missing", ["mix=single", "mix.layer=1"]),
+        ("missing", ["mix=single", "mix.layer=2"])]
+    assert "2 of 3 jobs failed" in status.message()
+    assert "never started" in status.message()
+
+
+@pytest.mark.parametrize("broken", ["{", '{"task": {}}'])
+def test_broken_record_is_a_clear_error(tmp_path, broken):
+    from probing.report.record import RunRecord
+
+    (tmp_path / "results.json").write_text(broken)
+    with pytest.raises((ProbingError, ValueError)):
+        RunRecord.from_json(tmp_path / "results.json")
+
+
+def test_sweep_where_every_job_fails_reports_the_failures(tmp_path):
+    folder = tmp_path / "sweep"
+    result = run_fake(["-m", "mix=single", "mix.layer=98,99", f"hydra.sweep.dir={folder}"],
+                      tmp_path)
+    assert result.returncode == 1
+    assert "2 of 2 jobs failed" in result.stderr
+    assert "mix.layer=98" in (folder / "report" / "failures.md").read_text()
+    assert not (folder / "report" / "overview.csv").exists()
