@@ -99,32 +99,39 @@ def prepare(cfg: DictConfig, lap: Laps) -> tuple[Prepared, Trainer, list[LayerSe
 
 def probe_run(cfg: DictConfig, output_dir: Path) -> list[dict]:
     """Read, extract, train, score: one run record for each probe the mix setting asks for
-    (one, or with mix=layers every layer selection), each with its test predictions."""
+    (one, or with mix=layers every layer selection), each with its test predictions.
+
+    Selections that read the same layers are one probe: the mix over all layers is also the
+    last cumulative one, and layer 0 alone is also the first cumulative one."""
     lap = Laps()
     run, trainer, selections = prepare(cfg, lap)
+    n_layers = run.encoder.n_layers
+    layer_sets = list(dict.fromkeys(tuple(s.layers(n_layers)) for s in selections))
     probes = []
-    for selection in selections:
+    for layers in layer_sets:
         seed_everything(cfg.seed)  # each probe starts as it would in a run of its own
         probes.append(instantiate(cfg.probe)(
-            n_layers=run.encoder.n_layers, dim=run.encoder.dim, n_labels=len(run.vocab),
-            n_spans=run.task.n_spans, selection=selection))
+            n_layers=n_layers, dim=run.encoder.dim, n_labels=len(run.vocab),
+            n_spans=run.task.n_spans, selection=next(
+                s for s in selections if tuple(s.layers(n_layers)) == layers)))
     labeling, labels = run.task.labeling, run.vocab.labels
     histories = trainer.fit(probes, run.splits["train"], run.splits["dev"], labeling, labels,
                             cfg.seed)
     lap("train")
-    metrics = {split: trainer.evaluate(probes, run.splits[split], labeling, labels)
-               for split in ("dev", "test")}
-    predictions = trainer.predict(probes, run.splits["test"], labeling)
+    predicted = {split: trainer.predict(probes, run.splits[split], labeling)
+                 for split in ("dev", "test")}
     lap("evaluate")
     records = []
-    for k, (selection, probe) in enumerate(zip(selections, probes, strict=True)):
+    for selection in selections:
+        k = layer_sets.index(tuple(selection.layers(n_layers)))
         folder = output_dir if len(selections) == 1 else output_dir / selection.name
-        save_predictions(folder, run.splits["test"].table.labels, predictions[k])
+        save_predictions(folder, run.splits["test"].table.labels, predicted["test"][k])
         run.task.write_predictions(folder, run.examples["test"],
-                                   run.vocab.decode(predictions[k]))
-        records.append(run_record(cfg, run, selection, probe, folder, histories[k],
-                                  {split: metrics[split][k] for split in metrics},
-                                  {**lap.timings, "probes_together": len(probes)}))
+                                   run.vocab.decode(predicted["test"][k]))
+        metrics = {split: labeling.score(run.splits[split].table.labels, predicted[split][k],
+                                         labels) for split in predicted}
+        records.append(run_record(cfg, run, selection, probes[k], folder, histories[k], metrics,
+                                  {**lap.timings, "probes_trained_together": len(probes)}))
     return records
 
 

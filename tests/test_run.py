@@ -190,6 +190,10 @@ def test_every_layer_selection_in_one_run_equals_runs_of_their_own(tiny_bert, co
     records = probe_run(composed([*base, "mix=layers"]), tmp_path / "layers")
     assert [r["mix"]["mode"] + str(r["mix"]["layer"]) for r in records] == [
         "mixNone", "single0", "single1", "single2", "cumulative0", "cumulative1", "cumulative2"]
+    # the mix reads what cumulative-2 reads, layer 0 alone what cumulative-0 reads: 5 probes
+    assert {r["timings"]["probes_trained_together"] for r in records} == {5}
+    assert records[0]["metrics"] == records[6]["metrics"]
+    assert records[1]["mixing_weights"] == records[4]["mixing_weights"]
     for record in records:
         report_run(record)
     names = sorted(p.parent.name for p in (tmp_path / "layers").glob("*/results.json"))
