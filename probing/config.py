@@ -61,6 +61,7 @@ class TrainerConf:
     patience: int = MISSING
     lr_decay: float = MISSING
     eval_batch_size: int = MISSING
+    min_epoch_targets: int = MISSING
     device: str = MISSING
 
 

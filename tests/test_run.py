@@ -27,7 +27,9 @@ def write_treebank(path: Path, n_sentences: int, seed: int) -> Path:
     blocks = []
     for _ in range(n_sentences):
         tags = rng.choice(PATTERNS)
-        rows = [f"{i}\t{w}\t{w}\t{t}\t{t}\t_\t0\tdep\t_\t_"
+        root = tags.index("VERB") + 1  # the verb heads every other word, by its tag's relation
+        rows = [f"{i}\t{w}\t{w}\t{t}\t{t}\t_\t{0 if i == root else root}\t"
+                f"{'root' if i == root else t.lower()}\t_\t_"
                 for i, (w, t) in enumerate(((rng.choice(LEXICON[t]), t) for t in tags), 1)]
         blocks.append("\n".join(rows) + "\n")
     path.write_text("\n".join(blocks))

@@ -75,15 +75,29 @@ def test_center_of_gravity():
     assert center_of_gravity([0.25, 0.25, 0.25, 0.25]) == pytest.approx(1.5)
 
 
-def test_self_attentive_pooling_ignores_padding():
+def test_self_attentive_pooling_is_the_softmax_weighted_mean_of_each_span():
+    torch.manual_seed(0)
     pool = SelfAttentivePooling(4)
-    x = torch.randn(1, 3, 4)
-    mask = torch.tensor([[True, True, False]])
-    padded = x.clone()
-    padded[0, 2] = 1e3
-    torch.testing.assert_close(pool(x, mask), pool(padded, mask))
-    one_word = pool(x[:, :1], mask[:, :1])
-    torch.testing.assert_close(one_word, x[:, 0])
+    rows = torch.randn(6, 4, requires_grad=True)
+    # spans over rows (2, 3, 4), (4,) and (0, 1), padded with their first row
+    positions = torch.tensor([[2, 3, 4], [4, 4, 4], [0, 1, 0]])
+    mask = torch.tensor([[True, True, True], [True, False, False], [True, True, False]])
+    pooled = pool(rows, positions, mask)
+    for span, (position, keep) in enumerate(zip(positions, mask, strict=True)):
+        words = rows[position[keep]]
+        alpha = torch.softmax(pool.score(words).squeeze(-1), dim=0)
+        torch.testing.assert_close(pooled[span], alpha @ words)
+    torch.testing.assert_close(pooled[1], rows[4])
+    pooled.sum().backward()
+    assert rows.grad[5].abs().sum() == 0, "a row no span reads gets no gradient"
+
+
+def test_one_word_spans_are_their_word():
+    pool = SelfAttentivePooling(4)
+    rows = torch.randn(5, 4)
+    positions = torch.tensor([[3], [0], [3]])
+    torch.testing.assert_close(pool(rows, positions, torch.ones(3, 1, dtype=torch.bool)),
+                               rows[[3, 0, 3]])
 
 
 def test_edge_probe_shapes_and_gradients_reach_the_mix():

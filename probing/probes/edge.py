@@ -14,10 +14,22 @@ class SelfAttentivePooling(nn.Module):
         super().__init__()
         self.score = nn.Linear(dim, 1)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x: (batch, width, dim), mask: (batch, width) true on words of the span."""
-        scores = self.score(x).squeeze(-1).masked_fill(~mask, float("-inf"))
-        return torch.einsum("bw,bwd->bd", torch.softmax(scores, dim=-1), x)
+    def forward(self, rows: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor
+                ) -> torch.Tensor:
+        """rows: (n_rows, dim) word vectors; positions: (batch, width) each span's words among
+        the rows, mask: (batch, width) true on words of the span -> (batch, dim).
+
+        A word's score does not depend on the span, so it is computed once a row. Spans of one
+        word are their word. Longer ones are a (batch, n_rows) matrix of attention weights
+        times the rows: nested constituents share most of their words, and one matrix product
+        costs far less than gathering (batch, width, dim) copies and scattering their gradients
+        back."""
+        if positions.shape[1] == 1:
+            return rows[positions[:, 0]]
+        scores = self.score(rows).squeeze(-1)[positions].masked_fill(~mask, float("-inf"))
+        alpha = torch.softmax(scores, dim=-1)
+        weights = alpha.new_zeros(len(positions), len(rows)).scatter_add(1, positions, alpha)
+        return weights @ rows
 
 
 class EdgeProbe(nn.Module):
@@ -47,7 +59,7 @@ class EdgeProbe(nn.Module):
         The mix and the projections act on each word alone, so each row is mixed and
         projected once and then gathered into the spans that cover it."""
         mixed = self.mix(layers)
-        pooled = [pool(project(mixed)[positions], mask)
+        pooled = [pool(project(mixed), positions, mask)
                   for (positions, mask), project, pool
                   in zip(spans, self.projections, self.poolings, strict=True)]
         return self.classifier(torch.cat(pooled, dim=-1))

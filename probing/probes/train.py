@@ -35,21 +35,24 @@ def check_range(setting: str, value: float, low: float, high: float = float("inf
 
 
 class Trainer:
-    """Trains a probe on frozen activations and keeps the epoch with the best dev score.
+    """Trains probes on frozen activations and keeps each one's epoch with the best dev score.
 
-    After every epoch the dev split is scored; when the task's dev metric does not improve the
-    learning rate is multiplied by `lr_decay`, and after `patience` such epochs in a row
-    training stops. The weights of the best epoch are restored. `seed` fixes the order of the
-    batches. The task's labeling gives the loss, the decision rule and the metrics.
+    After every epoch (one pass over train, or several for a small split: at least
+    `min_epoch_targets` targets) the dev split is scored; when the task's dev metric does not
+    improve, the learning rate is multiplied by `lr_decay`, and after `patience` such epochs in
+    a row training stops. The weights of the best epoch are restored. `seed` fixes the order of
+    the batches. The task's labeling gives the loss, the decision rule and the metrics.
     """
 
     def __init__(self, batch_size: int, lr: float, weight_decay: float, max_epochs: int,
-                 patience: int, lr_decay: float, eval_batch_size: int, device: str) -> None:
+                 patience: int, lr_decay: float, eval_batch_size: int,
+                 min_epoch_targets: int, device: str) -> None:
         for setting, value, low, high, low_open in (
                 ("batch_size", batch_size, 1, float("inf"), False),
                 ("eval_batch_size", eval_batch_size, 1, float("inf"), False),
                 ("max_epochs", max_epochs, 1, float("inf"), False),
                 ("patience", patience, 1, float("inf"), False),
+                ("min_epoch_targets", min_epoch_targets, 0, float("inf"), False),
                 ("lr", lr, 0, float("inf"), True),
                 ("weight_decay", weight_decay, 0, float("inf"), False),
                 ("lr_decay", lr_decay, 0, 1, True)):
@@ -61,6 +64,7 @@ class Trainer:
         self.patience = patience
         self.lr_decay = lr_decay
         self.eval_batch_size = eval_batch_size
+        self.min_epoch_targets = min_epoch_targets
         self.device = resolve_device(device)
 
     def fit(self, probes: list[nn.Module], train: Split, dev: Split, labeling: Labeling,
@@ -94,7 +98,12 @@ class Trainer:
         for course in courses:
             course.probe.train()
         totals, count = np.zeros(len(courses)), 0
-        batches = train.table.sentence_batches(rng, self.batch_size)
+        # A small training split is passed over several times between two dev evaluations, so
+        # that an epoch is at least `min_epoch_targets` targets (877 entities would otherwise
+        # get 4 steps an epoch); a large one once, as an epoch is everywhere else.
+        passes = max(1, -(-self.min_epoch_targets // len(train.table)))
+        batches = [batch for _ in range(passes)
+                   for batch in train.table.sentence_batches(rng, self.batch_size)]
         for index in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False):
             batch = train.table.batch(index, train.vectors, self.device)
             for k, course in enumerate(courses):
