@@ -19,9 +19,20 @@ from omegaconf import MISSING, OmegaConf
 from probing.checkpoints import register_resolvers as register_checkpoint_resolver
 from probing.encoders.alignment import Pooling
 
-# conf/ sits beside the package in the repository (the package is installed editable); an
-# absolute path lets the console scripts find it as well as `python -m`.
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+def conf_path(package_file: str = __file__) -> str:
+    """Where Hydra finds the configs: the repository's conf/ where the package runs from a
+    checkout (editable install, `python -m` from the repository root, the tests; an absolute
+    path, so that any folder works), else the copy installed with the package (`pip install .`),
+    `pkg://probing.conf`; both hold the group `experiment` (experiments/*.yaml)."""
+    checkout = Path(package_file).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "conf" / "config.yaml").is_file():
+        return str(checkout / "conf")
+    return "pkg://probing.conf"
+
+
+# The `config_path` of the Hydra entry points (probing.run, probing.pretrain).
+CONF_PATH = conf_path()
 
 
 @dataclass

@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from probing.config import CONF_DIR, register_configs
+from probing.config import CONF_PATH, register_configs
 from probing.encoders.base import Encoder
 from probing.errors import failure_recorded, reported_without_traceback
 from probing.features import Activations, extract
@@ -218,7 +218,7 @@ def report_run(record: dict) -> None:
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+@hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="config")
 def hydra_main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)

@@ -10,7 +10,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from probing.config import CONF_DIR, register_configs
+from probing.config import register_configs
 from probing.errors import reported_without_traceback
 from probing.files import write_json_atomic
 from probing.pretrain.config import register_pretrain_configs
@@ -55,7 +55,7 @@ def time_training_steps(overrides: list[str], steps: int, warmup: int) -> TimedS
     untimed ones, in a throw-away run folder."""
     register_configs()
     register_pretrain_configs()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="pretrain", overrides=overrides)
     env = Distributed.start(cfg.device)
     with tempfile.TemporaryDirectory() as run_dir:

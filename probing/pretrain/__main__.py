@@ -7,7 +7,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from probing.config import CONF_DIR, register_configs
+from probing.config import CONF_PATH, register_configs
 from probing.errors import reported_without_traceback
 from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.loop import pretrain
@@ -16,7 +16,7 @@ register_configs()
 register_pretrain_configs()
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="pretrain")
+@hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="pretrain")
 def main(cfg: DictConfig) -> None:
     with reported_without_traceback():
         pretrain(cfg, Path(HydraConfig.get().runtime.output_dir))
