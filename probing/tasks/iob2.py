@@ -2,11 +2,10 @@
 
 import re
 from pathlib import Path
-from typing import Any
 
 from probing.errors import ProbingError
-from probing.tasks.base import Example, Target, Task
-from probing.tasks.shared import HeldOut, Lines, read_blocks
+from probing.tasks.base import Example, Target
+from probing.tasks.shared import HeldOutDevTask, Lines, read_blocks
 
 # Columns of a token line: index, word, tag, then corpus-specific ones (UNER: annotators).
 WORD, TAG = 1, 2
@@ -14,7 +13,7 @@ TAG_PATTERN = re.compile(r"O|[BI]-\S+")
 SENT_ID = re.compile(r"#\s*sent_id\s*=\s*(\S+)")
 
 
-class EntityTask(Task):
+class EntityTask(HeldOutDevTask):
     """Named entities: each gold entity is a target over its words, labelled with its type.
 
     The tags are strict IOB2: an entity starts with B-TYPE and goes on with I-TYPE. An I-TYPE
@@ -23,19 +22,8 @@ class EntityTask(Task):
     file, and a silent repair would change the gold spans.
 
     The corpus has no train split, so train and dev both read the dev file and `heldout_every`
-    holds a fixed part of it out for early stopping (see `HeldOut`); test is the test file.
+    holds a fixed part of it out for early stopping (see `HeldOutDevTask`); test is the test file.
     """
-
-    def __init__(self, heldout_every: int, **common: Any) -> None:
-        super().__init__(**common)
-        self.heldout = HeldOut(heldout_every)
-        self.heldout.check(self.files, self.name)
-
-    def read(self, split: str) -> list[Example]:
-        return self.heldout.select(split, super().read(split))
-
-    def describe(self) -> dict:
-        return self.heldout.describe(self.files)
 
     def read_file(self, path: Path) -> list[Example]:
         return [example for block in read_blocks(path)

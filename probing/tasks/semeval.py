@@ -4,15 +4,15 @@ official score."""
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from probing.errors import ProbingError
 from probing.files import write_text_atomic
-from probing.tasks.base import Example, Label, Target, Task
+from probing.tasks.base import Example, Label, Target
 from probing.tasks.labels import SingleLabel
-from probing.tasks.shared import HeldOut, Lines, read_blocks
+from probing.tasks.shared import HeldOutDevTask, Lines, read_blocks
 
 RELATIONS = ("Cause-Effect", "Component-Whole", "Content-Container", "Entity-Destination",
              "Entity-Origin", "Instrument-Agency", "Member-Collection", "Message-Topic",
@@ -87,27 +87,16 @@ class SemEvalLabeling(SingleLabel):
         return {**super().score(gold, predicted, labels), "semeval_official_f1": official}
 
 
-class RelationTask(Task):
+class RelationTask(HeldOutDevTask):
     """Relation classification: span1 is the first marked nominal (e1), span2 the second (e2),
     the label one of 19 (9 relations in two directions, and Other).
 
     The dev metric is the official score (`SemEvalLabeling`).
     The corpus has no dev split: `heldout_every` holds a fixed part of the training file out for
-    early stopping (see `HeldOut`)."""
+    early stopping (see `HeldOutDevTask`)."""
 
     n_spans = 2
     labeling = SemEvalLabeling()
-
-    def __init__(self, heldout_every: int, **common: Any) -> None:
-        super().__init__(**common)
-        self.heldout = HeldOut(heldout_every)
-        self.heldout.check(self.files, self.name)
-
-    def read(self, split: str) -> list[Example]:
-        return self.heldout.select(split, super().read(split))
-
-    def describe(self) -> dict:
-        return self.heldout.describe(self.files)
 
     def read_file(self, path: Path) -> list[Example]:
         return [self._example(path, block) for block in read_blocks(path)]

@@ -4,9 +4,10 @@ training file for corpora that have no dev split of their own."""
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from probing.errors import ProbingError
+from probing.tasks.base import Example, Task
 
 T = TypeVar("T")
 Lines = list[tuple[int, str]]  # (line number, line without its line ending)
@@ -59,3 +60,19 @@ class HeldOut:
                          f"(index % {self.every} == {self.every - 1}, 0-based), which is the dev "
                          f"split for early stopping; test: {files['test'].name}",
                 "heldout_every": self.every}
+
+
+class HeldOutDevTask(Task):
+    """A task whose corpus has no dev split of its own: train and dev read one file, and every
+    `heldout_every`-th item of it is the dev split that early stopping watches (`HeldOut`)."""
+
+    def __init__(self, heldout_every: int, **common: Any) -> None:
+        super().__init__(**common)
+        self.heldout = HeldOut(heldout_every)
+        self.heldout.check(self.files, self.name)
+
+    def read(self, split: str) -> list[Example]:
+        return self.heldout.select(split, super().read(split))
+
+    def describe(self) -> dict:
+        return self.heldout.describe(self.files)
