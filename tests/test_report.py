@@ -269,3 +269,19 @@ def test_learning_curves(tmp_path):
     for absent in ("perplexity", "loss/perplexity"):
         with pytest.raises(SystemExit):
             curves([str(tmp_path), absent])
+
+
+def test_bootstrap_official_semeval_score_equals_the_scorer_on_every_resample():
+    from probing.report.bootstrap import indices, target_scores
+    from probing.tasks.semeval import LABELS, semeval_official_f1
+
+    labels = sorted(LABELS)
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, len(labels), 300)
+    predicted = np.where(rng.random(300) < 0.6, gold, rng.integers(0, len(labels), 300))
+    fast = target_scores(gold, predicted, "semeval_official_f1", None, labels, resamples=40,
+                         seed=3)
+    names = np.array(labels)
+    slow = [semeval_official_f1(names[gold[rows]].tolist(), names[predicted[rows]].tolist())
+            for chunk in indices(300, 40, 3) for rows in chunk]
+    assert fast == pytest.approx(slow, abs=1e-6)

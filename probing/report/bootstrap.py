@@ -9,14 +9,16 @@
   targets; their intervals come from the seed draws alone (a point where one seed ran).
 - Interval: the 2.5th and 97.5th percentiles of the resampled statistic (percentile method).
 
-Accuracy and micro-F1 are computed from per-target counts; any other metric (SemEval's
-official F1 needs the label names) calls the task's `Labeling.score` once per resample.
+Accuracy, micro-F1 and SemEval's official F1 are computed from per-target counts; any other
+metric calls the task's `Labeling.score` once per resample (slow: seconds a run).
 """
 
 from collections.abc import Callable, Iterator
 
 import numpy as np
 from hydra.utils import get_class
+
+from probing.tasks.semeval import OTHER, relation
 
 RESAMPLES = 1000
 SEED = 0
@@ -39,12 +41,14 @@ def _counts(per_target: np.ndarray, resamples: int, seed: int) -> np.ndarray:
     return np.concatenate([per_target[idx].sum(axis=1) for idx in indices(n, resamples, seed)])
 
 
-def _accuracy(gold: np.ndarray, predicted: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+def _accuracy(gold: np.ndarray, predicted: np.ndarray, labels: list[str], resamples: int,
+              seed: int) -> np.ndarray:
     correct = (gold == predicted).astype(np.float32)[:, None]
     return _counts(correct, resamples, seed)[:, 0] / len(gold)
 
 
-def _micro_f1(gold: np.ndarray, predicted: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+def _micro_f1(gold: np.ndarray, predicted: np.ndarray, labels: list[str], resamples: int,
+              seed: int) -> np.ndarray:
     gold, predicted = gold.astype(bool), predicted.astype(bool)
     if gold.ndim == 1:
         raise ValueError("micro_f1 of single-label predictions is accuracy")
@@ -55,8 +59,31 @@ def _micro_f1(gold: np.ndarray, predicted: np.ndarray, resamples: int, seed: int
         return np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
 
 
-FAST: dict[str, Callable[[np.ndarray, np.ndarray, int, int], np.ndarray]] = {
-    "accuracy": _accuracy, "micro_f1": _micro_f1}
+def _semeval_official_f1(gold: np.ndarray, predicted: np.ndarray, labels: list[str],
+                         resamples: int, seed: int) -> np.ndarray:
+    """The official SemEval-2010 Task 8 score (`probing.tasks.semeval.semeval_official_f1`)
+    from per-target counts: per relation R (Other left out), correct (exact label, direction
+    included), predicted as R in either direction, gold R; F1 averaged over the relations
+    that occur in the resample's gold."""
+    names = sorted({relation(label) for label in labels} - {OTHER})
+    of = np.array([names.index(relation(label)) if relation(label) in names else -1
+                   for label in labels])
+    gold_r, predicted_r = of[gold], of[predicted]
+    columns = [np.stack([(gold == predicted) & (gold_r == r), predicted_r == r, gold_r == r],
+                        axis=1) for r in range(len(names))]
+    counts = _counts(np.concatenate(columns, axis=1).astype(np.float32), resamples, seed)
+    correct, n_predicted, n_gold = (counts[:, k::3] for k in range(3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(n_predicted > 0, correct / n_predicted, 0.0)
+        recall = np.where(n_gold > 0, correct / n_gold, 0.0)
+        f1 = np.where(correct > 0, 2 * precision * recall / (precision + recall), 0.0)
+    present = n_gold > 0
+    return np.where(present.any(axis=1), (f1 * present).sum(axis=1) / present.sum(axis=1), 0.0)
+
+
+# metric -> (gold, predicted, label names, resamples, seed) -> (resamples,) scores
+FAST: dict[str, Callable[[np.ndarray, np.ndarray, list[str], int, int], np.ndarray]] = {
+    "accuracy": _accuracy, "micro_f1": _micro_f1, "semeval_official_f1": _semeval_official_f1}
 
 
 def target_scores(gold: np.ndarray, predicted: np.ndarray, metric: str, labeling: str | None = None,
@@ -64,7 +91,7 @@ def target_scores(gold: np.ndarray, predicted: np.ndarray, metric: str, labeling
                   seed: int = SEED) -> np.ndarray:
     """The metric on every resample of the test targets: (resamples,)."""
     if metric in FAST and not (metric == "micro_f1" and gold.ndim == 1):
-        return FAST[metric](gold, predicted, resamples, seed)
+        return FAST[metric](gold, predicted, labels or [], resamples, seed)
     if labeling is None:
         raise ValueError(f"no vectorised {metric}; the record names no Labeling to score it")
     scorer = get_class(labeling)()
