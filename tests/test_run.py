@@ -223,3 +223,15 @@ def test_missing_corpus_file_says_how_to_fetch_and_a_given_path_only_that_it_is_
     assert "fetch" not in str(e.value)
     with pytest.raises(ProbingError, match=r"task\.dev=.* is a folder, not a corpus file"):
         require_file(tmp_path, "ud-english-ewt", "task.dev")
+
+
+def test_output_folder_that_cannot_be_made_is_named(tiny_bert, corpus, tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    result = run_cli([*overrides(tiny_bert, corpus, tmp_path / "cache"),
+                      f"hydra.run.dir={blocked}/run"], tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert f"cannot make the output folder {blocked}/run" in output
+    assert "hydra.run.dir=" in output and "Traceback" not in output
+    assert not (tmp_path / "cache").exists()
