@@ -31,6 +31,7 @@ from probing.report.failures import job_done, job_failed, last_sweep
 from probing.report.plots import plot_mixing_weights
 from probing.report.record import write_record
 from probing.runtime import library_versions, seed_everything
+from probing.settings import check_settings
 from probing.tasks import LabelVocab
 from probing.tasks.base import SPLITS, Example, Task
 
@@ -75,6 +76,7 @@ class Prepared:
 def prepare(cfg: DictConfig, lap: Laps) -> tuple[Prepared, Trainer, list[LayerSelection]]:
     """Build and check everything that can be refused before the minutes of extraction, then
     read the task and extract (or reuse) its activations."""
+    check_settings(cfg)
     seed_everything(cfg.seed)
     task = instantiate(cfg.task)
     trainer = instantiate(cfg.trainer)

@@ -3,13 +3,17 @@ for the benchmarks the machine itself (its name, its measured matmul peak, timin
 
 import platform
 import random
+import sys
 import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 
 from probing.errors import ProbingError
 
@@ -80,3 +84,24 @@ def cpu_name() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor()
+
+
+class OutputFolderCheck(Callback):
+    """Makes the run's (or sweep's) output folder before Hydra does, so that one that cannot
+    be made is refused with its name and the setting that moves it, not with a traceback."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        make_output_folder(config.hydra.run.dir, "hydra.run.dir")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        make_output_folder(config.hydra.sweep.dir, "hydra.sweep.dir")
+
+
+def make_output_folder(folder: str, setting: str) -> None:
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"error: cannot make the output folder {folder} ({e.strerror}). Give a folder "
+              f"you can write with {setting}=..., or run from one (outputs go below the "
+              f"current folder).", file=sys.stderr)
+        sys.exit(1)

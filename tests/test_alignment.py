@@ -3,6 +3,7 @@
 import itertools
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -136,3 +137,43 @@ def test_fingerprint_follows_weights_not_location(tiny_bert, tmp_path):
     assert HFEncoder(str(same)).fingerprint() == fingerprint
     assert HFEncoder(str(other)).fingerprint() != fingerprint
     assert HFEncoder(str(tiny_bert), random_init=True, seed=3).fingerprint() != fingerprint
+
+
+BLANKS = ["", " ", "\u200b", "\ufeff"]
+
+
+def test_blank_words_are_the_unknown_token_and_extraction_warns_once(tiny_bert, tmp_path,
+                                                                     caplog):
+    """Empty, whitespace-only and zero-width words make no piece: each is encoded as [UNK],
+    keeps a vector of its own, and leaves the other words' vectors as they were; extraction
+    warns once per corpus, with how many there are and where the first one is."""
+    from probing.features import extract
+
+    torch.set_num_threads(1)
+    encoder = HFEncoder(str(tiny_bert))
+    sentences = [["the", "cat", "sat"], *(["the", blank, "cat", blank, "."] for blank in BLANKS)]
+    assert encoder.blank_words(sentences) == [(i, j) for i in range(1, 5) for j in (1, 3)]
+    encoded = encoder.encode(sentences)
+    [expected] = encoder.encode([["the", "[UNK]", "cat", "[UNK]", "."]])
+    for vectors in encoded[1:]:
+        assert vectors.shape == (3, 5, 32) and torch.isfinite(vectors).all()
+        torch.testing.assert_close(vectors, expected)
+    torch.testing.assert_close(encoded[0], encoder.encode([["the", "cat", "sat"]])[0])
+
+    clean = extract(encoder, [["the", "cat", "sat"]], tmp_path / "clean", desc="toy/clean")
+    assert "no piece" not in caplog.text
+    with caplog.at_level("WARNING"):
+        activations = extract(encoder, sentences, tmp_path / "cache", batch_size=8,
+                              shard_size=2, desc="toy/train")
+    warnings = [r.getMessage() for r in caplog.records if "no piece of" in r.getMessage()]
+    assert len(warnings) == 1, "once per corpus, not once per batch"
+    assert "toy/train: 8 word(s)" in warnings[0]
+    assert "unknown token [UNK]" in warnings[0]
+    assert "word 2 ('') of sentence 2" in warnings[0]
+    assert activations.vectors.shape[:2] == (3 + 4 * 5, 3), "a vector for every word"
+    for i, vectors in enumerate(encoded):
+        cached = torch.from_numpy(np.array(activations.sentence(i)))
+        torch.testing.assert_close(cached.float().transpose(0, 1), vectors, atol=2e-3, rtol=2e-3)
+    assert clean.meta["key"] != activations.meta["key"]
+    assert clean.meta["settings"] == encoder.settings == {"pooling": "first", "max_length": 64,
+                                                          "stride": 31}

@@ -120,7 +120,7 @@ def test_multirun_sweep_shares_one_cache(tiny_bert, corpus, tmp_path):
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("task.test=/no/such/file.conllu", "corpus file not found: /no/such/file.conllu"),
+    ("task.test=/no/such/file.conllu", "task.test=/no/such/file.conllu: no such file"),
     # raised while Hydra builds the encoder, which wraps it in its own exception
     ("encoder.name_or_path=/no/such/model", "could not load AutoTokenizer from '/no/such/model'"),
 ])
@@ -209,3 +209,29 @@ def test_every_layer_selection_in_one_run_equals_runs_of_their_own(tiny_bert, co
         assert together["mixing_weights"] == alone["mixing_weights"]
         assert together["history"] == [{**h, "seconds": t["seconds"]} for h, t
                                        in zip(alone["history"], together["history"], strict=True)]
+
+
+def test_missing_corpus_file_says_how_to_fetch_and_a_given_path_only_that_it_is_missing(
+        tmp_path):
+    from probing.tasks.base import require_file
+
+    with pytest.raises(ProbingError, match=r"python -m probing\.data fetch ud-english-ewt"):
+        require_file(tmp_path / "ud-english-ewt" / "en_ewt-ud-train.conllu", "ud-english-ewt",
+                     "task.train")
+    with pytest.raises(ProbingError, match=r"task\.train=.*mine\.conllu: no such file; check") as e:
+        require_file(tmp_path / "mine.conllu", "ud-english-ewt", "task.train")
+    assert "fetch" not in str(e.value)
+    with pytest.raises(ProbingError, match=r"task\.dev=.* is a folder, not a corpus file"):
+        require_file(tmp_path, "ud-english-ewt", "task.dev")
+
+
+def test_output_folder_that_cannot_be_made_is_named(tiny_bert, corpus, tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    result = run_cli([*overrides(tiny_bert, corpus, tmp_path / "cache"),
+                      f"hydra.run.dir={blocked}/run"], tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert f"cannot make the output folder {blocked}/run" in output
+    assert "hydra.run.dir=" in output and "Traceback" not in output
+    assert not (tmp_path / "cache").exists()

@@ -41,6 +41,12 @@ class Encoder(ABC):
         (model positions for a Transformer); extraction sorts and batches by it."""
         return [len(words) for words in sentences]
 
+    def check_words(  # noqa: B027 (a hook: most encoders encode every word as written)
+            self, sentences: list[list[str]], desc: str) -> None:
+        """Log a warning about words of a corpus that this encoder cannot encode as written
+        (and what it does with them instead). Extraction calls it once per corpus, `desc`
+        naming the corpus, before encoding it. Nothing to say by default."""
+
 
 def hash_module(module: nn.Module, digest: "hashlib._Hash") -> None:
     """Feed every parameter and buffer (name, dtype, shape, bytes) into the digest."""

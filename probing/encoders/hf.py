@@ -31,8 +31,12 @@ class HFEncoder(Encoder):
     `stride` pieces apart; each word takes its vectors from the window where it sits most
     centrally. Nothing is cut, except a single word with more pieces than the window (a long
     URL, say): `long_words="error"` stops with its name, `"truncate"` encodes its leading
-    characters that fit and logs a warning. `random_init` builds the same architecture with
-    fresh weights from `seed`, the usual random-encoder baseline.
+    characters that fit and logs a warning. A word the tokenizer maps to no piece at all (an
+    empty, whitespace-only or zero-width word: "", " ", "\\u200b", "\\ufeff", a stray control
+    character) is encoded as the tokenizer's unknown token, one piece, so that every word keeps
+    a vector; extraction warns once per corpus how many such words it holds and where the
+    first one is (`check_words`). Other words' vectors do not change. `random_init` builds the
+    same architecture with fresh weights from `seed`, the usual random-encoder baseline.
     """
 
     def __init__(self, name_or_path: str, name: str | None = None,
@@ -142,11 +146,37 @@ class HFEncoder(Encoder):
             counts.append(per_word)
         return counts
 
+    def blank_words(self, sentences: list[list[str]]) -> list[tuple[int, int]]:
+        """(sentence, word) indices of the words the tokenizer maps to no piece (empty,
+        whitespace-only or zero-width words): those `encode` encodes as the unknown token."""
+        return [(i, j) for i, counts in enumerate(self._piece_counts(sentences))
+                for j, count in enumerate(counts) if count == 0]
+
+    def check_words(self, sentences: list[list[str]], desc: str) -> None:
+        blank = self.blank_words(sentences)
+        if not blank:
+            return
+        i, j = blank[0]
+        log.warning(
+            "%s: %d word(s) are empty, whitespace or zero-width characters only, which the "
+            "tokenizer of encoder %s makes no piece of; each is encoded as the unknown token "
+            "%s so that it keeps a vector. The first is word %d (%r) of sentence %d: %r. Drop "
+            "or replace them in the corpus if they should not be probed.",
+            desc or "corpus", len(blank), self.name, self.tokenizer.unk_token, j + 1,
+            sentences[i][j], i + 1, " ".join(sentences[i])[:100])
+
     def _with_unknowns(self, words: list[str], counts: list[int]) -> list[str]:
-        """Words the tokenizer maps to no piece at all (stray control characters) become the
-        unknown token, one piece, so that every word has a vector. Updates counts in place."""
+        """Words the tokenizer maps to no piece at all (empty, whitespace-only, zero-width or
+        control characters) become the unknown token, one piece, so that every word has a
+        vector. Updates counts in place."""
         if 0 not in counts:
             return words
+        if self.tokenizer.unk_token is None:
+            blank = words[counts.index(0)]
+            raise ProbingError(
+                f"encoder {self.name}: the word {blank!r} makes no piece and this tokenizer has "
+                f"no unknown token to encode it as; drop or replace such words in the corpus "
+                f"(sentence: {' '.join(words)[:100]!r})")
         words = [w if count else self.tokenizer.unk_token
                  for w, count in zip(words, counts, strict=True)]
         counts[:] = [count or 1 for count in counts]

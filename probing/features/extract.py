@@ -66,6 +66,7 @@ def _build(encoder: Encoder, sentences: list[list[str]], root: Path, key: str,
     with cache_io(root):
         partial = PartialCache(root / f"{key}.partial", key, offsets, encoder.n_layers,
                                encoder.dim, shard_size, {"encoder": encoder.name, "corpus": desc})
+    encoder.check_words(sentences, desc)
     sizes = np.array(encoder.sizes(sentences))
     order = np.argsort(-sizes, kind="stable")
     shards = [order[i:i + partial.shard_size] for i in range(0, len(order), partial.shard_size)]

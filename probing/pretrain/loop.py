@@ -42,6 +42,7 @@ from probing.pretrain.metrics import MetricsLog, Tally
 from probing.pretrain.objective import Batch, Objective
 from probing.pretrain.schedule import parameter_groups, warmup_then_linear_decay
 from probing.runtime import library_versions, seed_everything
+from probing.settings import check_settings
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class Pretrainer:
         self.cfg, self.train, self.env = cfg, cfg.train, env
         self.run_dir = run_dir
         self.root = run_dir / CHECKPOINTS
+        check_settings(cfg)
         for key in ("batch_size", "accumulation", "max_steps", "log_every", "eval_every",
                     "save_every"):
             if self.train[key] < 1:

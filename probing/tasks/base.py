@@ -69,7 +69,7 @@ class Task(ABC):
     def read(self, split: str) -> list[Example]:
         if split not in self.files:
             raise ProbingError(f"task {self.name} has no split {split!r}; splits: {SPLITS}")
-        return self.read_file(require_file(self.files[split], self.corpus))
+        return self.read_file(require_file(self.files[split], self.corpus, f"task.{split}"))
 
     def read_splits(self) -> dict[str, list["Example"]]:
         """Train, dev and test; relabelled as the control task where `control` is set."""
@@ -89,15 +89,19 @@ class Task(ABC):
         """Write test predictions in the corpus's own answer format, where it has one."""
 
 
-def require_file(path: Path, corpus: str) -> Path:
-    """The path itself, or an error that says where we looked and how to get the corpus."""
+def require_file(path: Path, corpus: str, setting: str) -> Path:
+    """The path itself, or an error that says where we looked and what to do: for a file of
+    the corpus's own folder (the configs' default paths), how to get the corpus; for a path
+    the user gave, which setting names it."""
     if path.is_file():
         return path
     if path.is_dir():
-        raise ProbingError(f"{path} is a folder, not a corpus file; give the path of the "
-                           f"{corpus} file in it (task.train / task.dev / task.test)")
+        raise ProbingError(f"{setting}={path} is a folder, not a corpus file; give the path of "
+                           f"the {corpus} file in it")
+    if corpus not in path.parts:
+        raise ProbingError(f"{setting}={path}: no such file; check the path")
     raise ProbingError(
-        f"corpus file not found: {path}\n"
+        f"corpus file not found: {path} ({setting})\n"
         f"Point PROBING_DATA_DIR at the folder that holds the corpora, or download {corpus} "
         f"there with: python -m probing.data fetch {corpus}"
     )

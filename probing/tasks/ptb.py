@@ -104,7 +104,8 @@ class ConstituentTask(Task):
             raise ProbingError(f"task {self.name} has no split {split!r}; splits: {SPLITS}")
         first, last = self.file_numbers[split]
         return [example for number in range(first, last + 1) for example in self.read_file(
-            require_file(self.files[split] / f"wsj_{number:04d}.mrg", self.corpus))]
+            require_file(self.files[split] / f"wsj_{number:04d}.mrg", self.corpus,
+                         f"task.{split}"))]
 
     def read_file(self, path: Path) -> list[Example]:
         examples = []

@@ -1,0 +1,124 @@
+"""Refuse settings that a config's objects do not take, before any work is done.
+
+Every config node with a `_target_` (task, encoder, trainer, mix, probe; the pretraining model,
+corpus and optimizer) becomes `target(**settings)` through `hydra.utils.instantiate`. A key the
+target does not take (a typo added with `+task.colum=...`, say; the typed schemas of
+`probing/config.py` catch the others at composition) would fail there, as a TypeError that
+Hydra wraps into a traceback, and only once the objects before it are built. `check_settings`
+compares each node's keys with the parameters of its target at start-up and raises a
+ProbingError that names the setting, the class and the settings it takes.
+
+The parameters of a class are those of its `__init__` and, where that takes `**kwargs`, those
+of the next `__init__` up the class hierarchy that they are passed on to (task classes take
+their own settings and pass `**common` to `Task.__init__`). A target whose `**kwargs` go
+anywhere else takes any key and is not checked.
+"""
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from hydra.utils import get_object
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from probing.errors import ProbingError
+
+# Keys of a node that instantiate reads itself rather than passing them to the target.
+INSTANTIATE_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
+
+
+def check_settings(node: DictConfig | Mapping | Any, path: str = "") -> None:
+    """Raise ProbingError on the first `_target_` node under `node` (the node itself included)
+    with a key its target does not take, or without one it requires. `path` is the node's
+    dotted name in the whole config ("" for the root), for the message."""
+    if isinstance(node, DictConfig | ListConfig):
+        node = OmegaConf.to_container(node, resolve=False)  # values unresolved: keys only
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            check_settings(item, f"{path}[{i}]")
+        return
+    if not isinstance(node, Mapping):
+        return
+    if "_target_" in node:
+        _check_node(node, path)
+    for key, value in node.items():
+        if not str(key).startswith("_"):
+            check_settings(value, f"{path}.{key}" if path else str(key))
+
+
+def _check_node(node: Mapping, path: str) -> None:
+    prefix = f"{path}." if path else ""
+    target_name = node["_target_"]
+    try:
+        target = get_object(str(target_name))
+    except Exception as e:  # any import failure is the same user mistake
+        raise ProbingError(f"{prefix}_target_={target_name!r} cannot be imported ({e}); give "
+                           f"the full dotted name of a class or function") from None
+    accepted = parameters(target)
+    if accepted is None:  # **kwargs that go who knows where: anything may be right
+        return
+    keys = [str(k) for k in node if str(k) not in INSTANTIATE_KEYS]
+    names = ", ".join(accepted) or "none"
+    for key in keys:
+        if key not in accepted:
+            raise ProbingError(
+                f"unknown setting {prefix}{key} for {target_name}; its settings are: {names}. "
+                f"Remove it (or correct its name) on the command line or in the config file")
+    if node.get("_partial_") is True or "_args_" in node:
+        return  # the caller (or the positional arguments) supply the rest
+    for name, required in accepted.items():
+        if required and name not in keys:
+            raise ProbingError(
+                f"missing setting {prefix}{name} for {target_name}; its settings are: {names}. "
+                f"Add it with +{prefix}{name}=VALUE or in the config file")
+
+
+def parameters(target: Any) -> dict[str, bool] | None:
+    """The keyword parameters `target(...)` takes, each with whether it is required, in order;
+    None where it takes `**kwargs` that cannot be followed."""
+    if not inspect.isclass(target):
+        found = _own_parameters(target, skip_self=False)
+        return None if found is None or found[1] else found[0]
+    accepted: dict[str, bool] = {}
+    for klass in target.__mro__:
+        init = klass.__dict__.get("__init__")
+        if klass is object or init is None:
+            continue
+        found = _own_parameters(init, skip_self=True)
+        if found is None:
+            return None
+        params, takes_kwargs = found
+        for name, required in params.items():
+            accepted.setdefault(name, required)
+        if not takes_kwargs:
+            return accepted
+        if not _passes_kwargs_up(init):
+            return None
+    return accepted
+
+
+def _passes_kwargs_up(init: Any) -> bool:
+    """Whether an `__init__(..., **kwargs)` hands its kwargs to the next `__init__` up."""
+    try:
+        source = inspect.getsource(init)
+    except (OSError, TypeError):
+        return False
+    return "super().__init__(" in source and "**" in source.split("super().__init__(", 1)[1]
+
+
+def _own_parameters(function: Any, skip_self: bool) -> tuple[dict[str, bool], bool] | None:
+    """(named parameters -> required, whether it takes **kwargs); None without a signature."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    params: dict[str, bool] = {}
+    takes_kwargs = False
+    for i, p in enumerate(signature.parameters.values()):
+        if skip_self and i == 0:
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            takes_kwargs = True
+        elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            params[p.name] = p.default is p.empty
+    return params, takes_kwargs

@@ -1,0 +1,127 @@
+"""Settings a config's `_target_` does not take (`+task.bar=2`) are refused at start-up, by name,
+before anything is read or extracted; every shipped config passes the check."""
+
+from pathlib import Path
+
+import pytest
+import test_pretrain_bert as pretraining
+from test_run import composed, overrides, run_cli, write_treebank
+
+from probing.errors import ProbingError
+from probing.pretrain.loop import pretrain
+from probing.run import probe_run
+from probing.settings import check_settings, parameters
+from probing.tasks.conllu import POSTask
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("treebank")
+    return {split: write_treebank(folder / f"{split}.conllu", 20, seed)
+            for split, seed in (("train", 0), ("dev", 1), ("test", 2))}
+
+
+POS_SETTINGS = "column, name, corpus, train, dev, test, control, control_seed"
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("+trainer.foo=1", "unknown setting trainer.foo for probing.probes.train.Trainer; its "
+                       "settings are: batch_size, lr,"),
+    ("+task.bar=2", f"unknown setting task.bar for probing.tasks.conllu.POSTask; its settings "
+                    f"are: {POS_SETTINGS}"),
+    ("+probe.width=8", "unknown setting probe.width for probing.probes.edge.EdgeProbe"),
+    ("+mix.layer=1", "unknown setting mix.layer for probing.probes.scalar_mix.AllLayers"),
+    ("+encoder.pooling_mode=mean", "unknown setting encoder.pooling_mode for "
+                                   "probing.encoders.hf.HFEncoder"),
+    ("~task.column", f"missing setting task.column for probing.tasks.conllu.POSTask; its "
+                     f"settings are: {POS_SETTINGS}"),
+])
+def test_unknown_or_missing_setting_is_refused_before_extraction(tiny_bert, corpus, tmp_path,
+                                                                 override, message):
+    cfg = composed([*overrides(tiny_bert, corpus, tmp_path / "cache"), override])
+    with pytest.raises(ProbingError) as caught:
+        probe_run(cfg, tmp_path / "run")
+    assert message in str(caught.value)
+    assert not (tmp_path / "cache").exists(), "nothing extracted"
+    assert not (tmp_path / "run").exists()
+
+
+def test_shipped_configs_pass(tiny_bert, corpus, tmp_path):
+    check_settings(composed(overrides(tiny_bert, corpus, tmp_path)))
+    for task in ("upos", "xpos", "deps", "entities", "relations", "consts"):
+        for encoder in ("minilm", "elmo", "hf"):
+            for mix in ("mix", "layers", "single", "cumulative"):
+                check_settings(composed([f"task={task}", f"encoder={encoder}", f"mix={mix}"]))
+    for experiment in ("elmo_vs_bert", "layer_roles", "layers", "pretrain_checkpoints", "tasks"):
+        check_settings(composed([f"+experiment={experiment}", "+pretrain_run=/tmp"]))
+    for model in ("bert_tiny", "bert", "bert_base", "elmo_tiny", "elmo", "elmo_original"):
+        for corpus_name in ("text", "gutenberg"):
+            check_settings(pretraining.composed([f"model={model}", f"corpus={corpus_name}"]))
+    for softmax in ("full", "sampled", "adaptive"):
+        check_settings(pretraining.composed(["model=elmo_tiny", f"model/softmax={softmax}"]))
+
+
+def test_command_line_names_the_setting_without_traceback(tiny_bert, corpus, tmp_path):
+    result = run_cli([*overrides(tiny_bert, corpus, tmp_path / "cache"), "+task.bar=2",
+                      f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert f"unknown setting task.bar for probing.tasks.conllu.POSTask; its settings are: " \
+           f"{POS_SETTINGS}" in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("+model.hidden=64", "unknown setting model.hidden for probing.pretrain.bert.BertObjective"),
+    ("+optim.optimizer.momentum=0.9", "unknown setting optim.optimizer.momentum for "
+                                      "torch.optim.AdamW"),
+    ("+corpus.encoding=latin-1", "unknown setting corpus.encoding for "
+                                 "probing.pretrain.corpus.TextCorpus"),
+])
+def test_pretraining_refuses_unknown_settings_first(tmp_path, override, message):
+    cfg = pretraining.composed([*pretraining.tiny_overrides(tmp_path / "no-corpus",
+                                                            tmp_path / "cache"), override])
+    with pytest.raises(ProbingError, match=message):
+        pretrain(cfg, tmp_path / "run")
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
+
+
+class Base:
+    def __init__(self, name: str, size: int = 1) -> None:
+        self.name, self.size = name, size
+
+
+class Child(Base):
+    def __init__(self, colour: str, **common) -> None:
+        super().__init__(**common)
+        self.colour = colour
+
+
+class Elsewhere:
+    def __init__(self, **options) -> None:
+        self.options = dict(options)
+
+
+def make(width: int, **rest) -> None:
+    """A function target."""
+
+
+def test_parameters_follow_kwargs_up_the_class_hierarchy():
+    assert parameters(Child) == {"colour": True, "name": True, "size": False}
+    assert list(parameters(POSTask)) == POS_SETTINGS.split(", ")
+    assert parameters(Elsewhere) is None, "kwargs that are not passed up: not checked"
+    assert parameters(make) is None
+    assert parameters(Path.home) == {}
+    node = {"_target_": f"{__name__}.Child", "colour": "red", "name": "x"}
+    check_settings(node)
+    with pytest.raises(ProbingError, match=r"unknown setting a\.b\.shape for .*Child; its "
+                                           r"settings are: colour, name, size"):
+        check_settings({"b": {**node, "shape": 2}}, "a")
+    with pytest.raises(ProbingError, match=r"missing setting colour"):
+        check_settings({"_target_": f"{__name__}.Child", "name": "x"})
+    check_settings({"_target_": f"{__name__}.Child", "_partial_": True, "name": "x"})
+    check_settings({"_target_": f"{__name__}.Elsewhere", "anything": 1})
+    with pytest.raises(ProbingError, match=r"task\._target_='no\.such\.Thing' cannot be "
+                                           r"imported"):
+        check_settings({"task": {"_target_": "no.such.Thing"}})
