@@ -72,6 +72,8 @@ def test_missing_tag_is_an_error(tmp_path):
 
 def test_missing_file_says_where_and_how_to_fetch(tmp_path):
     with pytest.raises(ProbingError, match=r"python -m probing\.data fetch test-corpus"):
+        task(tmp_path / "test-corpus" / "absent.conllu").read("test")
+    with pytest.raises(ProbingError, match=r"task\.test=.*absent\.conllu: no such file"):
         task(tmp_path / "absent.conllu").read("test")
 
 
