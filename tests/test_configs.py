@@ -111,3 +111,26 @@ def test_targets_are_written_in_the_yaml_not_in_a_schema():
         defaults = OmegaConf.structured(schema)
         assert OmegaConf.select(defaults, "_target_", default=MISSING) in (MISSING, "???"), (
             f"schema {group}/{name} sets _target_; write it in the YAML file")
+
+
+def test_gpu_pretraining_recipe_composes():
+    cfg = composed("pretrain", ["+experiment=pretrain_gpu"])
+    assert (cfg.device, cfg.train.precision, cfg.model.name) == ("cuda", "bf16", "bert_base")
+    check_targets(cfg, "experiments/pretrain_gpu.yaml")
+
+
+@pytest.mark.parametrize("option", ["hf", "elmo"])
+def test_encoder_constructor_defaults_agree_with_the_yaml(option):
+    """The encoders keep defaults in their constructors for use from Python; they must be the
+    YAML's, so that the two homes cannot disagree."""
+    import inspect
+
+    cfg = composed("config", [f"encoder={option}", "++encoder.name_or_path=model"])
+    node = OmegaConf.to_container(cfg.encoder, resolve=False)
+    parameters = inspect.signature(get_object(node["_target_"])).parameters
+    for key, value in node.items():
+        default = parameters[key].default if key in parameters else inspect.Parameter.empty
+        if default is inspect.Parameter.empty or key in ("name", "device", "seed") or (
+                value == "???"):
+            continue  # required here or there, or interpolated (name, ${device}, ${seed})
+        assert str(getattr(default, "value", default)) == str(value), (option, key)
