@@ -177,3 +177,14 @@ def test_blank_words_are_the_unknown_token_and_extraction_warns_once(tiny_bert, 
     assert clean.meta["key"] != activations.meta["key"]
     assert clean.meta["settings"] == encoder.settings == {"pooling": "first", "max_length": 64,
                                                           "stride": 31}
+
+
+def test_damaged_weights_file_is_named_with_a_fix(tiny_bert, tmp_path):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_bert, damaged)
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a copy cut short
+    with pytest.raises(ProbingError, match=r"model\.safetensors is damaged or incomplete.*again"):
+        HFEncoder(str(damaged))
