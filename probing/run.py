@@ -52,7 +52,8 @@ class Laps:
 
 
 def majority_baseline(task: Task, train: SpanTable, test: SpanTable, labels: list[str]) -> dict:
-    """The test scores of always answering the most frequent training label (label set)."""
+    """The test scores of always answering the most frequent training label (label set); of
+    labels equally frequent, the first in the label order."""
     values, counts = np.unique(train.labels, axis=0, return_counts=True)
     majority = values[counts.argmax()]
     predicted = np.broadcast_to(majority, test.labels.shape)
