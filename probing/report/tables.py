@@ -281,6 +281,7 @@ def _format(value: float, lo: float | None, hi: float | None, digits: int) -> st
     if value is None or np.isnan(value):
         return "–"
     text = f"{value:.{digits}f}"
-    if lo is not None and not np.isnan(lo):
+    # no interval where there is nothing to resample (E_s from one seed: every draw the same)
+    if lo is not None and not np.isnan(lo) and lo != hi:
         text += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
     return text
