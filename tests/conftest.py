@@ -48,3 +48,12 @@ def task_files(name: str, corpus: str, train, dev=None, test=None) -> dict:
     """The settings every task takes (`**common`), for a task built by hand in a test."""
     return {"name": name, "corpus": corpus, "train": train, "dev": dev or train,
             "test": test or train, "control": False, "control_seed": 0}
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """A test that lowers torch's thread count (to keep a heavy test light) must not change the
+    tests after it: the ELMo resume test is not exact when the count changes mid-process."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
