@@ -1,8 +1,10 @@
 """A probe run: `python -m probing.run [overrides]` (Hydra; `-m` sweeps).
 
 Reads the task's splits, extracts (or reuses) every layer's activations, trains the probe on
-train with early stopping on dev, scores test, and writes results.json and the mixing-weight
-plot into the run folder.
+train with early stopping on dev, scores test, and writes results.json, the test predictions
+and the mixing-weight plot into the run folder. With `mix=layers` it trains every layer
+selection side by side and writes each one's record into a subfolder. In a sweep, a job that
+fails leaves failed.json and the others go on; the command then exits 1 naming them.
 """
 
 import logging
