@@ -74,6 +74,7 @@ class Prepared:
     activations: dict[str, Activations]
     vocab: LabelVocab
     splits: dict[str, Split]
+    baseline: dict  # the majority-label baseline on test, the same for every probe
 
 
 def prepare(cfg: DictConfig, lap: Laps) -> tuple[Prepared, Trainer, list[LayerSelection]]:
@@ -99,7 +100,9 @@ def prepare(cfg: DictConfig, lap: Laps) -> tuple[Prepared, Trainer, list[LayerSe
                                            task.n_spans, task.labeling),
                            activations[split].vectors)
               for split in SPLITS}
-    return Prepared(task, encoder, examples, activations, vocab, splits), trainer, selections
+    baseline = majority_baseline(task, splits["train"].table, splits["test"].table, vocab.labels)
+    return (Prepared(task, encoder, examples, activations, vocab, splits, baseline), trainer,
+            selections)
 
 
 def probe_run(cfg: DictConfig, output_dir: Path) -> list[dict]:
@@ -159,8 +162,7 @@ def run_record(cfg: DictConfig, run: Prepared, selection: LayerSelection, probe:
                 "layers": selection.layers(encoder.n_layers)},
         "seed": cfg.seed,
         "metrics": metrics,
-        "baseline": majority_baseline(task, splits["train"].table, splits["test"].table,
-                                      run.vocab.labels),
+        "baseline": run.baseline,
         "mixing_weights": weights,
         "gamma": probe.mix.gamma.item(),
         "center_of_gravity": center_of_gravity(weights),

