@@ -233,3 +233,17 @@ def test_hydra_configs_build_the_encoder(data_dir):
     encoder, random_encoder = instantiate(cfg.encoder), instantiate(random_cfg.encoder)
     assert isinstance(encoder, ELMoEncoder) and not encoder.random_init
     assert encoder.name == "elmo-fixture" and random_encoder.random_init
+
+
+def test_the_committed_elmo_builds_from_its_config(monkeypatch):
+    # conf/encoder/elmo_gutenberg.yaml names the weights relative to the repository root
+    monkeypatch.chdir(REPO)
+    register_configs()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["encoder=elmo_gutenberg", "device=cpu"])
+    encoder = instantiate(cfg.encoder)
+    random_twin = ELMoEncoder(cfg.encoder.options_file, random_init=True, device="cpu")
+    sentence = [["The", "ship", "sailed", "at", "dawn", "."]]
+    trained, fresh = encoder.encode(sentence)[0], random_twin.encode(sentence)[0]
+    assert (encoder.name, trained.shape) == ("elmo-gutenberg", (3, 6, 256))
+    assert not torch.allclose(trained, fresh), "the committed weights were not read"

@@ -21,7 +21,7 @@ def hydra_config(experiment: str):
 
 @pytest.mark.parametrize(("experiment", "params"), [
     ("layer_roles", {"task": TASKS, "+study": "layers,mix_seed1,mix_seed2,control"}),
-    ("elmo_vs_bert", {"encoder": "elmo_fixture,minilm", "task": TASKS,
+    ("elmo_vs_bert", {"encoder": "elmo_gutenberg,minilm", "task": TASKS,
                       "+study": "layers,mix_seed1,mix_seed2"}),
 ])
 def test_experiment_sweeps(experiment, params):
