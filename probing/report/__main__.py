@@ -119,7 +119,7 @@ def figure_relative_depth(tables: Tables, out: Path) -> list[Path]:
     models = tables.layers[["encoder", "step"]].drop_duplicates()
     if len(models) < 2:
         return []
-    return plot_relative_depth(tables.layers, out / "relative_depth")
+    return plot_relative_depth(tables.layers, tables.expected, out / "relative_depth")
 
 
 def figure_against_step(tables: Tables, out: Path) -> list[Path]:

@@ -149,14 +149,24 @@ def plot_scores_by_layer(layers: pd.DataFrame, title: str, stem: str | Path) -> 
     return save_figure(fig, stem)
 
 
-def plot_relative_depth(layers: pd.DataFrame, stem: str | Path) -> list[Path]:
-    """Several encoders in one panel a task: mixing weights against relative depth
-    layer / (n_layers - 1), so a 3-layer ELMo and a 13-layer BERT compare."""
+def plot_relative_depth(layers: pd.DataFrame, expected: pd.DataFrame,
+                        stem: str | Path) -> list[Path]:
+    """Several encoders in one panel a task, against relative depth layer / (L - 1) for an
+    encoder of L layers (embeddings included), so a 3-layer ELMo and a 13-layer BERT compare.
+    The weights are drawn as L * s_l, the weight against the uniform mix's 1 / L, because raw
+    weights of encoders of different depth live on different scales; a dashed line marks each
+    encoder's E_delta / (L - 1)."""
     frame = layers.copy()
-    depth = frame.groupby(KEYS)["layer"].transform("max")
-    frame["depth"] = frame["layer"] / depth.where(depth > 0, 1)
-    frame["model"] = frame["encoder"] + np.where(frame["step"] >= 0,
-                                                 " @" + frame["step"].astype(str), "")
+    n_layers = frame.groupby(KEYS)["layer"].transform("max") + 1
+    frame["depth"] = frame["layer"] / (n_layers - 1).where(n_layers > 1, 1)
+    frame["relative_weight"] = frame["weight"] * n_layers
+    for bound in ("weight_lo", "weight_hi"):
+        frame[f"relative_{bound}"] = frame[bound] * n_layers
+    frame["model"] = _model_names(frame)
+    last_layer = frame.groupby(KEYS, as_index=False)["layer"].max()
+    centers = expected.merge(last_layer, on=KEYS)
+    centers["depth"] = centers["E_delta"] / centers["layer"].where(centers["layer"] > 0, 1)
+    centers["model"] = _model_names(centers)
     tasks = sorted(frame["task"].unique())
     columns = min(3, len(tasks))
     rows = -(-len(tasks) // columns)
@@ -166,13 +176,24 @@ def plot_relative_depth(layers: pd.DataFrame, stem: str | Path) -> list[Path]:
                        strict=False))
     for ax, task in zip(axes.flat, tasks, strict=False):
         for model, group in frame[frame["task"] == task].groupby("model"):
-            ax.errorbar(group["depth"], group["weight"], yerr=_yerr(group, "weight"), marker="o",
-                        markersize=3, capsize=2, linewidth=1, label=model, color=palette[model])
-        ax.set(title=task, xlabel="relative depth  layer / (L-1)", ylabel="$s_l$")
+            ax.errorbar(group["depth"], group["relative_weight"],
+                        yerr=_yerr(group, "relative_weight"), marker="o", markersize=3,
+                        capsize=2, linewidth=1, label=model, color=palette[model])
+        for _, center in centers[centers["task"] == task].dropna(subset=["depth"]).iterrows():
+            ax.axvline(center["depth"], color=palette.get(center["model"], "grey"),
+                       linestyle="--", linewidth=0.8)
+        ax.axhline(1.0, color="grey", linewidth=0.5)
+        ax.set(title=task, xlabel="relative depth: layer / (L-1)", ylabel="$L \\cdot s_l$")
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
+    fig.suptitle("mixing weight against uniform (1); dashed: $E_\\Delta$ / (L-1)", fontsize=9)
     return save_figure(fig, stem)
+
+
+def _model_names(frame: pd.DataFrame) -> pd.Series:
+    """An encoder's name, with its pretraining step where it has one."""
+    return frame["encoder"] + np.where(frame["step"] >= 0, " @" + frame["step"].astype(str), "")
 
 
 def plot_against_step(table: pd.DataFrame, stem: str | Path) -> list[Path]:
