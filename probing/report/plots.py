@@ -85,6 +85,7 @@ def plot_summary(layers: pd.DataFrame, expected: pd.DataFrame, title: str,
     weights s_l (left) and the cumulative gains delta_l (right) as bars with 95% intervals;
     E_s and E_delta marked."""
     tasks = _order_by_e_delta(expected)
+    last_layer = layers["layer"].max()
     fig, axes = plt.subplots(len(tasks), 2, figsize=(7, 0.3 + 1.0 * len(tasks)), squeeze=False,
                              sharex=True)
     for row, task in zip(axes, tasks, strict=True):
@@ -95,7 +96,10 @@ def plot_summary(layers: pd.DataFrame, expected: pd.DataFrame, title: str,
             ax.bar(frame["layer"], frame[name].fillna(0), yerr=_yerr(frame, name), color=color,
                    error_kw={"elinewidth": 0.8, "capsize": 1.5})
             if not np.isnan(stats[mark]):
-                ax.axvline(stats[mark], color="#c44e52", linestyle="--", linewidth=1)
+                # an E_delta outside the layers (gains of both signs that nearly cancel) is
+                # printed but not drawn, so it does not stretch the axis
+                if 0 <= stats[mark] <= last_layer:
+                    ax.axvline(stats[mark], color="#c44e52", linestyle="--", linewidth=1)
                 symbol = "$E_s$" if mark == "E_s" else r"$E_\Delta$"
                 ax.text(0.01, 0.95, f"{symbol} = {stats[mark]:.2f}", transform=ax.transAxes,
                         ha="left", va="top", fontsize=7,
@@ -179,7 +183,8 @@ def plot_relative_depth(layers: pd.DataFrame, expected: pd.DataFrame,
             ax.errorbar(group["depth"], group["relative_weight"],
                         yerr=_yerr(group, "relative_weight"), marker="o", markersize=3,
                         capsize=2, linewidth=1, label=model, color=palette[model])
-        for _, center in centers[centers["task"] == task].dropna(subset=["depth"]).iterrows():
+        inside = centers["depth"].between(0, 1)
+        for _, center in centers[(centers["task"] == task) & inside].iterrows():
             ax.axvline(center["depth"], color=palette.get(center["model"], "grey"),
                        linestyle="--", linewidth=0.8)
         ax.axhline(1.0, color="grey", linewidth=0.5)
