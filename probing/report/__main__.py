@@ -172,6 +172,8 @@ def report(paths: list[Path], out: Path, resamples: int = bootstrap.RESAMPLES,
         failures = pd.DataFrame(failed)[["sweep", "job", "status", "overrides", "error_type",
                                          "first_line", "folder"]]
         failures["overrides"] = failures["overrides"].map(" ".join)
+        failures["job"] = failures["job"].astype("Int64")  # a job number, not 1.000
+        failures["folder"] = failures["folder"].fillna("")  # a job that never started
         write_table(failures, out, "failures")
         for status in sweeps:
             if status.not_done:
