@@ -12,6 +12,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from probing.checkpoints import checkpoint_name
 from probing.config import register_configs
 from probing.encoders.elmo import ELMoEncoder
 from probing.errors import ProbingError
@@ -23,6 +24,7 @@ from probing.models.elmo import (
     word_char_ids,
 )
 from probing.models.elmo_weights import tf_shapes
+from probing.pretrain.config import register_pretrain_configs
 
 REPO = Path(__file__).resolve().parents[1]
 ATOL = 1e-6
@@ -235,15 +237,18 @@ def test_hydra_configs_build_the_encoder(data_dir):
     assert encoder.name == "elmo-fixture" and random_encoder.random_init
 
 
-def test_the_committed_elmo_builds_from_its_config(monkeypatch):
-    # conf/encoder/elmo_gutenberg.yaml names the weights relative to the repository root
-    monkeypatch.chdir(REPO)
+def test_the_project_elmo_config_reads_the_pretraining_checkpoint():
+    # encoder=elmo_gutenberg names the folder that results/elmo-gutenberg's pretraining command
+    # writes (outputs/pretrain/<name>/checkpoints/<step>); its weights are not committed
     register_configs()
+    register_pretrain_configs()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["encoder=elmo_gutenberg", "device=cpu"])
-    encoder = instantiate(cfg.encoder)
-    random_twin = ELMoEncoder(cfg.encoder.options_file, random_init=True, device="cpu")
-    sentence = [["The", "ship", "sailed", "at", "dawn", "."]]
-    trained, fresh = encoder.encode(sentence)[0], random_twin.encode(sentence)[0]
-    assert (encoder.name, trained.shape) == ("elmo-gutenberg", (3, 6, 256))
-    assert not torch.allclose(trained, fresh), "the committed weights were not read"
+        cfg = compose(config_name="config", overrides=["encoder=elmo_gutenberg"])
+        pretrain = compose(config_name="pretrain", overrides=[
+            "model=elmo", "corpus=gutenberg", "name=elmo-gutenberg-30min"],
+            return_hydra_config=True)
+    step = Path(pretrain.hydra.run.dir) / "checkpoints" / checkpoint_name(2000)
+    assert Path(cfg.encoder.options_file) == step / "options.json"
+    assert Path(cfg.encoder.weight_file) == step / "weights.hdf5"
+    readme = (REPO / "results" / "elmo-gutenberg" / "README.md").read_text()
+    assert "name=elmo-gutenberg-30min" in readme and "train.max_steps=2000" in readme
