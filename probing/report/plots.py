@@ -160,16 +160,16 @@ def plot_relative_depth(layers: pd.DataFrame, expected: pd.DataFrame,
     The weights are drawn as L * s_l, the weight against the uniform mix's 1 / L, because raw
     weights of encoders of different depth live on different scales; a dashed line marks each
     encoder's E_delta / (L - 1)."""
-    frame = layers.copy()
-    n_layers = frame.groupby(KEYS)["layer"].transform("max") + 1
-    frame["depth"] = frame["layer"] / (n_layers - 1).where(n_layers > 1, 1)
-    frame["relative_weight"] = frame["weight"] * n_layers
-    for bound in ("weight_lo", "weight_hi"):
-        frame[f"relative_{bound}"] = frame[bound] * n_layers
+    sizes = layers.groupby(KEYS, as_index=False)["layer"].max()
+    sizes["n_layers"] = sizes.pop("layer") + 1
+    sizes["span"] = (sizes["n_layers"] - 1).clip(lower=1)  # a one-layer encoder sits at 0
+    frame = layers.merge(sizes, on=KEYS)
+    frame["depth"] = frame["layer"] / frame["span"]
+    for name in ("weight", "weight_lo", "weight_hi"):
+        frame[f"relative_{name}"] = frame[name] * frame["n_layers"]
     frame["model"] = _model_names(frame)
-    last_layer = frame.groupby(KEYS, as_index=False)["layer"].max()
-    centers = expected.merge(last_layer, on=KEYS)
-    centers["depth"] = centers["E_delta"] / centers["layer"].where(centers["layer"] > 0, 1)
+    centers = expected.merge(sizes, on=KEYS)
+    centers["depth"] = centers["E_delta"] / centers["span"]
     centers["model"] = _model_names(centers)
     tasks = sorted(frame["task"].unique())
     columns = min(3, len(tasks))
