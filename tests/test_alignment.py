@@ -175,7 +175,7 @@ def test_blank_words_are_the_unknown_token_and_extraction_warns_once(tiny_bert, 
         cached = torch.from_numpy(np.array(activations.sentence(i)))
         torch.testing.assert_close(cached.float().transpose(0, 1), vectors, atol=2e-3, rtol=2e-3)
     assert clean.meta["key"] != activations.meta["key"]
-    assert clean.meta["settings"] == encoder.settings == {"pooling": "first", "max_length": 64,
+    assert clean.meta["settings"] == encoder.settings == {"pooling": "mean", "max_length": 64,
                                                           "stride": 31}
 
 

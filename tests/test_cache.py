@@ -56,7 +56,7 @@ def test_key_depends_on_weights_pooling_and_sentences(tiny_bert, tmp_path):
     encoder = HFEncoder(str(tiny_bert))
     key = cache_key(encoder, SENTENCES)
     assert cache_key(HFEncoder(str(tiny_bert)), SENTENCES) == key
-    assert cache_key(HFEncoder(str(tiny_bert), pooling="mean"), SENTENCES) != key
+    assert cache_key(HFEncoder(str(tiny_bert), pooling="first"), SENTENCES) != key
     assert cache_key(HFEncoder(str(tiny_bert), stride=5), SENTENCES) != key
     other = make_tiny_bert(tmp_path / "other", seed=1)
     assert cache_key(HFEncoder(str(other)), SENTENCES) != key

@@ -21,9 +21,8 @@ DEV = [["the", "mat"], ["a", "dog"]]
 @pytest.fixture
 def caches(tiny_bert, tmp_path):
     """Three complete caches (two encoders) and one interrupted extraction."""
-    first, second = HFEncoder(str(tiny_bert), name="tiny"), HFEncoder(str(tiny_bert),
-                                                                      name="tiny-mean",
-                                                                      pooling="mean")
+    first = HFEncoder(str(tiny_bert), name="tiny", pooling="first")
+    second = HFEncoder(str(tiny_bert), name="tiny-mean", pooling="mean")
     root = tmp_path / "cache"
     extract(first, TRAIN, root, desc="toy/train")
     extract(first, DEV, root, desc="toy/dev")

@@ -196,6 +196,17 @@ def test_runs_without_predictions_have_points_without_intervals(tmp_path):
     assert table["mix"].iloc[0] == 0.9 and math.isnan(table["mix_lo"].iloc[0])
 
 
+def test_a_mix_only_sweep_has_no_best_layer(tmp_path):
+    for seed in (0, 1):
+        write_run(tmp_path / "sweep" / str(seed), record("mix", None, 0.9, seed=seed),
+                  gold_labels())
+    report([tmp_path / "sweep"], tmp_path / "out", resamples=50)
+    shown = (tmp_path / "out" / "overview.md").read_text().splitlines()[2].split("|")
+    header = (tmp_path / "out" / "overview.md").read_text().splitlines()[0].split("|")
+    assert shown[[c.strip() for c in header].index("best_layer")].strip() == "–"
+    assert pd.isna(pd.read_csv(tmp_path / "out" / "overview.csv")["best_layer"].iloc[0])
+
+
 TABLES = ("overview", "layers", "expected_layers", "summary")
 
 

@@ -40,7 +40,7 @@ class HFEncoder(Encoder):
     """
 
     def __init__(self, name_or_path: str, name: str | None = None,
-                 pooling: Pooling | str = Pooling.first, max_length: int | None = None,
+                 pooling: Pooling | str = Pooling.mean, max_length: int | None = None,
                  stride: int | None = None, device: str = "auto", dtype: str = "float32",
                  random_init: bool = False, seed: int = 0, long_words: str = "error") -> None:
         if long_words not in ("error", "truncate"):

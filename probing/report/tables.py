@@ -238,10 +238,10 @@ def overview(study: Study) -> pd.DataFrame:
         mix = study.scores(study.select(runs, "mix"))
         _with_interval(row, "mix", mix.point, mix.samples)
         points = np.array([s.point for s in single])
-        best = int(np.nanargmax(points)) if not np.isnan(points).all() else -1
-        row["best_layer"] = best
-        _with_interval(row, "best_single", single[best].point if best >= 0 else float("nan"),
-                       single[best].samples if best >= 0 else None)
+        best = None if np.isnan(points).all() else int(np.nanargmax(points))
+        row["best_layer"] = best  # None where no layer ran alone
+        _with_interval(row, "best_single", float("nan") if best is None else single[best].point,
+                       None if best is None else single[best].samples)
         control = study.scores(study.select(controls.get(key, []), "mix"))
         _with_interval(row, "control", control.point, control.samples)
         paired = None if mix.samples is None or control.samples is None else (
@@ -251,7 +251,9 @@ def overview(study: Study) -> pd.DataFrame:
                              ("E_delta", study.cumulative_expected_layer(runs))):
             _with_interval(row, name, scores.point, scores.samples)
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame["best_layer"] = frame["best_layer"].astype("Int64")  # a layer number, not 3.000
+    return frame
 
 
 def load_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
@@ -273,7 +275,7 @@ def with_intervals(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         elif pd.api.types.is_float_dtype(values):
             shown[column] = [_format(v, None, None, digits) for v in values]
         else:
-            shown[column] = values.astype(str)
+            shown[column] = ["–" if v is None or v is pd.NA else str(v) for v in values]
     return shown
 
 
