@@ -196,6 +196,26 @@ def test_runs_without_predictions_have_points_without_intervals(tmp_path):
     assert table["mix"].iloc[0] == 0.9 and math.isnan(table["mix_lo"].iloc[0])
 
 
+def test_one_encoder_name_for_two_encoders_is_refused(tmp_path):
+    for pooling in ("first", "mean"):
+        run = record("mix", None, 0.9)
+        run["encoder"] |= {"fingerprint": "ab" * 32, "settings": {"pooling": pooling}}
+        write_run(tmp_path / pooling, run, gold_labels())
+        # a sweep's job folder: an error in its records is not taken for "no finished run"
+        (tmp_path / pooling / ".hydra").mkdir()
+        (tmp_path / pooling / ".hydra" / "overrides.yaml").write_text(f"- pooling={pooling}\n")
+    (tmp_path / "multirun.yaml").write_text("hydra: {}\n")
+    with pytest.raises(ProbingError, match="runs named encoder 'tiny' come from different") as e:
+        report([tmp_path], tmp_path / "out", resamples=20)
+    assert "pooling=first" in str(e.value) and "pooling=mean" in str(e.value)
+    assert str(tmp_path / "first") in str(e.value) and "encoder.name" in str(e.value)
+    # the same encoder and settings under one name: one group, as before
+    run = record("mix", None, 0.8, seed=1)
+    run["encoder"] |= {"fingerprint": "ab" * 32, "settings": {"pooling": "mean"}}
+    write_run(tmp_path / "mean-seed1", run, gold_labels())
+    assert len(load_records([tmp_path / "mean", tmp_path / "mean-seed1"])) == 2
+
+
 def test_a_mix_only_sweep_has_no_best_layer(tmp_path):
     for seed in (0, 1):
         write_run(tmp_path / "sweep" / str(seed), record("mix", None, 0.9, seed=seed),

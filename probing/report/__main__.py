@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from probing.errors import ProbingError, reported_without_traceback
+from probing.errors import reported_without_traceback
 from probing.report import bootstrap
 from probing.report.failures import SweepStatus, sweep_jobs, sweeps_under
 from probing.report.plots import (
@@ -39,6 +39,7 @@ from probing.report.plots import (
 )
 from probing.report.tables import (
     KEYS,
+    NoRecords,
     Study,
     expected_layers,
     layer_table,
@@ -153,7 +154,7 @@ def build_tables(paths: list[Path], resamples: int = bootstrap.RESAMPLES,
     """The tables of every run under `paths`; None where there is no run (only failures)."""
     try:
         records = load_records(paths)
-    except ProbingError:
+    except NoRecords:
         if any(status.jobs for status in map(sweep_jobs, sweeps_under(paths))):
             return None
         raise

@@ -52,6 +52,10 @@ class RunRecord:
     control: bool = False  # a Hewitt & Liang control task
     baseline_label: Any = None  # the majority training label
     baseline_test: dict[str, float] = field(default_factory=dict)
+    # what made the activations: the weights' fingerprint and the alignment settings (pooling,
+    # window); None in records that do not say
+    encoder_fingerprint: str | None = None
+    encoder_settings: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, path: str | Path) -> "RunRecord":
@@ -77,7 +81,9 @@ class RunRecord:
             gamma=float(raw["gamma"]), n_layers=int(encoder.get("n_layers", len(weights))),
             step=encoder.get("step"), labeling=task.get("labeling"),
             labels=list(task.get("labels", [])), control=bool(task.get("control", False)),
-            baseline_label=baseline.get("label"), baseline_test=baseline.get("test", {}))
+            baseline_label=baseline.get("label"), baseline_test=baseline.get("test", {}),
+            encoder_fingerprint=encoder.get("fingerprint"),
+            encoder_settings=encoder.get("settings") or {})
 
     @property
     def score(self) -> float:

@@ -29,18 +29,47 @@ __all__ = ["KEYS", "Study", "cumulative_expected_layer", "expected_layers", "fin
            "layer_table", "load_records", "load_runs", "overview", "summary"]
 
 
+class NoRecords(ProbingError):
+    """No finished run under the folders given (a sweep whose every job failed, say)."""
+
+
 def find_records(paths: Iterable[str | Path]) -> list[Path]:
     paths = list(map(Path, paths))
     found = sorted({p for path in paths
                     for p in ([path] if path.is_file() else path.rglob(RECORD_NAME))})
     if not found:
-        raise ProbingError(f"no {RECORD_NAME} under {', '.join(map(str, paths))}; give the run "
+        raise NoRecords(f"no {RECORD_NAME} under {', '.join(map(str, paths))}; give the run "
                            "or sweep folders of finished probe runs")
     return found
 
 
 def load_records(paths: Iterable[str | Path]) -> list[RunRecord]:
-    return [RunRecord.from_json(path) for path in find_records(paths)]
+    records = [RunRecord.from_json(path) for path in find_records(paths)]
+    check_one_encoder_per_name(records)
+    return records
+
+
+def check_one_encoder_per_name(records: list[RunRecord]) -> None:
+    """Refuse runs that share an encoder name (and pretraining step) but not the encoder: the
+    report groups runs by name, so two encoders, or one with two settings (words as the first
+    or the mean of their pieces), would be averaged together without a word."""
+    seen: dict[tuple, RunRecord] = {}
+    for record in records:
+        if record.encoder_fingerprint is None:
+            continue
+        first = seen.setdefault((record.encoder, record.step), record)
+        if (first.encoder_fingerprint, first.encoder_settings) != (
+                record.encoder_fingerprint, record.encoder_settings):
+            raise ProbingError(
+                f"runs named encoder {record.encoder!r} come from different encoders or "
+                f"settings: {first.folder} ({_identity(first)}) and {record.folder} "
+                f"({_identity(record)}); give each its own encoder.name=..., or report them "
+                "separately")
+
+
+def _identity(record: RunRecord) -> str:
+    settings = ", ".join(f"{k}={v}" for k, v in sorted(record.encoder_settings.items()))
+    return f"weights {record.encoder_fingerprint[:12]}" + (f", {settings}" if settings else "")
 
 
 def _step(record: RunRecord) -> int:
