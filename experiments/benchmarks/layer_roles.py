@@ -3,7 +3,8 @@
 results/benchmarks/layer_roles.json.
 
     PROBING_DATA_DIR=../shared/data python experiments/benchmarks/layer_roles.py
-    python experiments/benchmarks/layer_roles.py encoder.random_init=true encoder.name=minilm-random
+    python experiments/benchmarks/layer_roles.py encoder.random_init=true \
+        encoder.name=minilm-l6-random
 
 Per stage (read, extract, train, evaluate) the seconds are summed over the sweep's runs, from
 their records; a run of several probes (mix=layers) counts once. Extraction is cold or warm as
