@@ -200,8 +200,12 @@ def test_round_trip_and_gradients_for_another_shape(tmp_path):
 
 def test_bad_files_name_the_file(fixture, tmp_path):
     weights = fixture / "lm_weights.hdf5"
-    with pytest.raises(ProbingError, match=r"nowhere\.json"):
+    with pytest.raises(ProbingError, match=r"nowhere\.json.*give encoder.options_file"):
         load_elmo(tmp_path / "nowhere.json", weights)
+    unmade = tmp_path / "pretrain" / "my-elmo" / "checkpoints" / "step-0000100" / "options.json"
+    with pytest.raises(ProbingError, match=r"checkpoint of the pretraining run .*my-elmo.*"
+                                           r"pretrain it first.*name=my-elmo"):
+        load_elmo(unmade, weights)
     broken = tmp_path / "broken.json"
     broken.write_text('{"lstm": {\n  "dim": 64,,\n}}')
     with pytest.raises(ProbingError, match=r"broken.json:2"):

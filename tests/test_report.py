@@ -213,7 +213,8 @@ def test_one_encoder_name_for_two_encoders_is_refused(tmp_path):
     run = record("mix", None, 0.8, seed=1)
     run["encoder"] |= {"fingerprint": "ab" * 32, "settings": {"pooling": "mean"}}
     write_run(tmp_path / "mean-seed1", run, gold_labels())
-    assert len(load_records([tmp_path / "mean", tmp_path / "mean-seed1"])) == 2
+    runs = load_runs([tmp_path / "mean", tmp_path / "mean-seed1"])
+    assert list(runs["encoder_settings"]) == ["pooling=mean", "pooling=mean"]
 
 
 def test_a_mix_only_sweep_has_no_best_layer(tmp_path):

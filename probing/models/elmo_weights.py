@@ -47,13 +47,24 @@ def read_options(path: str | Path) -> dict:
     try:
         options = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ProbingError(f"{path}: ELMo options file not found; give encoder.options_file the "
-                           "options.json that came with the weights") from None
+        raise ProbingError(f"{path}: ELMo options file not found; "
+                           + _how_to_make(path)) from None
     except json.JSONDecodeError as e:
         raise ProbingError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); an ELMo options file "
                            "is a JSON object with 'lstm' and 'char_cnn' sections") from None
     check_options(options, str(path))
     return options
+
+
+def _how_to_make(path: Path) -> str:
+    """What to do about a missing options file: a checkpoint of `probing.pretrain` (which
+    are not committed) is made by running that pretraining; anything else is a wrong path."""
+    if path.parent.name.startswith("step-") and path.parent.parent.name == "checkpoints":
+        run = path.parent.parent.parent
+        return (f"it is a checkpoint of the pretraining run {run}, which has not been run here: "
+                f"pretrain it first (`python -m probing.pretrain model=elmo ... name={run.name}`; "
+                "for encoder=elmo_gutenberg the command is in results/elmo-gutenberg/README.md)")
+    return "give encoder.options_file the options.json that came with the weights"
 
 
 def check_options(options: dict, source: str) -> None:

@@ -67,8 +67,13 @@ def check_one_encoder_per_name(records: list[RunRecord]) -> None:
                 "separately")
 
 
+def settings_text(record: RunRecord) -> str:
+    """The encoder's alignment settings as `pooling=mean, stride=255`."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(record.encoder_settings.items()))
+
+
 def _identity(record: RunRecord) -> str:
-    settings = ", ".join(f"{k}={v}" for k, v in sorted(record.encoder_settings.items()))
+    settings = settings_text(record)
     return f"weights {record.encoder_fingerprint[:12]}" + (f", {settings}" if settings else "")
 
 
@@ -185,8 +190,9 @@ class Study:
 def runs_table(study: Study) -> pd.DataFrame:
     """One row per run: what was probed, how, and what came out."""
     return pd.DataFrame([{
-        "task": r.task, "encoder": r.encoder, "step": _step(r), "control": r.control,
-        "mode": r.mode, "layer": _layer(r), "seed": r.seed, "metric": r.metric, "score": r.score,
+        "task": r.task, "encoder": r.encoder, "encoder_settings": settings_text(r),
+        "step": _step(r), "control": r.control, "mode": r.mode, "layer": _layer(r),
+        "seed": r.seed, "metric": r.metric, "score": r.score,
         "dev_score": r.dev.get(r.metric, float("nan")), "baseline": r.baseline,
         "center_of_gravity": r.center_of_gravity, "gamma": r.gamma, "n_layers": r.n_layers,
         "run": str(r.folder)} for r in study.records])
