@@ -23,6 +23,14 @@ def checkpoint_name(step: int) -> str:
     return f"step-{step:07d}"
 
 
+def run_of_checkpoint(folder: str | Path) -> Path | None:
+    """The pretraining run that `folder` is (or would be) a checkpoint of; None otherwise."""
+    folder = Path(folder)
+    if folder.name.startswith("step-") and folder.parent.name == CHECKPOINTS:
+        return folder.parent.parent
+    return None
+
+
 def read_info(folder: Path) -> dict:
     return json.loads((folder / INFO).read_text())
 

@@ -27,6 +27,7 @@ import h5py
 import numpy as np
 import torch
 
+from probing.checkpoints import run_of_checkpoint
 from probing.errors import ProbingError
 from probing.files import write_json_atomic
 
@@ -59,8 +60,8 @@ def read_options(path: str | Path) -> dict:
 def _how_to_make(path: Path) -> str:
     """What to do about a missing options file: a checkpoint of `probing.pretrain` (which
     are not committed) is made by running that pretraining; anything else is a wrong path."""
-    if path.parent.name.startswith("step-") and path.parent.parent.name == "checkpoints":
-        run = path.parent.parent.parent
+    run = run_of_checkpoint(path.parent)
+    if run is not None:
         return (f"it is a checkpoint of the pretraining run {run}, which has not been run here: "
                 f"pretrain it first (`python -m probing.pretrain model=elmo ... name={run.name}`; "
                 "for encoder=elmo_gutenberg the command is in results/elmo-gutenberg/README.md)")

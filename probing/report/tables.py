@@ -39,7 +39,7 @@ def find_records(paths: Iterable[str | Path]) -> list[Path]:
                     for p in ([path] if path.is_file() else path.rglob(RECORD_NAME))})
     if not found:
         raise NoRecords(f"no {RECORD_NAME} under {', '.join(map(str, paths))}; give the run "
-                           "or sweep folders of finished probe runs")
+                        "or sweep folders of finished probe runs")
     return found
 
 
