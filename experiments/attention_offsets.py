@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
-from probing.files import write_text_atomic
+from probing.atomic import write_text_atomic
 from probing.pretrain.corpus import strip_gutenberg
 
 

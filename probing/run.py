@@ -22,7 +22,6 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from probing.config import CONF_PATH, register_configs
 from probing.encoders.base import Encoder
 from probing.errors import failure_recorded, reported_without_traceback
 from probing.features import Activations, extract
@@ -32,7 +31,8 @@ from probing.probes.train import Split, Trainer
 from probing.report.failures import job_done, job_failed, last_sweep
 from probing.report.plots import plot_mixing_weights
 from probing.report.record import write_record
-from probing.runtime import library_versions, seed_everything
+from probing.reproducibility import library_versions, seed_everything
+from probing.schemas import CONF_PATH, register_configs
 from probing.settings import check_settings
 from probing.tasks import LabelVocab
 from probing.tasks.base import SPLITS, Example, Task

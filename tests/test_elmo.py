@@ -13,10 +13,9 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from probing.checkpoints import checkpoint_name
-from probing.config import register_configs
-from probing.encoders.elmo import ELMoEncoder
+from probing.encoders.elmo_encoder import ELMoEncoder
 from probing.errors import ProbingError
-from probing.models.elmo import (
+from probing.models.elmo_bilm import (
     ELMoBiLM,
     batch_to_char_ids,
     load_elmo,
@@ -24,7 +23,8 @@ from probing.models.elmo import (
     word_char_ids,
 )
 from probing.models.elmo_weights import tf_shapes
-from probing.pretrain.config import register_pretrain_configs
+from probing.pretrain.pretrain_schemas import register_pretrain_configs
+from probing.schemas import register_configs
 
 REPO = Path(__file__).resolve().parents[1]
 ATOL = 1e-6

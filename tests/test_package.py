@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from probing.config import CONF_PATH, conf_path
+from probing.schemas import CONF_PATH, conf_path
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -110,7 +110,7 @@ def test_pip_install_runs_from_an_empty_folder(tmp_path):
         assert done.returncode == 0, f"{' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
-    where = run("python", "-c", "import probing.config as c; print(c.__file__, c.CONF_PATH)")
+    where = run("python", "-c", "import probing.schemas as c; print(c.__file__, c.CONF_PATH)")
     assert str(venv) in where and "pkg://probing.conf" in where
     job = run("probing-run", "--cfg", "job")
     assert "name: minilm-l6" in job and "name: upos" in job

@@ -19,10 +19,9 @@ from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
 from probing.checkpoints import checkpoint_sweep, list_checkpoints, read_info
-from probing.config import register_configs
 from probing.encoders.hf import HFEncoder
 from probing.errors import ProbingError
-from probing.pretrain.bert import (
+from probing.pretrain.bert_objective import (
     BertObjective,
     Masking,
     PairBatches,
@@ -30,10 +29,11 @@ from probing.pretrain.bert import (
     make_pairs,
     tokenized_corpus,
 )
-from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.corpus import TextCorpus, strip_gutenberg
 from probing.pretrain.loop import pretrain
+from probing.pretrain.pretrain_schemas import register_pretrain_configs
 from probing.pretrain.tokenizer import SPECIAL_TOKENS, encode, train_wordpiece
+from probing.schemas import register_configs
 
 REPO = Path(__file__).resolve().parents[1]
 PAD, UNK, CLS, SEP, MASK = range(5)

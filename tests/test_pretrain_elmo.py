@@ -19,13 +19,11 @@ from hydra.utils import instantiate
 from safetensors.torch import load_file
 
 from probing.checkpoints import list_checkpoints, read_info
-from probing.config import register_configs
-from probing.encoders.elmo import ELMoEncoder
+from probing.encoders.elmo_encoder import ELMoEncoder
 from probing.errors import ProbingError
-from probing.models.elmo import batch_to_char_ids, word_char_ids
-from probing.pretrain.config import register_pretrain_configs
+from probing.models.elmo_bilm import batch_to_char_ids, word_char_ids
 from probing.pretrain.corpus import TextCorpus
-from probing.pretrain.elmo import (
+from probing.pretrain.elmo_objective import (
     NO_TARGET,
     UNK_ID,
     LMBatches,
@@ -37,8 +35,10 @@ from probing.pretrain.elmo import (
     word_corpus,
 )
 from probing.pretrain.loop import pretrain
+from probing.pretrain.pretrain_schemas import register_pretrain_configs
 from probing.pretrain.softmax import AdaptiveSoftmax, FullSoftmax, SampledSoftmax
 from probing.pretrain.token_cache import TokenizedText, offsets
+from probing.schemas import register_configs
 
 REPO = Path(__file__).resolve().parents[1]
 SUBJECTS = ["the cat", "a dog", "the old sailor", "my sister", "the king"]

@@ -9,7 +9,7 @@ from sklearn.metrics import f1_score
 
 from probing.errors import ProbingError
 from probing.report import bootstrap
-from probing.report.__main__ import FIGURES, report
+from probing.report.build import FIGURES, report
 from probing.report.record import RunRecord, write_record
 from probing.report.tables import (
     Study,

@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_dir
 from test_run import REPO
 from test_sweep_failures import run_fake
 
-from probing.config import register_configs
+from probing.schemas import register_configs
 
 TASKS = "upos,deps,consts,entities,relations"
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from probing.config import register_configs
 from probing.errors import ProbingError
 from probing.run import probe_run, report_run
+from probing.schemas import register_configs
 
 REPO = Path(__file__).resolve().parents[1]
 LEXICON = {"DET": ["the", "a"], "ADJ": ["big", "small"], "NOUN": ["cat", "dog", "mat"],

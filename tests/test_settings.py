@@ -73,7 +73,8 @@ def test_command_line_names_the_setting_without_traceback(tiny_bert, corpus, tmp
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("+model.hidden=64", "unknown setting model.hidden for probing.pretrain.bert.BertObjective"),
+    ("+model.hidden=64", "unknown setting model.hidden for "
+                         "probing.pretrain.bert_objective.BertObjective"),
     ("+optim.optimizer.momentum=0.9", "unknown setting optim.optimizer.momentum for "
                                       "torch.optim.AdamW"),
     ("+corpus.encoding=latin-1", "unknown setting corpus.encoding for "

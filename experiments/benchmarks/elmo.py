@@ -26,9 +26,10 @@ from datetime import UTC, datetime
 import torch
 from training_steps import benchmark_main, time_training_steps  # this folder's helper
 
-from probing.pretrain.elmo import NO_TARGET, BiLMLanguageModel
+from probing.hardware import cpu_name, matmul_peak
+from probing.pretrain.elmo_objective import NO_TARGET, BiLMLanguageModel
 from probing.pretrain.objective import Batch
-from probing.runtime import cpu_name, library_versions, matmul_peak
+from probing.reproducibility import library_versions
 
 # The 30-minute CPU run (see the note's commands); the benchmark measures that config.
 RUN_OVERRIDES = ["model=elmo", "corpus=gutenberg", "train.batch_size=64"]

@@ -18,11 +18,12 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from probing.config import package_dir
 from probing.data import data_dir
 from probing.encoders.hf import HFEncoder
 from probing.features import extract
-from probing.runtime import cpu_name, library_versions, matmul_peak
+from probing.hardware import cpu_name, matmul_peak
+from probing.reproducibility import library_versions
+from probing.schemas import package_dir
 from probing.tasks.conllu import read_conllu
 
 OUT = Path(__file__).resolve().parents[2] / "results" / "benchmarks" / "extraction.json"

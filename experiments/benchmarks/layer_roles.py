@@ -21,8 +21,9 @@ from pathlib import Path
 
 import torch
 
+from probing.hardware import cpu_name
 from probing.report.record import RECORD_NAME
-from probing.runtime import cpu_name, library_versions
+from probing.reproducibility import library_versions
 
 OUT = Path(__file__).resolve().parents[2] / "results" / "benchmarks" / "layer_roles.json"
 

@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 import torch
 from training_steps import benchmark_main, time_training_steps  # this folder's helper
 
+from probing.hardware import cpu_name, matmul_peak
 from probing.pretrain.objective import Batch
-from probing.runtime import cpu_name, library_versions, matmul_peak
+from probing.reproducibility import library_versions
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 

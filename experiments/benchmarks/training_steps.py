@@ -10,15 +10,15 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from probing.config import register_configs
+from probing.atomic import write_json_atomic
 from probing.errors import reported_without_traceback
-from probing.files import write_json_atomic
-from probing.pretrain.config import register_pretrain_configs
+from probing.hardware import timed
 from probing.pretrain.distributed import Distributed
 from probing.pretrain.loop import DataStream, Pretrainer
 from probing.pretrain.metrics import Tally
 from probing.pretrain.objective import Batch
-from probing.runtime import timed
+from probing.pretrain.pretrain_schemas import register_pretrain_configs
+from probing.schemas import register_configs
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,10 +10,10 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from probing.checkpoints import checkpoint_provenance
+from probing.devices import resolve_device
 from probing.encoders.alignment import Pooling, Window, plan_windows
 from probing.encoders.base import Encoder, hash_module
 from probing.errors import ProbingError
-from probing.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 

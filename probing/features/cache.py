@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from probing.atomic import write_json_atomic
 from probing.encoders.base import Encoder
 from probing.errors import ProbingError
-from probing.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -1,3 +1,3 @@
 """Networks that more than one stage builds: the ELMo biLM, which the ELMo encoder adapter
-(`probing.encoders.elmo`) and the ELMo pretraining objective (`probing.pretrain.elmo`) share,
-with its published weight format."""
+(`probing.encoders.elmo_encoder`) and the ELMo pretraining objective
+(`probing.pretrain.elmo_objective`) share, with its published weight format."""

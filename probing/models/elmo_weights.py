@@ -27,9 +27,9 @@ import h5py
 import numpy as np
 import torch
 
+from probing.atomic import write_json_atomic
 from probing.checkpoints import run_of_checkpoint
 from probing.errors import ProbingError
-from probing.files import write_json_atomic
 
 OPTIONS_NAME = "options.json"
 WEIGHTS_NAME = "weights.hdf5"

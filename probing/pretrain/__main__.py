@@ -7,10 +7,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from probing.config import CONF_PATH, register_configs
 from probing.errors import reported_without_traceback
-from probing.pretrain.config import register_pretrain_configs
 from probing.pretrain.loop import pretrain
+from probing.pretrain.pretrain_schemas import register_pretrain_configs
+from probing.schemas import CONF_PATH, register_configs
 
 register_configs()
 register_pretrain_configs()

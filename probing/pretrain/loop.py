@@ -34,14 +34,14 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from probing.atomic import write_json_atomic
 from probing.checkpoints import CHECKPOINTS, INFO, TRAINER_STATE, checkpoint_name, list_checkpoints
 from probing.errors import ProbingError
-from probing.files import write_json_atomic
 from probing.pretrain.distributed import Distributed
 from probing.pretrain.metrics import MetricsLog, Tally
 from probing.pretrain.objective import Batch, Objective
 from probing.pretrain.schedule import parameter_groups, warmup_then_linear_decay
-from probing.runtime import library_versions, seed_everything
+from probing.reproducibility import library_versions, seed_everything
 from probing.settings import check_settings
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from probing.files import write_text_atomic
+from probing.atomic import write_text_atomic
 from probing.pretrain.distributed import Distributed
 from probing.pretrain.objective import Metrics
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from probing.files import write_json_atomic
+from probing.atomic import write_json_atomic
 from probing.pretrain.corpus import Document
 
 log = logging.getLogger(__name__)

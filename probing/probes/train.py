@@ -10,9 +10,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from probing.devices import resolve_device
 from probing.errors import ProbingError
 from probing.probes.spans import SpanTable
-from probing.runtime import resolve_device
 from probing.tasks.labels import Labeling
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ class SweepReport(Callback):
         self.resamples, self.seed, self.folder = resamples, seed, folder
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from probing.report.__main__ import report  # matplotlib only when a sweep ends
+        from probing.report.build import report  # matplotlib only when a sweep ends
 
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_ended(sweep_jobs(sweep_dir))

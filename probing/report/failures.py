@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from probing.files import write_json_atomic
+from probing.atomic import write_json_atomic
 from probing.report.record import RECORD_NAME
 
 FAILURE_NAME = "failed.json"

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from probing.atomic import write_json_atomic
 from probing.errors import ProbingError
-from probing.files import write_json_atomic
 
 RECORD_NAME = "results.json"
 PREDICTIONS_NAME = "predictions.npz"

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from probing.errors import ProbingError
 from probing.tasks.base import Example, Target
-from probing.tasks.shared import HeldOutDevTask, Lines, read_blocks
+from probing.tasks.heldout import HeldOutDevTask
+from probing.tasks.text_files import Lines, read_blocks
 
 # Columns of a token line: index, word, tag, then corpus-specific ones (UNER: annotators).
 WORD, TAG = 1, 2

@@ -8,11 +8,12 @@ from typing import ClassVar
 
 import numpy as np
 
+from probing.atomic import write_text_atomic
 from probing.errors import ProbingError
-from probing.files import write_text_atomic
 from probing.tasks.base import Example, Label, Target
+from probing.tasks.heldout import HeldOutDevTask
 from probing.tasks.labels import SingleLabel
-from probing.tasks.shared import HeldOutDevTask, Lines, read_blocks
+from probing.tasks.text_files import Lines, read_blocks
 
 RELATIONS = ("Cause-Effect", "Component-Whole", "Content-Container", "Entity-Destination",
              "Entity-Origin", "Instrument-Agency", "Member-Collection", "Message-Topic",

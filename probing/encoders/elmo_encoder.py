@@ -1,4 +1,4 @@
-"""ELMo as an Encoder for probing: the biLM of `probing.models.elmo` (published or
+"""ELMo as an Encoder for probing: the biLM of `probing.models.elmo_bilm` (published or
 self-pretrained weights), its three layers per word.
 
 LSTM state: `stateful=False` (the default, and what probing wants) runs every sentence from zero
@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 
 from probing.checkpoints import checkpoint_provenance
+from probing.devices import resolve_device
 from probing.encoders.base import Encoder, hash_module
 from probing.errors import ProbingError
-from probing.models.elmo import ELMoBiLM, batch_to_char_ids, load_elmo
+from probing.models.elmo_bilm import ELMoBiLM, batch_to_char_ids, load_elmo
 from probing.models.elmo_weights import read_options
-from probing.runtime import resolve_device
 
 
 class ELMoEncoder(Encoder):

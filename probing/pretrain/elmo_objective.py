@@ -47,9 +47,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from probing.atomic import write_text_atomic
 from probing.errors import ProbingError
-from probing.files import write_text_atomic
-from probing.models.elmo import BOS, EOS, ELMoBiLM, save_elmo, word_char_ids
+from probing.models.elmo_bilm import BOS, EOS, ELMoBiLM, save_elmo, word_char_ids
 from probing.models.elmo_weights import (
     OPTIONS_NAME,
     WEIGHTS_NAME,

@@ -1,5 +1,5 @@
 """Typed schemas of the pretraining config where types earn their keep, registered in Hydra's
-ConfigStore like the probe run's (probing/config.py): the run (`train.precision` is a
+ConfigStore like the probe run's (probing/schemas.py): the run (`train.precision` is a
 Precision), BERT (`position_init` is a PositionInit) and ELMo (its nested bilm-tf options, with
 the char-CNN activation a CharActivation). Hydra then names the allowed values of an enum and
 rejects a key of the wrong type at start-up.
@@ -14,10 +14,10 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from probing.config import PathsConf, store_schemas
-from probing.models.elmo import CharActivation
-from probing.pretrain.bert import PositionInit
+from probing.models.elmo_bilm import CharActivation
+from probing.pretrain.bert_objective import PositionInit
 from probing.pretrain.loop import Precision
+from probing.schemas import PathsConf, store_schemas
 
 
 @dataclass

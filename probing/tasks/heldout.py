@@ -1,7 +1,5 @@
-"""Pieces several readers share: blank-line separated records, and a dev split held out of the
-training file for corpora that have no dev split of their own."""
+"""A dev split held out of the training file, for corpora that have no dev split of their own."""
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,23 +8,6 @@ from probing.errors import ProbingError
 from probing.tasks.base import Example, Task
 
 T = TypeVar("T")
-Lines = list[tuple[int, str]]  # (line number, line without its line ending)
-
-
-def read_blocks(path: Path) -> Iterator[Lines]:
-    """The runs of non-blank lines of a text file, each with its lines' numbers."""
-    block: Lines = []
-    # Text mode reads CRLF files (SemEval ships them) as plain lines.
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if line.strip():
-                block.append((lineno, line))
-            elif block:
-                yield block
-                block = []
-    if block:
-        yield block
 
 
 @dataclass(frozen=True)
