@@ -5,14 +5,13 @@ import pytest
 from scipy.stats import spearmanr
 
 from probing.errors import ProbingError
+from probing.probes import structural_metrics as metrics
 from probing.probes.structural_metrics import (
-    depth_spearman,
-    distance_spearman,
+    depth_statistics,
+    distance_statistics,
     mst_edges,
-    root_accuracy,
     tree_depths,
     tree_distances,
-    uuas,
 )
 
 # word:   0 -> 1, 1 is the root, 2 -> 1, 3 -> 4, 4 -> 1
@@ -21,6 +20,28 @@ FIVE_EDGES = {(0, 1), (1, 2), (1, 4), (3, 4)}
 # "the cat sat quickly ." : the -> cat -> sat (root) <- quickly, "." -> sat
 PUNCTUATED = [1, 2, -1, 2, 2]
 PUNCTUATED_FLAGS = [False, False, False, False, True]
+
+
+def no_punct(heads: list) -> list[list[bool]]:
+    return [[False] * len(h) for h in heads]
+
+
+def uuas(predicted, heads, punct, weights=None):
+    return metrics.uuas(distance_statistics(predicted, heads, punct), weights)
+
+
+def distance_spearman(predicted, heads, weights=None, lengths=metrics.SPEARMAN_LENGTHS):
+    return metrics.distance_spearman(distance_statistics(predicted, heads, no_punct(heads)),
+                                     weights, lengths)
+
+
+def root_accuracy(predicted, heads, punct, weights=None):
+    return metrics.root_accuracy(depth_statistics(predicted, heads, punct), weights)
+
+
+def depth_spearman(predicted, heads, weights=None, lengths=metrics.SPEARMAN_LENGTHS):
+    return metrics.depth_spearman(depth_statistics(predicted, heads, no_punct(heads)),
+                                  weights, lengths)
 
 
 def chain(n: int) -> list[int]:
@@ -206,3 +227,19 @@ def test_bad_predictions_refused():
         root_accuracy([np.zeros(5)], [FIVE], [[False] * 4])
     with pytest.raises(ProbingError, match="one entry per sentence"):
         depth_spearman([np.zeros(5)], [FIVE, FIVE])
+
+
+def test_a_resample_of_sentences_scores_as_the_sentences_it_draws():
+    sentences = [FIVE, chain(5), PUNCTUATED]
+    rng = np.random.default_rng(0)
+    predicted = [tree_distances(h) + rng.random((5, 5)) for h in sentences]
+    flags = [[False] * 5, [False] * 5, PUNCTUATED_FLAGS]
+    stats = distance_statistics(predicted, sentences, flags)
+    weights = np.array([[1, 1, 1], [2, 0, 1], [0, 3, 0]])
+    for row, draw in zip(weights, ([0, 1, 2], [0, 0, 2], [1, 1, 1]), strict=True):
+        drawn = ([predicted[i] for i in draw], [sentences[i] for i in draw],
+                 [flags[i] for i in draw])
+        assert metrics.uuas(stats, row[None])[0] == pytest.approx(uuas(*drawn))
+        assert metrics.distance_spearman(stats, row[None])[0] == pytest.approx(
+            distance_spearman(drawn[0], drawn[1]))
+    assert metrics.uuas(stats, weights).shape == (3,)

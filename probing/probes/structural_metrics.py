@@ -10,7 +10,6 @@ is done instead. Spanning trees, ranks and correlations come from scipy.
 Heads are 0-based word indices, -1 for the root (CoNLL-U HEAD minus 1).
 """
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -78,59 +77,45 @@ def mst_edges(distances: np.ndarray, keep: np.ndarray | Sequence[bool]) -> set[t
     return {(int(i), int(j)) for i, j in pairs}
 
 
-def uuas(predicted: list[np.ndarray], heads: list[Sequence[int]],
-         punct: list[Sequence[bool]]) -> float:
-    """Undirected unlabelled attachment score, micro-averaged: over all sentences, the edges of
-    the MST of the predicted distances that are gold edges, divided by the number of gold edges.
+def distance_statistics(predicted: list[np.ndarray], heads: list[Sequence[int]],
+                        punct: list[Sequence[bool]]) -> dict[str, np.ndarray]:
+    """Per sentence, what UUAS and DSpr are made of: `uuas_correct` (edges of the MST of the
+    predicted distances that are gold edges), `uuas_total` (gold edges), `length` (words),
+    `spearman_sum` and `spearman_count` (the sum of its words' Spearman correlations and their
+    number). `uuas` and `distance_spearman` aggregate them, over any resample of sentences.
 
     As in the reference, both trees span the non-punctuation words only (UPOS PUNCT excluded),
     and the gold tree is the MST of the gold tree distances over those words (the gold edges
-    themselves where punctuation is a leaf). A sentence with fewer than two non-punctuation
-    words adds no edge to either count.
-    """
-    _same_number(predicted=predicted, heads=heads, punct=punct)
-    correct = total = 0
-    for matrix, sentence_heads, sentence_punct in zip(predicted, heads, punct, strict=True):
-        gold = tree_distances(sentence_heads)
-        keep = ~_flags(sentence_punct, len(gold))
-        gold_edges = mst_edges(gold, keep)
-        correct += len(gold_edges & mst_edges(_shaped(matrix, gold.shape), keep))
-        total += len(gold_edges)
-    if total == 0:
-        raise ProbingError("no sentence has two non-punctuation words: UUAS is undefined")
-    return correct / total
-
-
-def distance_spearman(predicted: list[np.ndarray], heads: list[Sequence[int]],
-                      lengths: tuple[int, int] = SPEARMAN_LENGTHS) -> float:
-    """DSpr: for each word, the Spearman correlation of its row of predicted distances with its
-    row of gold tree distances (every word, punctuation included, itself too, as in the
-    reference); the correlations averaged over all words of all sentences of one length, then
-    those averages over the lengths in `lengths` (inclusive) that occur.
-
+    themselves where punctuation is a leaf); a sentence with fewer than two non-punctuation
+    words has no edge. DSpr correlates each word's row of predicted distances with its row of
+    gold distances, every word included (punctuation and the word itself, as in the reference).
     A constant predicted row has no Spearman correlation (scipy gives NaN, and the reference's
     mean would turn the whole score into NaN); it counts as 0 here: it orders nothing, so it is
-    scored as a row that is no better than chance, and one collapsed row does not blank out the
-    score of a whole evaluation.
+    scored as no better than chance, and one collapsed row does not blank out a whole score.
     """
-    _same_number(predicted=predicted, heads=heads)
-    by_length = defaultdict(list)
-    for matrix, sentence_heads in zip(predicted, heads, strict=True):
+    _same_number(predicted=predicted, heads=heads, punct=punct)
+    rows = []
+    for matrix, sentence_heads, sentence_punct in zip(predicted, heads, punct, strict=True):
         gold = tree_distances(sentence_heads)
-        if lengths[0] <= len(gold) <= lengths[1]:
-            by_length[len(gold)].extend(_row_spearman(_shaped(matrix, gold.shape), gold))
-    return _mean_over_lengths(by_length, lengths)
+        matrix = _shaped(matrix, gold.shape)
+        keep = ~_flags(sentence_punct, len(gold))
+        gold_edges = mst_edges(gold, keep)
+        rho = _row_spearman(matrix, gold)
+        rows.append((len(gold_edges & mst_edges(matrix, keep)), len(gold_edges), len(gold),
+                     rho.sum(), len(rho)))
+    return _columns(rows, ("uuas_correct", "uuas_total", "length", "spearman_sum",
+                           "spearman_count"))
 
 
-def root_accuracy(predicted_depths: list[np.ndarray], heads: list[Sequence[int]],
-                  punct: list[Sequence[bool]]) -> float:
-    """The share of sentences whose gold root is the shallowest non-punctuation word by the
-    predicted depths (the first such word on a tie). As in the reference every sentence counts,
-    and a sentence of punctuation only falls back to the shallowest word."""
+def depth_statistics(predicted_depths: list[np.ndarray], heads: list[Sequence[int]],
+                     punct: list[Sequence[bool]]) -> dict[str, np.ndarray]:
+    """Per sentence, what root accuracy and NSpr are made of: `root_correct` (1 where the gold
+    root is the shallowest non-punctuation word by the predicted depths, the first on a tie; a
+    sentence of punctuation only falls back to the shallowest word, as in the reference),
+    `length`, and `nspr`, the Spearman correlation of predicted with gold depths over every word
+    (0 for constant predictions, as in `distance_statistics`)."""
     _same_number(predicted_depths=predicted_depths, heads=heads, punct=punct)
-    if not heads:
-        raise ProbingError("no sentences: root accuracy is undefined")
-    correct = 0
+    rows = []
     for depths, sentence_heads, sentence_punct in zip(predicted_depths, heads, punct,
                                                       strict=True):
         gold = tree_depths(sentence_heads)
@@ -138,24 +123,74 @@ def root_accuracy(predicted_depths: list[np.ndarray], heads: list[Sequence[int]]
         candidates = np.flatnonzero(~_flags(sentence_punct, len(gold)))
         if len(candidates) == 0:
             candidates = np.arange(len(gold))
-        correct += int(gold[candidates[np.argmin(depths[candidates])]] == 0)
-    return correct / len(heads)
+        root = int(gold[candidates[np.argmin(depths[candidates])]] == 0)
+        rows.append((root, len(gold), _row_spearman(depths[None], gold[None])[0]))
+    return _columns(rows, ("root_correct", "length", "nspr"))
 
 
-def depth_spearman(predicted_depths: list[np.ndarray], heads: list[Sequence[int]],
-                   lengths: tuple[int, int] = SPEARMAN_LENGTHS) -> float:
-    """NSpr: for each sentence, the Spearman correlation of predicted with gold depths (every
-    word, punctuation included, as in the reference); averaged over the sentences of one length,
-    then over the lengths in `lengths` (inclusive) that occur. Constant predicted depths count as
-    0, for the reasons given in `distance_spearman`."""
-    _same_number(predicted_depths=predicted_depths, heads=heads)
-    by_length = defaultdict(list)
-    for depths, sentence_heads in zip(predicted_depths, heads, strict=True):
-        gold = tree_depths(sentence_heads)
-        if lengths[0] <= len(gold) <= lengths[1]:
-            by_length[len(gold)].extend(_row_spearman(_shaped(depths, gold.shape)[None],
-                                                      gold[None]))
-    return _mean_over_lengths(by_length, lengths)
+def uuas(stats: dict[str, np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:
+    """Micro-averaged UUAS from `distance_statistics`: correct over gold edges of all sentences.
+    `weights` (resamples, sentences) counts each sentence in each resample (None: once each);
+    the result has one value per resample, or is a float."""
+    w = _weights(weights, stats["length"])
+    total = w @ stats["uuas_total"]
+    if (total == 0).any():
+        raise ProbingError("no sentence has two non-punctuation words: UUAS is undefined")
+    return _result(w @ stats["uuas_correct"] / total, weights)
+
+
+def distance_spearman(stats: dict[str, np.ndarray], weights: np.ndarray | None = None,
+                      lengths: tuple[int, int] = SPEARMAN_LENGTHS) -> np.ndarray:
+    """DSpr from `distance_statistics`: the words' correlations averaged over all words of the
+    sentences of one length, then those averages over the lengths in `lengths` (inclusive) that
+    occur. `weights` as in `uuas`."""
+    return _mean_over_lengths(stats, "spearman_sum", "spearman_count", weights, lengths)
+
+
+def root_accuracy(stats: dict[str, np.ndarray], weights: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """The share of sentences whose root is found, from `depth_statistics`."""
+    w = _weights(weights, stats["length"])
+    if (w.sum(axis=1) == 0).any():
+        raise ProbingError("no sentences: root accuracy is undefined")
+    return _result(w @ stats["root_correct"] / w.sum(axis=1), weights)
+
+
+def depth_spearman(stats: dict[str, np.ndarray], weights: np.ndarray | None = None,
+                   lengths: tuple[int, int] = SPEARMAN_LENGTHS) -> np.ndarray:
+    """NSpr from `depth_statistics`: averaged over the sentences of one length, then over the
+    lengths in `lengths` (inclusive) that occur."""
+    return _mean_over_lengths(stats, "nspr", None, weights, lengths)
+
+
+def _columns(rows: list[tuple], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    values = np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
+    return {name: values[:, i] for i, name in enumerate(names)}
+
+
+def _weights(weights: np.ndarray | None, length: np.ndarray) -> np.ndarray:
+    return np.ones((1, len(length))) if weights is None else np.atleast_2d(weights)
+
+
+def _result(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    return float(values[0]) if weights is None else values
+
+
+def _mean_over_lengths(stats: dict[str, np.ndarray], sums: str, counts: str | None,
+                       weights: np.ndarray | None, lengths: tuple[int, int]) -> np.ndarray:
+    w = _weights(weights, stats["length"])
+    means = []
+    for length in np.unique(stats["length"]):
+        if not lengths[0] <= length <= lengths[1]:
+            continue
+        of_length = (stats["length"] == length).astype(np.float64)
+        count = w @ (of_length * (stats[counts] if counts else 1.0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means.append(np.where(count > 0, w @ (of_length * stats[sums]) / count, np.nan))
+    if not means:
+        raise ProbingError(f"no sentence of {lengths[0]} to {lengths[1]} words: the Spearman "
+                           f"average over sentence lengths is undefined")
+    return _result(np.nanmean(np.stack(means), axis=0), weights)
 
 
 def _row_spearman(predicted: np.ndarray, gold: np.ndarray) -> np.ndarray:
@@ -170,13 +205,6 @@ def _row_spearman(predicted: np.ndarray, gold: np.ndarray) -> np.ndarray:
         rho[varying] = pearsonr(rankdata(predicted[varying], axis=1),
                                 rankdata(gold[varying], axis=1), axis=1).statistic
     return rho
-
-
-def _mean_over_lengths(by_length: dict[int, list[float]], lengths: tuple[int, int]) -> float:
-    if not by_length:
-        raise ProbingError(f"no sentence of {lengths[0]} to {lengths[1]} words: the Spearman "
-                           f"average over sentence lengths is undefined")
-    return float(np.mean([np.mean(values) for values in by_length.values()]))
 
 
 def _check_heads(heads: np.ndarray) -> None:
