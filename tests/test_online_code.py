@@ -8,12 +8,14 @@ import pytest
 
 from probing.errors import ProbingError
 from probing.probes.online_code import (
-    BLOCK_FRACTIONS,
     block_ends,
     compression,
     online_codelength,
     uniform_codelength,
 )
+
+# Voita & Titov's block ends as shares of the training targets (conf/probe/mdl.yaml)
+BLOCK_FRACTIONS = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.0625, 0.125, 0.25, 0.5, 1.0)
 
 
 def block_sizes(ends: list[int]) -> list[int]:
@@ -35,25 +37,25 @@ def uniform_model_nll(sizes: list[int], n_labels: int, multilabel: bool) -> list
 
 
 def test_block_ends_for_ten_thousand():
-    assert block_ends(10_000) == [10, 20, 40, 80, 160, 320, 625, 1250, 2500, 5000, 10000]
+    assert block_ends(10_000, BLOCK_FRACTIONS) == [10, 20, 40, 80, 160, 320, 625, 1250, 2500, 5000, 10000]
 
 
 @pytest.mark.parametrize("n", [2, 3, 10, 100, 1000, 1500, 12_345])
 def test_block_ends_rise_strictly_to_n(n):
-    ends = block_ends(n)
+    ends = block_ends(n, BLOCK_FRACTIONS)
     assert ends[0] >= 1 and ends[-1] == n
     assert all(a < b for a, b in pairwise(ends))
     assert len(ends) <= len(BLOCK_FRACTIONS)
 
 
 def test_block_ends_drop_repeats_for_small_n():
-    assert block_ends(10) == [1, 3, 5, 10]
-    assert block_ends(2) == [1, 2]
+    assert block_ends(10, BLOCK_FRACTIONS) == [1, 3, 5, 10]
+    assert block_ends(2, BLOCK_FRACTIONS) == [1, 2]
 
 
 def test_block_ends_refused():
     with pytest.raises(ProbingError, match="at least 2"):
-        block_ends(1)
+        block_ends(1, BLOCK_FRACTIONS)
     with pytest.raises(ProbingError, match="exactly 1"):
         block_ends(100, (0.1, 0.5))
     with pytest.raises(ProbingError, match="rise strictly"):
@@ -70,7 +72,7 @@ def test_uniform_codelength():
 
 @pytest.mark.parametrize(("n_labels", "multilabel"), [(45, False), (17, False), (7, True)])
 def test_uniform_probe_gives_the_uniform_codelength(n_labels, multilabel):
-    ends = block_ends(10_000)
+    ends = block_ends(10_000, BLOCK_FRACTIONS)
     nll = uniform_model_nll(block_sizes(ends)[1:], n_labels, multilabel)
     codelength = online_codelength(ends[0], n_labels, nll, multilabel)
     assert codelength == pytest.approx(uniform_codelength(10_000, n_labels, multilabel),
@@ -79,7 +81,7 @@ def test_uniform_probe_gives_the_uniform_codelength(n_labels, multilabel):
 
 
 def test_perfect_probe_compresses_by_n_over_first_block():
-    ends = block_ends(10_000)
+    ends = block_ends(10_000, BLOCK_FRACTIONS)
     nll = [1e-9] * (len(ends) - 1)
     codelength = online_codelength(ends[0], 45, nll)
     assert codelength == pytest.approx(10 * math.log2(45))

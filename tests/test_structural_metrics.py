@@ -5,8 +5,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from probing.errors import ProbingError
-from probing.probes import structural_metrics as metrics
-from probing.probes.structural_metrics import (
+from probing.probes.structural import metrics
+from probing.probes.structural.metrics import (
     depth_statistics,
     distance_statistics,
     mst_edges,

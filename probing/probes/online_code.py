@@ -21,11 +21,8 @@ from collections.abc import Sequence
 
 from probing.errors import ProbingError
 
-# Voita & Titov's block ends as shares of the training targets (0.1% ... 100%).
-BLOCK_FRACTIONS = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.0625, 0.125, 0.25, 0.5, 1.0)
 
-
-def block_ends(n: int, fractions: Sequence[float] = BLOCK_FRACTIONS) -> list[int]:
+def block_ends(n: int, fractions: Sequence[float]) -> list[int]:
     """The cumulative number of targets at the end of each block: round(fraction * n) (halves
     up), at least 1, the last exactly n. For small n several fractions round to the same count;
     the repeats are dropped (a block may not be empty), so there are fewer blocks than

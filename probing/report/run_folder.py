@@ -95,7 +95,7 @@ def summarize(record: RunRecord) -> None:
     log.info("%s | seed %d", title(record), record.seed)
     log.info("test %s (dev %s %.4f; majority baseline %.4f)",
              ", ".join(f"{k} {v:.4f}" for k, v in test.items()), record.metric,
-             dev[record.metric], record.baseline)
+             dev.get(record.metric, float("nan")), record.baseline)
     if record.weights is not None:
         log.info("mixing weights  %s", "  ".join(f"{layer}:{w:.3f}"
                                                  for layer, w in enumerate(record.weights)))

@@ -46,6 +46,10 @@ class EdgeProbe(TrainedFamily):
     def loss(self, outputs: torch.Tensor, batch: SpanBatch) -> torch.Tensor:
         return self.labeling.loss(outputs, batch.labels)
 
+    def target_nll(self, outputs: torch.Tensor, batch: SpanBatch) -> torch.Tensor:
+        """Each probe's negative log-likelihood of each target's label(s), in nats: (K, n)."""
+        return self.labeling.target_nll(outputs, batch.labels)
+
     def decide(self, outputs: torch.Tensor, batch: SpanBatch) -> list[np.ndarray]:
         return list(self.labeling.decide(outputs).cpu().numpy())
 
