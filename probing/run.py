@@ -41,7 +41,7 @@ def probe_run(cfg: DictConfig, output_dir: Path) -> list[RunRecord]:
         selections, encoder.n_layers))}
     records = []
     for outcome in outcomes:
-        folder = output_dir if len(outcomes) == 1 else output_dir / outcome.selection.name
+        folder = output_dir if len(outcomes) == 1 else output_dir / outcome.name
         record = new_record(cfg, inputs, family.name, outcome, timings)
         records.append(save_run(folder, record, outcome, inputs))
     return records

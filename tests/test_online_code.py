@@ -37,7 +37,8 @@ def uniform_model_nll(sizes: list[int], n_labels: int, multilabel: bool) -> list
 
 
 def test_block_ends_for_ten_thousand():
-    assert block_ends(10_000, BLOCK_FRACTIONS) == [10, 20, 40, 80, 160, 320, 625, 1250, 2500, 5000, 10000]
+    assert block_ends(10_000, BLOCK_FRACTIONS) == [10, 20, 40, 80, 160, 320, 625, 1250, 2500,
+                                                   5000, 10000]
 
 
 @pytest.mark.parametrize("n", [2, 3, 10, 100, 1000, 1500, 12_345])

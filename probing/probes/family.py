@@ -59,7 +59,8 @@ class Outcome:
     `test_arrays` are per-item arrays of the test split for the report's bootstrap, all with
     the same first dimension and one of them `sentence` (the item's test sentence), so that
     intervals resample sentences; `answers` are the test predictions in the task's own label
-    names, for its answer file."""
+    names, for its answer file. A family that gives several outcomes for one selection (MDL,
+    one per shuffling seed) names each one's `seed` and `folder`."""
 
     selection: LayerSelection
     metric: str
@@ -69,6 +70,13 @@ class Outcome:
     baseline: dict[str, Any] | None = None
     test_arrays: dict[str, np.ndarray] | None = None
     answers: list | None = None
+    seed: int | None = None  # where not the run's
+    folder: str | None = None  # where not the selection's name
+
+    @property
+    def name(self) -> str:
+        """Its folder in a run of several outcomes."""
+        return self.folder or self.selection.name
 
 
 class ProbeFamily(ABC):

@@ -1,12 +1,14 @@
 """Minimum description length probing (Voita & Titov 2020): how many bits it takes to send the
 training labels with a probe that learns as it goes, the online code, as a probe family.
 
-The training targets are shuffled once (by the run's seed, the shuffling seed) and cut into
-blocks at `block_fractions` of them. The first block is sent with the uniform code; each later
+The training targets are shuffled once (per shuffling seed: `shuffle_seeds`, one record each,
+so that the report gives intervals over them) and cut into blocks at `block_fractions` of
+them. The first block is sent with the uniform code; each later
 block with a fresh probe of the inner family (the edge probe) trained on every target before
 it, early stopping on dev, charged its summed negative log-likelihood of the block in bits
 (probing/probes/online_code.py). The probes of every layer selection train side by side on the
-same prefixes. A final probe trained on all training targets gives the test scores.
+same prefixes, from the run's seed. A final probe trained once on all training targets gives
+the test scores of every shuffle's record.
 
 What is coded: a single-label task's labels (one of K, log2 K bits a target uniformly; for
 SemEval relations the 19 directed labels, not the official score); a multi-label task's labels
@@ -28,14 +30,17 @@ from probing.tasks.labels import MultiLabel
 
 
 class OnlineCode(ProbeFamily):
-    """`probe=mdl`: the online codelength of each layer selection's probe (`probe` is the
-    family whose probes send the labels; it must give each target a log-likelihood)."""
+    """`probe=mdl`: the online codelength of each layer selection's probe, once per shuffling
+    seed (`probe` is the family whose probes send the labels; it must give each target a
+    log-likelihood: `target_nll`)."""
 
     name = "mdl"
 
-    def __init__(self, probe: TrainedFamily, block_fractions: list[float]) -> None:
+    def __init__(self, probe: TrainedFamily, block_fractions: list[float],
+                 shuffle_seeds: list[int]) -> None:
         self.probe = probe
         self.block_fractions = list(block_fractions)
+        self.shuffle_seeds = list(shuffle_seeds)
 
     def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
             ) -> list[Outcome]:
@@ -43,28 +48,39 @@ class OnlineCode(ProbeFamily):
         family.prepare(inputs)
         layer_sets = distinct_layer_sets(selections, inputs.encoder.n_layers)
         tables = {split: family.table(inputs, split) for split in ("train", "dev", "test")}
-        train = tables["train"]
-        order = np.random.default_rng(seed).permutation(len(train))
-        ends = block_ends(len(train), self.block_fractions)
+        ends = block_ends(len(tables["train"]), self.block_fractions)
+        final = family.bank(inputs, layer_sets, seed)
+        histories = trainer.fit(final, family, tables["train"], tables["dev"], seed)
+        predicted = {split: trainer.predict(final, family, tables[split]) for split in
+                     ("dev", "test")}
+        multilabel = isinstance(inputs.task.labeling, MultiLabel)
+        outcomes = []
+        for shuffle in self.shuffle_seeds:
+            blocks = self.online_code(inputs, tables, layer_sets, ends, trainer, seed, shuffle)
+            for selection in selections:
+                k = layer_sets.index(tuple(selection.layers(inputs.encoder.n_layers)))
+                trained = family.outcome(selection, tables, final, k,
+                                         {split: parts[k] for split, parts in predicted.items()},
+                                         histories[k])
+                outcome = self.coded(trained, ends, [float(b[k]) for b in blocks],
+                                     len(inputs.vocab), multilabel)
+                outcome.seed, outcome.folder = shuffle, f"{selection.name}-shuffle{shuffle}"
+                outcomes.append(outcome)
+        return outcomes
+
+    def online_code(self, inputs: Inputs, tables: dict[str, Any],
+                    layer_sets: list[tuple[int, ...]], ends: list[int], trainer: Any,
+                    seed: int, shuffle: int) -> list[np.ndarray]:
+        """Every block after the first: each probe's summed negative log-likelihood in nats,
+        from probes trained on the targets before it (the targets shuffled by `shuffle`)."""
+        family, train = self.probe, tables["train"]
+        order = np.random.default_rng(shuffle).permutation(len(train))
         blocks = []
         for start, end in pairwise(ends):
             bank = family.bank(inputs, layer_sets, seed)
             trainer.fit(bank, family, train.subset(order[:start]), tables["dev"], seed)
             blocks.append(self.block_nll(trainer, family, bank, train.subset(order[start:end])))
-        final = family.bank(inputs, layer_sets, seed)
-        histories = trainer.fit(final, family, train, tables["dev"], seed)
-        predicted = {split: trainer.predict(final, family, tables[split]) for split in
-                     ("dev", "test")}
-        multilabel = isinstance(inputs.task.labeling, MultiLabel)
-        outcomes = []
-        for selection in selections:
-            k = layer_sets.index(tuple(selection.layers(inputs.encoder.n_layers)))
-            trained = family.outcome(selection, tables, final, k,
-                                     {split: parts[k] for split, parts in predicted.items()},
-                                     histories[k])
-            nll = [float(block[k]) for block in blocks]
-            outcomes.append(self.coded(trained, ends, nll, len(inputs.vocab), multilabel))
-        return outcomes
+        return blocks
 
     @torch.inference_mode()
     def block_nll(self, trainer: Any, family: TrainedFamily, bank: torch.nn.Module,
