@@ -142,43 +142,45 @@ def test_multi_label_scores_count_label_decisions():
 
 
 class ScriptedDev(EdgeProbe):
-    """An edge probe whose dev score follows a script per probe, recording the bank's weights
-    at each evaluation."""
+    """An edge probe whose dev scores follow a script, in the order they are asked for (each
+    epoch, the probes still training, in order), keeping the bank's weights at each."""
 
-    def __init__(self, scripts: list[list[float]]) -> None:
+    def __init__(self, script: list[float]) -> None:
         super().__init__(proj_dim=16, hidden_dim=16, dropout=0.0, mix_layer_norm=False)
-        self.scripts, self.snapshots, self.bank_ = scripts, [], None
+        self.script, self.snapshots, self.bank_ = list(script), [], None
 
     def score(self, table, predicted):
-        k = len(self.snapshots) % len(self.scripts)
-        if k == 0:
-            self.snapshots.append({n: v.clone() for n, v in self.bank_.state_dict().items()})
-        else:
-            self.snapshots.append(self.snapshots[-1])
-        return {"accuracy": self.scripts[k].pop(0)}
+        self.snapshots.append({n: v.clone() for n, v in self.bank_.state_dict().items()})
+        return {"accuracy": self.script.pop(0)}
 
 
 def test_each_probe_halves_its_rate_on_plateau_stops_after_patience_and_keeps_its_best():
     rng = np.random.default_rng(2)
     examples, acts = random_split(rng, 64, lambda w1, w2: str(w1 % 2))
     vocab = LabelVocab.from_examples(examples)
-    family = ScriptedDev([[0.5, 0.7, 0.6, 0.65, 0.69, 0.1, 0.1],
-                          [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]])
+    # per epoch: probe 0, probe 1 (improving every epoch); probe 1 alone once 0 has stopped
+    first = [0.5, 0.7, 0.6, 0.65, 0.69]
+    second = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+    family = ScriptedDev([*(x for pair in zip(first, second) for x in pair), *second[5:]])
     family.prepare(SimpleNamespace(task=SimpleNamespace(labeling=SingleLabel(), n_spans=1),
                                    vocab=vocab))
     table = SpanTable.build(examples, acts, vocab, 1, SingleLabel())
     probes = family.bank_ = bank(family, len(vocab), layer_sets=[(0, 1), (1,)])
-    first, second = trainer(lr=0.1, patience=3, lr_decay=0.5, max_epochs=7).fit(
+    history0, history1 = trainer(lr=0.1, patience=3, lr_decay=0.5, max_epochs=7).fit(
         probes, family, table, table, seed=0)
     # probe 0: epochs 3, 4 and 5 do not beat epoch 2: its rate halves after 3 and 4, it stops at 5
-    assert [h["epoch"] for h in first] == [1, 2, 3, 4, 5]
-    assert [h["lr"] for h in first] == [0.1, 0.1, 0.1, 0.05, 0.025]
+    assert [h["epoch"] for h in history0] == [1, 2, 3, 4, 5]
+    assert [h["lr"] for h in history0] == [0.1, 0.1, 0.1, 0.05, 0.025]
     # probe 1 improves every epoch: it runs to max_epochs at its full rate
-    assert [h["lr"] for h in second] == [0.1] * 7
-    best = family.snapshots[2 * 1]  # probe 0's best: epoch 2
+    assert [h["lr"] for h in history1] == [0.1] * 7
+    assert family.script == []
+    best = family.snapshots[2]  # probe 0's best: epoch 2 (its second score)
     for name, value in probes.state_dict().items():
         torch.testing.assert_close(value[0], best[name][0])
-    assert any(not torch.equal(family.snapshots[2 * 4][k][0], best[k][0]) for k in best)
+    assert any(not torch.equal(family.snapshots[8][k][0], best[k][0]) for k in best)
+    # once probe 0 stopped, training probe 1 alone left probe 0's weights where they were
+    last = family.snapshots[-1]
+    torch.testing.assert_close(last["output.weight"][0], family.snapshots[9]["output.weight"][0])
 
 
 def test_bank_adam_steps_each_probe_as_torch_adam_steps_it_alone():

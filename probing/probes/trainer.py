@@ -6,11 +6,14 @@ probes, the loss of a batch, the predictions and their scores (`probing.probes.f
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call
 from tqdm import tqdm
 
 from probing.devices import resolve_device
@@ -82,33 +85,37 @@ class Trainer:
         courses = [EarlyStopping() for _ in range(n_probes)]
         rng = np.random.default_rng(seed)
         for epoch in range(1, self.max_epochs + 1):
-            if all(rate is None for rate in optimizer.rates):
+            active = [k for k, rate in enumerate(optimizer.rates) if rate is not None]
+            if not active:
                 break
             start = time.perf_counter()
-            losses = self._epoch(bank, family, train, optimizer, rng, epoch)
-            scores = [family.score(dev, predicted) for predicted in self.predict(bank, family, dev)]
+            losses = self._epoch(bank, family, train, optimizer, active, rng, epoch)
+            scores = [family.score(dev, predicted)
+                      for predicted in self.predict(bank, family, dev, active)]
             seconds = round(time.perf_counter() - start, 2)
-            for k, course in enumerate(courses):
-                if optimizer.rates[k] is not None:
-                    self._end_epoch(bank, k, course, optimizer, epoch, float(losses[k]),
-                                    scores[k], family.metric, seconds)
+            for k, loss, score in zip(active, losses, scores, strict=True):
+                self._end_epoch(bank, k, courses[k], optimizer, epoch, float(loss), score,
+                                family.metric, seconds)
             log.info("epoch %d: loss %s, dev %s %s", epoch, _first_values(losses),
                      family.metric, _first_values([s[family.metric] for s in scores]))
         restore_best(bank, courses)
         return [course.history for course in courses]
 
     def _epoch(self, bank: nn.Module, family: TrainedFamily, train: SplitTable,
-               optimizer: BankAdam, rng: np.random.Generator, epoch: int) -> np.ndarray:
+               optimizer: BankAdam, active: list[int], rng: np.random.Generator, epoch: int
+               ) -> np.ndarray:
+        """One epoch of the probes still training (`active`): the mean loss of each."""
         bank.train()
+        forward = probes_of(bank, active)
         # A small training split is passed over several times between two dev evaluations, so
         # that an epoch is at least `min_epoch_targets` targets (877 entities would otherwise
         # get 4 steps an epoch); a large one once, as an epoch is everywhere else.
         passes = max(1, -(-self.min_epoch_targets // len(train)))
         batches = [index for _ in range(passes) for index in train.batches(rng, self.batch_size)]
-        total, count = torch.zeros(bank.n_probes), 0
+        total, count = torch.zeros(len(active)), 0
         for index in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False):
             batch = train.batch(index, self.device)
-            losses = family.loss(bank(batch), batch)
+            losses = family.loss(forward(batch), batch)
             optimizer.zero_grad()
             losses.sum().backward()
             optimizer.step()
@@ -133,15 +140,34 @@ class Trainer:
                               else optimizer.rates[k] * self.lr_decay)
 
     @torch.inference_mode()
-    def predict(self, bank: nn.Module, family: TrainedFamily, split: SplitTable) -> list[list]:
-        """Every probe's predictions on `split`, per batch, reading each batch once."""
+    def predict(self, bank: nn.Module, family: TrainedFamily, split: SplitTable,
+                probes: list[int] | None = None) -> list[list]:
+        """The predictions on `split` of every probe (or of `probes`), per batch, reading
+        each batch once."""
         bank.eval().to(self.device)
-        predicted: list[list] = [[] for _ in range(bank.n_probes)]
+        probes = list(range(bank.n_probes)) if probes is None else probes
+        forward = probes_of(bank, probes)
+        predicted: list[list] = [[] for _ in probes]
         for index in split.eval_batches(self.eval_batch_size):
             batch = split.batch(index, self.device)
-            for k, decided in enumerate(family.decide(bank(batch), batch)):
-                predicted[k].append(decided)
+            for parts, decided in zip(predicted, family.decide(forward(batch), batch),
+                                      strict=True):
+                parts.append(decided)
         return predicted
+
+
+def probes_of(bank: nn.Module, probes: list[int]) -> Callable[[Any], torch.Tensor]:
+    """The bank's forward pass for some of its probes only: the others are not computed. Once
+    some probes of a bank have stopped, this saves their share of every batch; the gradient
+    still reaches the bank's own parameters, through the indexing."""
+    if probes == list(range(bank.n_probes)):
+        return bank
+    index = torch.tensor(probes, device=next(bank.parameters()).device)
+    def forward(batch: Any) -> torch.Tensor:
+        tensors = {name: t.index_select(0, index)
+                   for name, t in (*bank.named_parameters(), *bank.named_buffers())}
+        return functional_call(bank, tensors, (batch,))
+    return forward
 
 
 def restore_best(bank: nn.Module, courses: list[EarlyStopping]) -> None:
