@@ -21,7 +21,7 @@ SENTENCE = """# text = My cat can't go.
 
 
 def deps(path, subtypes="cut"):
-    return DependencyTask(subtypes, **task_files("deps", "test-corpus", path))
+    return DependencyTask(subtypes=subtypes, **task_files("deps", "test-corpus", path))
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_ewt_dev_has_an_arc_for_every_word_but_the_roots(data_dir):
     examples = deps(dev).read("dev")
     assert sum(len(e.targets) for e in examples) == 25147 - 2001
     # the same sentences as the POS task, hence one shared activation cache
-    pos = POSTask("upos", **task_files("upos", "ud-english-ewt", dev)).read("dev")
+    pos = POSTask(column="upos", **task_files("upos", "ud-english-ewt", dev)).read("dev")
     assert [e.words for e in examples] == [e.words for e in pos]
     assert len({t.label for e in examples for t in e.targets}) < len(
         {t.label for e in deps(dev, "keep").read("dev") for t in e.targets})

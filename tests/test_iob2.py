@@ -24,8 +24,9 @@ SENTENCES = """# newdoc id = d1
 """
 
 
-def entities(path, every=2):
-    return EntityTask(every, **task_files("entities", "test-corpus", path))
+def entities(path, every=2, source="dev_heldout", train=None):
+    return EntityTask(train_source=source, heldout_every=every,
+                      **task_files("entities", "test-corpus", train or path, path, path))
 
 
 def write(tmp_path, text):
@@ -67,14 +68,14 @@ def test_dev_is_a_fixed_share_held_out_of_train(tmp_path):
     assert [e.words[0] for e in task.read("dev")] == ["w2", "w5"]
     assert len(task.read("test")) == 7
     assert task.describe()["heldout_every"] == 3
-    with pytest.raises(ProbingError, match=r"task\.dev must name the same file as task\.train"):
-        EntityTask(3, **task_files("entities", "test-corpus", path, tmp_path / "other"))
+    assert task.describe()["train_source"] == "dev_heldout"
 
 
 def test_uner_split_sizes(data_dir):
     uner = data_dir / "uner-english-ewt"
     dev, test = uner / "en_ewt-ud-dev.iob2", uner / "en_ewt-ud-test.iob2"
-    task = EntityTask(10, **task_files("entities", "uner-english-ewt", dev, dev, test))
+    task = EntityTask(train_source="dev_heldout", heldout_every=10,
+                      **task_files("entities", "uner-english-ewt", uner / "absent", dev, test))
     sizes = {split: (len(ex := task.read(split)), sum(len(e.targets) for e in ex))
              for split in ("train", "dev", "test")}
     assert sizes == {"train": (1801, 877), "dev": (200, 89), "test": (2077, 1088)}

@@ -26,7 +26,7 @@ RANGES = {"train": [1, 2], "dev": [3, 3], "test": [3, 3]}
 
 
 def consts(folder, file_numbers=RANGES):
-    return ConstituentTask(file_numbers, **task_files("consts", "test-corpus", folder))
+    return ConstituentTask(file_numbers=file_numbers, **task_files("consts", "test-corpus", folder))
 
 
 def test_targets_of_a_tree_with_traces_tags_indices_and_a_unary_chain(tmp_path):
