@@ -87,8 +87,9 @@ def test_label_unknown_to_training_split_is_an_error(tmp_path):
 
 def test_ewt_sizes_match_the_release(data_dir):
     ewt = data_dir / "ud-english-ewt"
-    pos = POSTask(column="upos", **task_files("upos", "ud-english-ewt", ewt / "en_ewt-ud-train.conllu",
-                                       ewt / "en_ewt-ud-dev.conllu", ewt / "en_ewt-ud-test.conllu"))
+    pos = POSTask(column="upos", **task_files(
+        "upos", "ud-english-ewt", ewt / "en_ewt-ud-train.conllu", ewt / "en_ewt-ud-dev.conllu",
+        ewt / "en_ewt-ud-test.conllu"))
     sizes = {split: (len(ex := pos.read(split)), sum(len(e.words) for e in ex))
              for split in ("train", "dev", "test")}
     assert sizes == {"train": (12544, 204577), "dev": (2001, 25147), "test": (2077, 25094)}

@@ -116,7 +116,8 @@ def test_dev_metric_is_the_official_score_and_answers_are_in_the_official_format
 def test_semeval_split_sizes(data_dir):
     folder = data_dir / "semeval2010-task8"
     train, test = folder / "TRAIN_FILE.TXT", folder / "TEST_FILE_FULL.TXT"
-    task = RelationTask(heldout_every=10, **task_files("relations", "semeval2010-task8", train, train, test))
+    task = RelationTask(heldout_every=10,
+                        **task_files("relations", "semeval2010-task8", train, train, test))
     splits = {split: task.read(split) for split in ("train", "dev", "test")}
     assert {split: len(ex) for split, ex in splits.items()} == {
         "train": 7200, "dev": 800, "test": 2717}

@@ -21,7 +21,7 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
             for split, seed in (("train", 0), ("dev", 1), ("test", 2))}
 
 
-POS_SETTINGS = "column, name, corpus, train, dev, test, control, control_seed"
+POS_SETTINGS = "name, corpus, train, dev, test, control, control_seed, column"
 
 
 @pytest.mark.parametrize(("override", "message"), [

@@ -1,6 +1,7 @@
 """IOB2-tagged corpora (Universal NER) and the entity-typing task over them."""
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -129,7 +130,7 @@ class EntityTask(Task):
                 "task.train_source=dev_heldout always holds dev out.", self.name, self.train,
                 self.heldout_every, self.corpus)
             return TrainSource.dev_heldout
-        if self.train.resolve() == self.dev.resolve():
+        if os.path.realpath(self.train) == os.path.realpath(self.dev):
             raise ProbingError(
                 f"task {self.name}: task.train and task.dev name the same file ({self.train}), "
                 f"so early stopping would watch the training data; give the dev file as "
