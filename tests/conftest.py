@@ -58,3 +58,14 @@ def _torch_threads_restored():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+def run_config(overrides: list[str]):
+    """The composed probe-run config (conf/config.yaml) with command-line style overrides."""
+    from hydra import compose, initialize_config_dir
+
+    from probing.schemas import register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)

@@ -5,7 +5,7 @@ from conftest import task_files
 
 from probing.errors import ProbingError
 from probing.tasks import LabelVocab
-from probing.tasks.conllu import POSTask, read_conllu
+from probing.tasks.conllu import DependencyTask, POSTask, read_conllu
 
 GOOD = """# sent_id = 1
 # text = I can't go.
@@ -124,3 +124,23 @@ def test_empty_file_is_named(tmp_path, text):
 def test_folder_in_place_of_a_file_says_so(tmp_path):
     with pytest.raises(ProbingError, match=rf"{tmp_path} is a folder; give the path of a "):
         read_conllu(tmp_path)
+
+
+def test_upos_tag_outside_ud_is_warned_about_once_per_file(tmp_path, caplog):
+    path = write(tmp_path, GOOD.replace("go\tVERB\tVB", "go\tVERBB\tVB").replace(
+        "ca\tcan\tAUX", "ca\tcan\tVERBB").replace("Hello\thello\tINTJ", "Hello\thello\tINTJJ"))
+    examples = task(path).read("train")
+    assert "VERBB" in {t.label for t in examples[0].targets}, "still a class of its own"
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"{path}:5: UPOS tag 'VERBB' is not one of UD's 17 (ADJ ADP ")
+    assert warning.endswith(f"also 'INTJJ' at {path}:11")
+    caplog.clear()
+    task(path, "xpos").read("train")
+    assert not caplog.records, "XPOS tags have no fixed inventory"
+
+
+def test_relation_outside_ud_is_warned_about(tmp_path, caplog):
+    path = write(tmp_path, GOOD.replace("4\taux", "4\tauxx:pass"))
+    DependencyTask(subtypes="keep", **task_files("deps", "test-corpus", path)).read("train")
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"{path}:5: relation 'auxx' is not one of UD's 37 (acl ")

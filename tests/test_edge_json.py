@@ -4,14 +4,12 @@ probe run; malformed lines are refused with file:line."""
 import json
 
 import pytest
-from conftest import REPO, task_files
-from hydra import compose, initialize_config_dir
+from conftest import run_config, task_files
 from hydra.utils import instantiate
 from omegaconf.errors import MissingMandatoryValue
 
 from probing.errors import ProbingError
 from probing.run import probe_run
-from probing.schemas import register_configs
 from probing.settings import check_settings
 from probing.tasks.edge_json import EdgeJSONTask
 from probing.tasks.labels import MultiLabel, SingleLabel
@@ -102,12 +100,6 @@ def test_bad_settings_are_named(tmp_path, setting, value):
         edge(tmp_path, **{setting: value})
 
 
-def composed(overrides):
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
-
-
 def split_files(folder):
     """Three small files of a two-span task with three labels a word pair's words decide."""
     pairs = [("cat", "sat", "nsubj"), ("mat", "on", "pobj"), ("dog", "ran", "nsubj"),
@@ -124,12 +116,12 @@ def split_files(folder):
 def test_the_yaml_takes_three_paths_and_runs(tiny_bert, tmp_path):
     files = split_files(tmp_path)
     paths = [f"task.{split}={path}" for split, path in files.items()]
-    cfg = composed(["task=edge_json", *paths, "task.n_spans=2", "task.name=deps_tenney"])
+    cfg = run_config(["task=edge_json", *paths, "task.n_spans=2", "task.name=deps_tenney"])
     check_settings(cfg)
     task = instantiate(cfg.task)
     assert (task.name, task.n_spans, task.files) == ("deps_tenney", 2, files)
     assert [len(task.read(split)) for split in ("train", "dev", "test")] == [40, 10, 10]
-    run = composed(["task=edge_json", *paths, "task.n_spans=2", "encoder=hf",
+    run = run_config(["task=edge_json", *paths, "task.n_spans=2", "encoder=hf",
                     f"encoder.name_or_path={tiny_bert}", "encoder.name=tiny", "device=cpu",
                     f"paths.cache_dir={tmp_path / 'cache'}", "trainer.max_epochs=2"])
     [record] = probe_run(run, tmp_path / "run")
@@ -139,6 +131,6 @@ def test_the_yaml_takes_three_paths_and_runs(tiny_bert, tmp_path):
 
 
 def test_the_yaml_asks_for_the_paths():
-    cfg = composed(["task=edge_json"])
+    cfg = run_config(["task=edge_json"])
     with pytest.raises(MissingMandatoryValue, match=r"Missing mandatory value: task\.train"):
         instantiate(cfg.task)

@@ -24,8 +24,10 @@ TRACE = "-NONE-"
 BRACKETS = {"-LRB-": "(", "-RRB-": ")", "-LCB-": "{", "-RCB-": "}", "-LSB-": "[", "-RSB-": "]"}
 
 
-def category(label: str) -> str:
-    return CATEGORY.match(label).group()
+def category(label: str) -> str | None:
+    """The category of a bracket's label; None where the label starts with none (=1)."""
+    match = CATEGORY.match(label)
+    return match.group() if match else None
 
 
 def read_trees(path: Path) -> list[tuple[int, Tree]]:
@@ -76,7 +78,10 @@ def constituents(tree: Tree, source: str) -> tuple[list[str], dict[tuple[int, in
                 raise ProbingError(f"{source}: word {child!r} outside a (TAG word) pair")
             walk(child)
         if len(words) > start:
-            spans[start, len(words)].add(category(node.label()))
+            if (name := category(node.label())) is None:
+                raise ProbingError(f"{source}: bracket label {node.label()!r} names no "
+                                   f"category (NP, VP-TMP, ...); fix the label")
+            spans[start, len(words)].add(name)
 
     for top in tree if tree.label() == "" else [tree]:
         walk(top)
@@ -99,8 +104,9 @@ class ConstituentTask(Task):
     def __post_init__(self) -> None:
         super().__post_init__()
         ranges = self.file_numbers
-        if set(ranges) != set(SPLITS) or not all(len(r) == 2 and r[0] <= r[1]
-                                                  for r in ranges.values()):
+        if set(ranges) != set(SPLITS) or not all(
+                len(r) == 2 and all(isinstance(n, int) for n in r) and r[0] <= r[1]
+                for r in ranges.values()):
             raise ProbingError(f"task.file_numbers must give each of {', '.join(SPLITS)} a "
                                f"range [first, last] of file numbers; got {ranges}")
         self.file_numbers = {split: (int(r[0]), int(r[1])) for split, r in ranges.items()}
