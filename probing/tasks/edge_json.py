@@ -10,7 +10,7 @@ strings (SPR's properties). Other keys ("info", "span1_text", ...) are ignored.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ class EdgeJSONTask(Task):
     spans or pairs of spans; `multilabel` whether a target carries a list of labels (a sigmoid
     per label, micro-F1) or one label (softmax, accuracy)."""
 
-    n_spans: int
+    n_spans: int = field()  # a setting here, no default: field() hides Task's class-level 1
     multilabel: bool
 
     def __post_init__(self) -> None:
