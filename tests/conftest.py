@@ -51,6 +51,16 @@ def task_files(name: str, corpus: str, train, dev=None, test=None) -> dict:
             "test": test or train, "control": False, "control_seed": 0}
 
 
+@pytest.fixture(scope="session")
+def treebank(tmp_path_factory) -> dict[str, Path]:
+    """Train, dev and test CoNLL-U files of a toy grammar (tests/helpers.py)."""
+    from helpers import write_treebank
+
+    folder = tmp_path_factory.mktemp("treebank")
+    return {split: write_treebank(folder / f"{split}.conllu", n, seed)
+            for split, n, seed in (("train", 60, 0), ("dev", 20, 1), ("test", 20, 2))}
+
+
 @pytest.fixture(autouse=True)
 def _torch_threads_restored():
     """A test that lowers torch's thread count (to keep a heavy test light) must not change the
@@ -59,13 +69,3 @@ def _torch_threads_restored():
     yield
     torch.set_num_threads(threads)
 
-
-def run_config(overrides: list[str]):
-    """The composed probe-run config (conf/config.yaml) with command-line style overrides."""
-    from hydra import compose, initialize_config_dir
-
-    from probing.schemas import register_configs
-
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from test_run import REPO
+from helpers import REPO
 
 from probing.cache import main, remove_caches
 from probing.encoders.hf import HFEncoder

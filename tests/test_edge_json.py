@@ -4,7 +4,8 @@ probe run; malformed lines are refused with file:line."""
 import json
 
 import pytest
-from conftest import run_config, task_files
+from conftest import task_files
+from helpers import composed
 from hydra.utils import instantiate
 from omegaconf.errors import MissingMandatoryValue
 
@@ -116,21 +117,21 @@ def split_files(folder):
 def test_the_yaml_takes_three_paths_and_runs(tiny_bert, tmp_path):
     files = split_files(tmp_path)
     paths = [f"task.{split}={path}" for split, path in files.items()]
-    cfg = run_config(["task=edge_json", *paths, "task.n_spans=2", "task.name=deps_tenney"])
+    cfg = composed(["task=edge_json", *paths, "task.n_spans=2", "task.name=deps_tenney"])
     check_settings(cfg)
     task = instantiate(cfg.task)
     assert (task.name, task.n_spans, task.files) == ("deps_tenney", 2, files)
     assert [len(task.read(split)) for split in ("train", "dev", "test")] == [40, 10, 10]
-    run = run_config(["task=edge_json", *paths, "task.n_spans=2", "encoder=hf",
+    run = composed(["task=edge_json", *paths, "task.n_spans=2", "encoder=hf",
                     f"encoder.name_or_path={tiny_bert}", "encoder.name=tiny", "device=cpu",
                     f"paths.cache_dir={tmp_path / 'cache'}", "trainer.max_epochs=2"])
     [record] = probe_run(run, tmp_path / "run")
-    assert record["task"]["name"] == "edge_json" and record["task"]["n_spans"] == 2
-    assert record["sizes"]["test"]["targets"] == 10
-    assert record["task"]["labels"] == ["amod", "nsubj", "pobj"]
+    assert record.task == "edge_json" and record.task_info["n_spans"] == 2
+    assert record.sizes["test"]["targets"] == 10
+    assert record.labels == ["amod", "nsubj", "pobj"]
 
 
 def test_the_yaml_asks_for_the_paths():
-    cfg = run_config(["task=edge_json"])
+    cfg = composed(["task=edge_json"])
     with pytest.raises(MissingMandatoryValue, match=r"Missing mandatory value: task\.train"):
         instantiate(cfg.task)

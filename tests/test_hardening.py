@@ -182,14 +182,14 @@ def test_two_concurrent_runs_share_one_extraction(tiny_bert, encoder, tmp_path):
 
 
 def test_command_line_reports_bad_settings_and_folders_without_traceback(tiny_bert, tmp_path):
-    from test_run import overrides, run_cli, write_treebank
+    from helpers import probe_overrides, run_cli, write_treebank
 
     folder = tmp_path / "treebank"
     folder.mkdir()
     corpus = {split: write_treebank(folder / f"{split}.conllu", 8, seed)
               for seed, split in enumerate(("train", "dev", "test"))}
     cache = tmp_path / "cache"
-    bad = run_cli([*overrides(tiny_bert, corpus, cache), "features.shard_size=0",
+    bad = run_cli([*probe_overrides(tiny_bert, corpus, cache), "features.shard_size=0",
                    f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
     output = bad.stdout + bad.stderr
     assert bad.returncode == 1 and "Traceback" not in output
@@ -197,7 +197,7 @@ def test_command_line_reports_bad_settings_and_folders_without_traceback(tiny_be
     assert not cache.exists()
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    unwritable = run_cli([*overrides(tiny_bert, corpus, blocker / "cache"),
+    unwritable = run_cli([*probe_overrides(tiny_bert, corpus, blocker / "cache"),
                           f"hydra.run.dir={tmp_path / 'run2'}"], tmp_path)
     output = unwritable.stdout + unwritable.stderr
     assert unwritable.returncode == 1 and "Traceback" not in output

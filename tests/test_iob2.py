@@ -2,7 +2,8 @@
 tenth of the training file held out as dev."""
 
 import pytest
-from conftest import run_config, task_files
+from conftest import task_files
+from helpers import composed
 from hydra.utils import instantiate
 
 from probing.errors import ProbingError
@@ -94,7 +95,7 @@ def uner_folder(tmp_path, with_train: bool):
 
 
 def configured(data, *overrides):
-    return instantiate(run_config(["task=entities", f"paths.data_dir={data}", *overrides]).task)
+    return instantiate(composed(["task=entities", f"paths.data_dir={data}", *overrides]).task)
 
 
 def first_words(task, split):

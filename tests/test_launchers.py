@@ -5,17 +5,15 @@ import json
 
 import pytest
 import yaml
-from test_run import REPO, corpus, overrides, run_cli
-
-__all__ = ["corpus"]  # the treebank fixture, shared with test_run
+from helpers import REPO, probe_overrides, run_cli
 
 LAUNCHERS = REPO / "conf" / "hydra" / "launcher"
 
 
-def sweep(launcher, tiny_bert, corpus, tmp_path, *extra):
+def sweep(launcher, tiny_bert, treebank, tmp_path, *extra):
     cache = tmp_path / "cache"
     result = run_cli(["-m", f"hydra/launcher={launcher}", "seed=0,1",
-                      *overrides(tiny_bert, corpus, cache), "trainer.max_epochs=1",
+                      *probe_overrides(tiny_bert, treebank, cache), "trainer.max_epochs=1",
                       f"hydra.sweep.dir={tmp_path / 'sweep'}", *extra], tmp_path)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     records = sorted((tmp_path / "sweep").glob("*/results.json"))
@@ -26,9 +24,9 @@ def sweep(launcher, tiny_bert, corpus, tmp_path, *extra):
     return runs, cache, result.stdout + result.stderr
 
 
-def test_joblib_runs_jobs_in_parallel_and_extracts_each_corpus_once(tiny_bert, corpus,
+def test_joblib_runs_jobs_in_parallel_and_extracts_each_corpus_once(tiny_bert, treebank,
                                                                      tmp_path):
-    runs, cache, log = sweep("joblib", tiny_bert, corpus, tmp_path, "hydra.launcher.n_jobs=2")
+    runs, cache, log = sweep("joblib", tiny_bert, treebank, tmp_path, "hydra.launcher.n_jobs=2")
     assert "Joblib.Parallel(n_jobs=2" in log
     for split in ("train", "dev", "test"):
         flags = [r["caches"][split]["reused"] for r in runs]
@@ -38,8 +36,8 @@ def test_joblib_runs_jobs_in_parallel_and_extracts_each_corpus_once(tiny_bert, c
     assert not list(cache.glob("*.partial"))
 
 
-def test_submitit_local_runs_the_sweep(tiny_bert, corpus, tmp_path):
-    runs, cache, _ = sweep("submitit_local", tiny_bert, corpus, tmp_path)
+def test_submitit_local_runs_the_sweep(tiny_bert, treebank, tmp_path):
+    runs, cache, _ = sweep("submitit_local", tiny_bert, treebank, tmp_path)
     assert all(r["metrics"]["test"]["accuracy"] > 0 for r in runs)
     assert (tmp_path / "sweep" / ".submitit").is_dir()
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 3

@@ -10,7 +10,7 @@ from sklearn.metrics import f1_score
 from probing.errors import ProbingError
 from probing.report import bootstrap
 from probing.report.build import FIGURES, report
-from probing.report.record import RunRecord, write_record
+from probing.report.record import Predictions, RunRecord
 from probing.report.tables import (
     Study,
     cumulative_expected_layer,
@@ -28,16 +28,21 @@ LABELS = ["NOUN", "VERB", "DET", "ADJ"]
 
 def record(mode, layer, score, seed=0, weights=(0.2, 0.5, 0.3), step=None, task="upos",
            encoder="tiny", control=False, metric="accuracy", baseline=0.25):
-    """A run record as run.py writes it (the fields the report reads)."""
-    info = {"name": encoder, "n_layers": len(weights)} | ({"step": step} if step is not None
-                                                          else {})
-    return {"task": {"name": task, "metric": metric, "labels": LABELS, "control": control,
+    """A run record's JSON as run.py writes it (the fields the report reads)."""
+    n_layers = len(weights)
+    layers = {"all": list(range(n_layers)), "single": [layer],
+              "cumulative": list(range((layer or 0) + 1))}[mode]
+    return {"format": 2,
+            "task": {"name": task, "corpus": "toy", "labels": LABELS, "control": control,
                      "labeling": "probing.tasks.labels.SingleLabel"},
             "baseline": {"label": "NOUN", "test": {metric: baseline}},
-            "encoder": info, "mix": {"mode": mode, "layer": layer}, "seed": seed,
-            "metrics": {"test": {metric: score}, "dev": {metric: score - 0.01}},
-            "center_of_gravity": sum(i * w for i, w in enumerate(weights)), "gamma": 1.0,
-            "mixing_weights": list(weights)}
+            "encoder": {"name": encoder, "n_layers": n_layers, "dim": 8, "step": step,
+                        "fingerprint": "ab" * 32, "settings": {}},
+            "probe": {"family": "edge", "metric": metric, "mixing_weights": list(weights),
+                      "center_of_gravity": sum(i * w for i, w in enumerate(weights)),
+                      "gamma": 1.0},
+            "mix": {"mode": mode, "layer": layer, "layers": layers}, "seed": seed,
+            "metrics": {"test": {metric: score}, "dev": {metric: score - 0.01}}}
 
 
 def gold_labels(n=N_TARGETS):
@@ -49,12 +54,13 @@ def write_run(folder, run: dict, gold=None, correct=None):
     """A fake run folder: results.json, and predictions.npz right on the first `correct`
     targets (default: as many as the record's score says)."""
     folder.mkdir(parents=True)
-    write_record(folder, run)
+    RunRecord.from_json(run, folder).write(folder)
     if gold is not None:
-        metric = run["task"]["metric"]
+        metric = run["probe"]["metric"]
         k = round(run["metrics"]["test"][metric] * len(gold)) if correct is None else correct
         predicted = np.where(np.arange(len(gold)) < k, gold, (gold + 1) % len(LABELS))
-        np.savez(folder / "predictions.npz", gold=gold, predicted=predicted)
+        Predictions({"gold": gold, "predicted": predicted,
+                     "sentence": np.arange(len(gold)) // 4}).save(folder)
     return folder
 
 
@@ -64,9 +70,9 @@ SCORES = {"single": [0.50, 0.80, 0.70], "cumulative": [0.50, 0.85, 0.90]}
 @pytest.fixture
 def sweep(tmp_path):
     """One encoder and task: mix over two seeds, single and cumulative layers, a control."""
-    runs = [record("mix", None, 0.90, seed=0), record("mix", None, 0.92, seed=1,
+    runs = [record("all", None, 0.90, seed=0), record("all", None, 0.92, seed=1,
                                                       weights=(0.1, 0.6, 0.3)),
-            record("mix", None, 0.60, control=True)]
+            record("all", None, 0.60, control=True)]
     runs += [record(mode, layer, score) for mode, scores in SCORES.items()
              for layer, score in enumerate(scores)]
     root = tmp_path / "sweep"
@@ -88,7 +94,7 @@ def test_cumulative_expected_layer_by_hand():
 def test_tables_by_hand(sweep):
     study = Study(load_records([sweep]), resamples=200)
     assert len(study.records) == 9
-    mix = summary(study).query("mode == 'mix' and not control").iloc[0]
+    mix = summary(study).query("mode == 'all' and not control").iloc[0]
     assert mix["score"] == pytest.approx(0.91) and mix["seeds"] == 2
     layers = layer_table(study)
     assert layers["weight"].tolist() == pytest.approx([0.15, 0.55, 0.3])
@@ -106,7 +112,7 @@ def test_overview_numbers_equal_the_records(sweep, tmp_path):
     records = load_records([sweep])
     task = [r for r in records if not r.control]
     control = [r for r in records if r.control]
-    mix = np.mean([r.score for r in task if r.mode == "mix"])
+    mix = np.mean([r.score for r in task if r.mode == "all"])
     single = {r.layer: r.score for r in task if r.mode == "single"}
     cumulative = [r.score for r in sorted(task, key=lambda r: r.layer or 0)
                   if r.mode == "cumulative"]
@@ -118,7 +124,7 @@ def test_overview_numbers_equal_the_records(sweep, tmp_path):
     assert table["control"] == pytest.approx(control[0].score)
     assert table["selectivity"] == pytest.approx(mix - control[0].score)
     assert table["E_s"] == pytest.approx(np.mean([r.center_of_gravity for r in task
-                                                  if r.mode == "mix"]))
+                                                  if r.mode == "all"]))
     assert table["E_delta"] == pytest.approx(cumulative_expected_layer(cumulative))
     for name in ("majority", "P0", "mix", "best_single", "control", "selectivity", "E_delta"):
         assert table[f"{name}_lo"] <= table[name] + 1e-9 <= table[f"{name}_hi"] + 2e-9, name
@@ -190,7 +196,7 @@ def test_seeds_are_resampled():
 
 
 def test_runs_without_predictions_have_points_without_intervals(tmp_path):
-    for i, (mode, layer) in enumerate((("mix", None), ("single", 0))):
+    for i, (mode, layer) in enumerate((("all", None), ("single", 0))):
         write_run(tmp_path / str(i), record(mode, layer, 0.9))
     table = overview(Study(load_records([tmp_path])))
     assert table["mix"].iloc[0] == 0.9 and math.isnan(table["mix_lo"].iloc[0])
@@ -198,7 +204,7 @@ def test_runs_without_predictions_have_points_without_intervals(tmp_path):
 
 def test_one_encoder_name_for_two_encoders_is_refused(tmp_path):
     for pooling in ("first", "mean"):
-        run = record("mix", None, 0.9)
+        run = record("all", None, 0.9)
         run["encoder"] |= {"fingerprint": "ab" * 32, "settings": {"pooling": pooling}}
         write_run(tmp_path / pooling, run, gold_labels())
         # a sweep's job folder: an error in its records is not taken for "no finished run"
@@ -210,7 +216,7 @@ def test_one_encoder_name_for_two_encoders_is_refused(tmp_path):
     assert "pooling=first" in str(e.value) and "pooling=mean" in str(e.value)
     assert str(tmp_path / "first") in str(e.value) and "encoder.name" in str(e.value)
     # the same encoder and settings under one name: one group, as before
-    run = record("mix", None, 0.8, seed=1)
+    run = record("all", None, 0.8, seed=1)
     run["encoder"] |= {"fingerprint": "ab" * 32, "settings": {"pooling": "mean"}}
     write_run(tmp_path / "mean-seed1", run, gold_labels())
     runs = load_runs([tmp_path / "mean", tmp_path / "mean-seed1"])
@@ -219,7 +225,7 @@ def test_one_encoder_name_for_two_encoders_is_refused(tmp_path):
 
 def test_a_mix_only_sweep_has_no_best_layer(tmp_path):
     for seed in (0, 1):
-        write_run(tmp_path / "sweep" / str(seed), record("mix", None, 0.9, seed=seed),
+        write_run(tmp_path / "sweep" / str(seed), record("all", None, 0.9, seed=seed),
                   gold_labels())
     report([tmp_path / "sweep"], tmp_path / "out", resamples=50)
     shown = (tmp_path / "out" / "overview.md").read_text().splitlines()[2].split("|")
@@ -233,7 +239,7 @@ TABLES = ("overview", "layers", "expected_layers", "summary")
 
 def test_report_writes_every_table_and_figure(sweep, tmp_path):
     # a second encoder of another depth beside the first: the relative depth figure
-    for i, (mode, layer) in enumerate((("mix", None), ("single", 0), ("cumulative", 0))):
+    for i, (mode, layer) in enumerate((("all", None), ("single", 0), ("cumulative", 0))):
         weights = (0.1, 0.2, 0.3, 0.2, 0.2)
         write_run(tmp_path / "other" / str(i), record(mode, layer, 0.8, encoder="deep",
                                                        weights=weights), gold_labels())
@@ -260,7 +266,7 @@ def test_report_on_one_sweep_folder(sweep):
 def test_report_against_pretraining_step(tmp_path):
     for step, score in ((100, 0.6), (200, 0.7), (400, 0.8)):
         for task in ("upos", "xpos"):
-            write_run(tmp_path / f"{task}-{step}", record("mix", None, score, step=step,
+            write_run(tmp_path / f"{task}-{step}", record("all", None, score, step=step,
                                                           task=task), gold_labels())
     report([tmp_path], tmp_path / "report", resamples=50)
     assert (tmp_path / "report" / "against_step.png").stat().st_size > 0
@@ -272,12 +278,12 @@ def test_report_against_pretraining_step(tmp_path):
 def test_record_round_trip(tmp_path):
     folder = write_run(tmp_path / "run", record("cumulative", 1, 0.8, step=5, control=True),
                        gold_labels())
-    run = RunRecord.from_json(folder / "results.json")
+    run = RunRecord.read(folder / "results.json")
     assert (run.task, run.mode, run.layer, run.step, run.control) == ("upos", "cumulative", 1,
                                                                       5, True)
     assert run.score == 0.8 and run.baseline == 0.25 and run.n_layers == 3
-    gold, predicted = run.predictions()
-    assert gold.shape == predicted.shape == (N_TARGETS,)
+    saved = Predictions.load(folder)
+    assert saved["gold"].shape == saved["predicted"].shape == (N_TARGETS,)
     assert len(load_runs([tmp_path])) == 1
 
 

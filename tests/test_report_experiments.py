@@ -3,8 +3,8 @@ stand-in probe of test_sweep_failures (three layers), its report at the end."""
 
 import pandas as pd
 import pytest
+from helpers import REPO
 from hydra import compose, initialize_config_dir
-from test_run import REPO
 from test_sweep_failures import run_fake
 
 from probing.schemas import register_configs

@@ -4,10 +4,10 @@ words (entities); with the lexical baseline P0 (layer 0 alone) and a random-init
 
 import random
 
-import numpy as np
 import pytest
-from test_run import LEXICON, composed, corpus, overrides  # noqa: F401 - corpus is a fixture
+from helpers import LEXICON, composed, probe_overrides
 
+from probing.report.record import Predictions
 from probing.run import probe_run
 
 NOUNS, VERBS = LEXICON["NOUN"], LEXICON["VERB"]
@@ -64,7 +64,7 @@ def tiny_corpora(tmp_path_factory):
             "iob2_test": write_iob2(folder / "test.iob2", 20, 1)}
 
 
-def task_overrides(task: str, corpus, files) -> list[str]:  # noqa: F811 - the fixture's value
+def task_overrides(task: str, corpus, files) -> list[str]:
     by_task = {
         "deps": [f"task.train={corpus['train']}", f"task.dev={corpus['dev']}",
                  f"task.test={corpus['test']}"],
@@ -83,47 +83,47 @@ def task_overrides(task: str, corpus, files) -> list[str]:  # noqa: F811 - the f
 @pytest.mark.parametrize(("task", "metric", "n_spans"), [
     ("deps", "accuracy", 2), ("relations", "semeval_official_f1", 2),
     ("consts", "micro_f1", 1), ("entities", "accuracy", 1)])
-def test_task_runs_end_to_end_with_p0_and_random_init(tiny_bert, corpus, tiny_corpora,  # noqa: F811
+def test_task_runs_end_to_end_with_p0_and_random_init(tiny_bert, treebank, tiny_corpora,
                                                       tmp_path, task, metric, n_spans):
-    base = [*overrides(tiny_bert, corpus, tmp_path / "cache"),
-            *task_overrides(task, corpus, tiny_corpora), "trainer.max_epochs=4"]
+    base = [*probe_overrides(tiny_bert, treebank, tmp_path / "cache"),
+            *task_overrides(task, treebank, tiny_corpora), "trainer.max_epochs=4"]
     [record] = probe_run(composed(base), tmp_path / "mix")
-    assert record["task"]["metric"] == metric
-    assert metric in record["metrics"]["test"] and metric in record["baseline"]["test"]
-    assert 0.0 <= record["metrics"]["test"][metric] <= 1.0
-    assert len(record["mixing_weights"]) == 3
-    saved = np.load(tmp_path / "mix" / "predictions.npz")
-    assert len(saved["gold"]) == record["sizes"]["test"]["targets"]
+    assert record.metric == metric
+    assert metric in record.test and metric in record.baseline_test
+    assert record.score > record.baseline, "the toy tasks are learnable above the majority"
+    assert len(record.weights) == 3
+    saved = Predictions.load(tmp_path / "mix")
+    assert len(saved["gold"]) == record.sizes["test"]["targets"]
     assert saved["gold"].ndim == (2 if task == "consts" else 1)
 
     quick = [*base, "trainer.max_epochs=1"]
     [p0] = probe_run(composed([*quick, "mix=single", "mix.layer=0"]), tmp_path / "p0")
-    assert p0["mixing_weights"] == [1.0, 0.0, 0.0]
+    assert p0.weights == [1.0, 0.0, 0.0]
     # seed 0 would rebuild the very weights the tiny BERT fixture was made with
     [random_init] = probe_run(composed([*quick, "encoder.random_init=true", "encoder.seed=1",
                                         "encoder.name=tiny-random"]), tmp_path / "random")
-    assert random_init["encoder"]["name"] == "tiny-random"
-    assert not any(c["reused"] for c in random_init["caches"].values())
+    assert random_init.encoder == "tiny-random"
+    assert not any(c["reused"] for c in random_init.caches.values())
 
 
-def test_relations_write_official_answers(tiny_bert, corpus, tiny_corpora, tmp_path):  # noqa: F811
-    base = [*overrides(tiny_bert, corpus, tmp_path / "cache"),
-            *task_overrides("relations", corpus, tiny_corpora), "trainer.max_epochs=2"]
+def test_relations_write_official_answers(tiny_bert, treebank, tiny_corpora, tmp_path):
+    base = [*probe_overrides(tiny_bert, treebank, tmp_path / "cache"),
+            *task_overrides("relations", treebank, tiny_corpora), "trainer.max_epochs=2"]
     [record] = probe_run(composed(base), tmp_path)
     lines = (tmp_path / "test_answers.txt").read_text().splitlines()
     assert [line.split("\t")[0] for line in lines] == [str(8001 + i) for i in range(30)]
     assert {line.split("\t")[1] for line in lines} <= set(RELATIONS)
-    assert record["sizes"]["train"]["targets"] == 48 and record["sizes"]["dev"]["targets"] == 12
-    assert "split" in record["task"]
+    assert record.sizes["train"]["targets"] == 48 and record.sizes["dev"]["targets"] == 12
+    assert "split" in record.task_info
 
 
-def test_consts_is_multi_label(tiny_bert, corpus, tiny_corpora, tmp_path):  # noqa: F811
-    base = [*overrides(tiny_bert, corpus, tmp_path / "cache"),
-            *task_overrides("consts", corpus, tiny_corpora), "trainer.max_epochs=2"]
+def test_consts_is_multi_label(tiny_bert, treebank, tiny_corpora, tmp_path):
+    base = [*probe_overrides(tiny_bert, treebank, tmp_path / "cache"),
+            *task_overrides("consts", treebank, tiny_corpora), "trainer.max_epochs=2"]
     [record] = probe_run(composed(base), tmp_path)
-    assert record["task"]["labeling"] == "probing.tasks.labels.MultiLabel"
-    assert set(record["metrics"]["test"]) == {"micro_f1", "macro_f1", "exact_match"}
-    gold = np.load(tmp_path / "predictions.npz")["gold"]
-    labels = record["task"]["labels"]
+    assert record.labeling == "probing.tasks.labels.MultiLabel"
+    assert set(record.test) == {"micro_f1", "macro_f1", "exact_match"}
+    gold = Predictions.load(tmp_path)["gold"]
+    labels = record.labels
     # (S (VP ...)) with the same words: one target labelled S and VP
     assert gold[:, [labels.index("S"), labels.index("VP")]].all(axis=1).any()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import test_pretrain_bert as pretraining
-from test_run import composed, overrides, run_cli, write_treebank
+from helpers import composed, probe_overrides, run_cli
 
 from probing.errors import ProbingError
 from probing.pretrain.loop import pretrain
@@ -13,32 +13,24 @@ from probing.run import probe_run
 from probing.settings import check_settings, parameters
 from probing.tasks.conllu import POSTask
 
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("treebank")
-    return {split: write_treebank(folder / f"{split}.conllu", 20, seed)
-            for split, seed in (("train", 0), ("dev", 1), ("test", 2))}
-
-
 POS_SETTINGS = "name, corpus, train, dev, test, control, control_seed, column"
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("+trainer.foo=1", "unknown setting trainer.foo for probing.probes.train.Trainer; its "
+    ("+trainer.foo=1", "unknown setting trainer.foo for probing.probes.trainer.Trainer; its "
                        "settings are: batch_size, lr,"),
     ("+task.bar=2", f"unknown setting task.bar for probing.tasks.conllu.POSTask; its settings "
                     f"are: {POS_SETTINGS}"),
     ("+probe.width=8", "unknown setting probe.width for probing.probes.edge.EdgeProbe"),
-    ("+mix.layer=1", "unknown setting mix.layer for probing.probes.scalar_mix.AllLayers"),
+    ("+mix.layer=1", "unknown setting mix.layer for probing.probes.selection.AllLayers"),
     ("+encoder.pooling_mode=mean", "unknown setting encoder.pooling_mode for "
                                    "probing.encoders.hf.HFEncoder"),
     ("~task.column", f"missing setting task.column for probing.tasks.conllu.POSTask; its "
                      f"settings are: {POS_SETTINGS}"),
 ])
-def test_unknown_or_missing_setting_is_refused_before_extraction(tiny_bert, corpus, tmp_path,
+def test_unknown_or_missing_setting_is_refused_before_extraction(tiny_bert, treebank, tmp_path,
                                                                  override, message):
-    cfg = composed([*overrides(tiny_bert, corpus, tmp_path / "cache"), override])
+    cfg = composed([*probe_overrides(tiny_bert, treebank, tmp_path / "cache"), override])
     with pytest.raises(ProbingError) as caught:
         probe_run(cfg, tmp_path / "run")
     assert message in str(caught.value)
@@ -46,11 +38,11 @@ def test_unknown_or_missing_setting_is_refused_before_extraction(tiny_bert, corp
     assert not (tmp_path / "run").exists()
 
 
-def test_shipped_configs_pass(tiny_bert, corpus, tmp_path):
-    check_settings(composed(overrides(tiny_bert, corpus, tmp_path)))
+def test_shipped_configs_pass(tiny_bert, treebank, tmp_path):
+    check_settings(composed(probe_overrides(tiny_bert, treebank, tmp_path)))
     for task in ("upos", "xpos", "deps", "entities", "relations", "consts"):
         for encoder in ("minilm", "elmo", "hf"):
-            for mix in ("mix", "layers", "single", "cumulative"):
+            for mix in ("all", "every", "single", "cumulative"):
                 check_settings(composed([f"task={task}", f"encoder={encoder}", f"mix={mix}"]))
     for experiment in ("elmo_vs_bert", "layer_roles", "layers", "pretrain_checkpoints", "tasks"):
         check_settings(composed([f"+experiment={experiment}", "+pretrain_run=/tmp"]))
@@ -61,8 +53,8 @@ def test_shipped_configs_pass(tiny_bert, corpus, tmp_path):
         check_settings(pretraining.composed(["model=elmo_tiny", f"model/softmax={softmax}"]))
 
 
-def test_command_line_names_the_setting_without_traceback(tiny_bert, corpus, tmp_path):
-    result = run_cli([*overrides(tiny_bert, corpus, tmp_path / "cache"), "+task.bar=2",
+def test_command_line_names_the_setting_without_traceback(tiny_bert, treebank, tmp_path):
+    result = run_cli([*probe_overrides(tiny_bert, treebank, tmp_path / "cache"), "+task.bar=2",
                       f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 1

@@ -8,57 +8,34 @@ import subprocess
 import sys
 
 import pytest
-from test_run import REPO, corpus, overrides, run_cli  # noqa: F401 - corpus is a fixture
+from helpers import REPO, probe_overrides, run_cli
 
 from probing.errors import ProbingError, failure_recorded
 from probing.report.failures import FAILURE_NAME, sweep_jobs, write_failure
+from probing.report.record import RunRecord
 
 # `python -m probing.run` with the probe replaced by a stand-in of a 3-layer encoder: it builds
 # the layer selection from the config as a run does (so mix.layer=99 fails the same way) and
 # writes a record and predictions; it tests the sweep machinery apart from probe training.
 FAKE_PROBE = """
-import sys
-from pathlib import Path
-import numpy as np
 from hydra.utils import instantiate
 import probing.run as run
-from probing.report.record import write_record
-
-def fake_record(cfg, selection, folder):
-    layers = selection.layers(3)
-    score = 0.5 + 0.1 * len(layers)
-    weights = [1.0 / len(layers) if l in layers else 0.0 for l in range(3)]
-    return {"task": {"name": cfg.task.name, "metric": "accuracy", "labels": ["a", "b"],
-                     "labeling": "probing.tasks.labels.SingleLabel"},
-            "encoder": {"name": "fake", "n_layers": 3},
-            "mix": {"mode": selection.mode, "layer": selection.layer}, "seed": cfg.seed,
-            "metrics": {"test": {"accuracy": score}, "dev": {"accuracy": score}},
-            "mixing_weights": weights, "gamma": 1.0,
-            "center_of_gravity": sum(l * w for l, w in enumerate(weights)),
-            "output_dir": str(folder)}
+from helpers import fake_record
 
 def probe_run(cfg, output_dir):
     selections = instantiate(cfg.mix).selections(3)
-    return [fake_record(cfg, selection,
-                        output_dir if len(selections) == 1 else output_dir / selection.name)
-            for selection in selections]
+    return [fake_record(output_dir if len(selections) == 1 else output_dir / s.name,
+                        task=cfg.task.name, mode=s.mode, layer=s.layer, seed=cfg.seed,
+                        score=0.5 + 0.1 * len(s.layers(3)), control=cfg.task.control)
+            for s in selections]
 
-def report_run(record):
-    folder = Path(record["output_dir"])
-    folder.mkdir(parents=True, exist_ok=True)
-    gold = np.arange(100) % 2
-    predicted = np.where(np.arange(100) < 100 * record["metrics"]["test"]["accuracy"], gold,
-                         1 - gold)
-    np.savez(folder / "predictions.npz", gold=gold, predicted=predicted)
-    write_record(folder, record)
-
-run.probe_run, run.report_run = probe_run, report_run
+run.probe_run = probe_run
 run.main()
 """
 
 
 def run_fake(args: list[str], cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'tests'}"}
     return subprocess.run([sys.executable, "-c", FAKE_PROBE, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -73,8 +50,8 @@ def sweep(request, tmp_path):
             result = run_fake(common, tmp_path)
         else:
             tiny_bert, treebank = (request.getfixturevalue(name)
-                                   for name in ("tiny_bert", "corpus"))
-            result = run_cli([*common, *overrides(tiny_bert, treebank, tmp_path / "cache"),
+                                   for name in ("tiny_bert", "treebank"))
+            result = run_cli([*common, *probe_overrides(tiny_bert, treebank, tmp_path / "cache"),
                               "trainer.max_epochs=1"], tmp_path)
         return result, tmp_path / "sweep"
     return run
@@ -91,8 +68,7 @@ def test_failed_job_does_not_end_the_sweep(sweep):
     assert "mix.layer=99" in failure["overrides"]
     assert "mix.layer in 0..2" in failure["first_line"]
     assert not (folder / "0" / "results.json").exists()
-    record = json.loads((folder / "1" / "results.json").read_text())
-    assert record["mix"]["layer"] == 0
+    assert RunRecord.read(folder / "1" / "results.json").layer == 0
     # the report, written when the sweep ended, lists the failed job beside the finished one
     report = folder / "report"
     failures = (report / "failures.md").read_text()
@@ -102,12 +78,12 @@ def test_failed_job_does_not_end_the_sweep(sweep):
 
 def test_first_job_with_a_bad_combination(sweep):
     # mix=single without mix.layer composes (the layer is ???) but cannot be built
-    result, folder = sweep("mix=single,mix", "hydra/callbacks=none")
+    result, folder = sweep("mix=single,all", "hydra/callbacks=none")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
     assert "1 of 2 jobs failed" in output and "mix=single" in output
     assert (folder / "0" / FAILURE_NAME).is_file()
-    assert json.loads((folder / "1" / "results.json").read_text())["mix"]["mode"] == "mix"
+    assert RunRecord.read(folder / "1" / "results.json").mode == "all"
     assert not (folder / "report").exists(), "hydra/callbacks=none turns the report off"
     status = sweep_jobs(folder)
     assert [job.status for job in status.jobs] == ["failed", "done"]
@@ -156,13 +132,11 @@ def test_jobs_that_never_finished_are_listed(tmp_path):
     assert "never started" in status.message()
 
 
-@pytest.mark.parametrize("broken", ["{", '{"task": {}}'])
+@pytest.mark.parametrize("broken", ["{", '{"task": {}}', '{"format": 2, "task": {}}'])
 def test_broken_record_is_a_clear_error(tmp_path, broken):
-    from probing.report.record import RunRecord
-
     (tmp_path / "results.json").write_text(broken)
-    with pytest.raises((ProbingError, ValueError)):
-        RunRecord.from_json(tmp_path / "results.json")
+    with pytest.raises(ProbingError, match=r"results\.json"):
+        RunRecord.read(tmp_path / "results.json")
 
 
 def test_sweep_where_every_job_fails_reports_the_failures(tmp_path):

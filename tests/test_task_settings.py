@@ -5,7 +5,7 @@ import inspect
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_config
+from helpers import REPO, composed
 from hydra.utils import get_object
 from omegaconf import OmegaConf
 
@@ -17,7 +17,7 @@ COMMON = ["name", "corpus", "train", "dev", "test", "control", "control_seed"]
 
 @pytest.mark.parametrize("yaml", TASK_YAMLS, ids=lambda p: p.stem)
 def test_every_setting_is_a_field_without_default(yaml: Path):
-    node = OmegaConf.to_container(run_config([f"task={yaml.stem}"]).task, resolve=False)
+    node = OmegaConf.to_container(composed([f"task={yaml.stem}"]).task, resolve=False)
     target = get_object(node.pop("_target_"))
     signature = inspect.signature(target)
     assert all(p.default is p.empty and p.kind is p.KEYWORD_ONLY

@@ -1,35 +1,36 @@
 """The report of a sweep, written into its folder when a multirun ends (a Hydra callback).
 
-On by default (conf/hydra/callbacks/report.yaml); `hydra/callbacks=none` turns it off.
+On by default (conf/hydra/callbacks/report.yaml); `hydra/callbacks=none` turns it off. Either
+way the sweep ends with status 1 where a job failed (`SweepExitStatus`).
 """
 
 import logging
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from probing.errors import user_error
-from probing.report import bootstrap
-from probing.report.failures import sweep_ended, sweep_jobs
+from probing.report.failures import SweepExitStatus
 
 log = logging.getLogger("probing")
 
 
-class SweepReport(Callback):
-    """At the end of a multirun: read the sweep folder (which jobs finished, failed or never
-    did) and write `python -m probing.report`'s tables and figures into <sweep>/report."""
+class SweepReport(SweepExitStatus):
+    """At the end of a multirun: write `python -m probing.report`'s tables and figures of the
+    sweep folder (failed and missing jobs included) into <sweep>/report, then set the exit
+    status."""
 
-    def __init__(self, resamples: int = bootstrap.RESAMPLES, seed: int = bootstrap.SEED,
-                 folder: str = "report") -> None:
+    def __init__(self, resamples: int, seed: int, folder: str) -> None:
         self.resamples, self.seed, self.folder = resamples, seed, folder
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self.write_report(Path(config.hydra.sweep.dir))
+        super().on_multirun_end(config, **kwargs)
+
+    def write_report(self, sweep_dir: Path) -> None:
         from probing.report.build import report  # matplotlib only when a sweep ends
 
-        sweep_dir = Path(config.hydra.sweep.dir)
-        sweep_ended(sweep_jobs(sweep_dir))
         out = sweep_dir / self.folder
         try:
             report([sweep_dir], out, self.resamples, self.seed)

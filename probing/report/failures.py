@@ -9,13 +9,22 @@ overrides, the error's type, message and first line, and whether it is a user er
 """
 
 import json
+import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig
 
 from probing.atomic import write_json_atomic
+from probing.errors import failure_recorded, reported_without_traceback
 from probing.report.record import RECORD_NAME
 
 FAILURE_NAME = "failed.json"
@@ -84,11 +93,20 @@ def job_of(folder: Path) -> Job:
         return Job(str(folder), overrides, "done", job=num)
     failure = folder / FAILURE_NAME
     if failure.is_file():
-        saved = json.loads(failure.read_text())
+        saved = _read_failure(failure)
         return Job(str(folder), overrides, "failed", saved.get("error_type", ""),
                    saved.get("first_line", ""), num)
     return Job(str(folder), overrides, "missing", "",
                f"neither {RECORD_NAME} nor {FAILURE_NAME}: crashed, killed or still running", num)
+
+
+def _read_failure(path: Path) -> dict:
+    """A failure record; one that cannot be read still marks its job as failed."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        return {"first_line": f"{path} cannot be read ({e})"}
+    return saved if isinstance(saved, dict) else {}
 
 
 def expected_jobs(sweep_dir: Path) -> list[list[str]] | None:
@@ -134,36 +152,29 @@ def sweeps_under(paths: list[Path]) -> list[Path]:
     return sorted(found)
 
 
-# Jobs of a sweep that ran in this process (the basic launcher runs them here), and the sweeps
-# the report callback looked at when they ended: `python -m probing.run -m` exits 1 when a job
-# failed (see `last_sweep`).
-_JOBS_HERE: list[Job] = []
-_ENDED: list[SweepStatus] = []
+@contextmanager
+def outcome_recorded() -> Iterator[None]:
+    """The one wrapper around a run (as lightning-hydra-template's `task_wrapper`). A single
+    run reports a user error in one message, without a traceback, and exits 1. A job of a sweep
+    writes failed.json into its folder and returns, so that the sweep goes on; the sweep's exit
+    status is read from its folder when it ends (`SweepExitStatus`)."""
+    hydra = HydraConfig.get()
+    if hydra.mode != RunMode.MULTIRUN:
+        with reported_without_traceback():
+            yield
+        return
+    folder, overrides = Path(hydra.runtime.output_dir), list(hydra.overrides.task)
+    with failure_recorded(lambda error, user: write_failure(folder, overrides, error, user,
+                                                            hydra.job.num)):
+        yield
 
 
-def job_done(folder: Path, overrides: list[str], job: int | None) -> None:
-    _JOBS_HERE.append(Job(str(folder), list(overrides), "done", job=job))
+class SweepExitStatus(Callback):
+    """When a multirun ends: read its folder, and where a job failed or never finished, say
+    which and exit with status 1."""
 
-
-def job_failed(folder: Path, overrides: list[str], error: BaseException, user_error: bool,
-               job: int | None) -> None:
-    """Write the job's failed.json and count it."""
-    write_failure(folder, overrides, error, user_error, job)
-    message = str(error).strip() or type(error).__name__
-    _JOBS_HERE.append(Job(str(folder), list(overrides), "failed", type(error).__name__,
-                          message.splitlines()[0], job))
-
-
-def sweep_ended(status: SweepStatus) -> None:
-    _ENDED.append(status)
-
-
-def last_sweep() -> SweepStatus | None:
-    """What became of the sweep that just ran: the callback's reading of its folder (which
-    also sees jobs that ran elsewhere and ones that never finished) where it ran, else the jobs
-    run in this process; None after a single run."""
-    if _ENDED:
-        return _ENDED[-1]
-    if _JOBS_HERE:
-        return SweepStatus("this sweep", list(_JOBS_HERE))
-    return None
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        status = sweep_jobs(config.hydra.sweep.dir)
+        if status.not_done:
+            print(status.message(), file=sys.stderr)
+            sys.exit(1)

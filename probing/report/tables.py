@@ -21,7 +21,7 @@ import pandas as pd
 from probing.errors import ProbingError
 from probing.report import bootstrap
 from probing.report.bootstrap import cumulative_expected_layer, interval
-from probing.report.record import RECORD_NAME, RunRecord
+from probing.report.record import RECORD_NAME, Predictions, RunRecord
 
 KEYS = ["task", "encoder", "step"]
 
@@ -44,7 +44,7 @@ def find_records(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def load_records(paths: Iterable[str | Path]) -> list[RunRecord]:
-    records = [RunRecord.from_json(path) for path in find_records(paths)]
+    records = [RunRecord.read(path) for path in find_records(paths)]
     check_one_encoder_per_name(records)
     return records
 
@@ -109,9 +109,10 @@ class Study:
 
     def run_samples(self, record: RunRecord) -> np.ndarray | None:
         if record.folder not in self._samples:
-            predictions = record.predictions()
+            predictions = Predictions.load(record.folder)
             self._samples[record.folder] = None if predictions is None else (
-                bootstrap.target_scores(*predictions, record.metric, record.labeling,
+                bootstrap.target_scores(predictions["gold"], predictions["predicted"],
+                                        record.metric, record.labeling,
                                         record.labels, self.resamples, self.seed))
         return self._samples[record.folder]
 
@@ -130,10 +131,10 @@ class Study:
         if not runs:
             return Scores(float("nan"), None, 0)
         run = runs[0]
-        predictions = run.predictions()
+        predictions = Predictions.load(run.folder)
         samples = None
         if predictions is not None and run.baseline_label in run.labels:
-            gold = predictions[0]
+            gold = predictions["gold"]
             label = run.labels.index(run.baseline_label)
             if gold.ndim == 1:
                 majority = np.full_like(gold, label)
@@ -164,14 +165,14 @@ class Study:
 
     def weights(self, runs: list[RunRecord]) -> tuple[np.ndarray, np.ndarray | None]:
         """Mean mixing weights of the mix runs, and their seed-bootstrap samples."""
-        mix = self.select(runs, "mix")
+        mix = self.select(runs, "all")
         if not mix:
             return np.full(self.n_layers(runs), np.nan), None
         values = np.array([r.weights for r in mix])
         return values.mean(axis=0), bootstrap.seed_values(values, self.resamples, self.seed)
 
     def center_of_gravity(self, runs: list[RunRecord]) -> Scores:
-        mix = self.select(runs, "mix")
+        mix = self.select(runs, "all")
         if not mix:
             return Scores(float("nan"), None, 0)
         values = np.array([r.center_of_gravity for r in mix])
@@ -247,7 +248,7 @@ def expected_layers(study: Study) -> pd.DataFrame:
     rows = []
     for key, runs in study.groups().items():
         row = dict(zip(KEYS, key, strict=True))
-        mix = study.scores(study.select(runs, "mix"))
+        mix = study.scores(study.select(runs, "all"))
         _with_interval(row, "score", mix.point, mix.samples)
         e_s = study.center_of_gravity(runs)
         _with_interval(row, "E_s", e_s.point, e_s.samples)
@@ -270,14 +271,14 @@ def overview(study: Study) -> pd.DataFrame:
         _with_interval(row, "majority", majority.point, majority.samples)
         single = study.by_layer(runs, "single")
         _with_interval(row, "P0", single[0].point, single[0].samples)
-        mix = study.scores(study.select(runs, "mix"))
+        mix = study.scores(study.select(runs, "all"))
         _with_interval(row, "mix", mix.point, mix.samples)
         points = np.array([s.point for s in single])
         best = None if np.isnan(points).all() else int(np.nanargmax(points))
         row["best_layer"] = best  # None where no layer ran alone
         _with_interval(row, "best_single", float("nan") if best is None else single[best].point,
                        None if best is None else single[best].samples)
-        control = study.scores(study.select(controls.get(key, []), "mix"))
+        control = study.scores(study.select(controls.get(key, []), "all"))
         _with_interval(row, "control", control.point, control.samples)
         paired = None if mix.samples is None or control.samples is None else (
             mix.samples - control.samples)

@@ -1,6 +1,9 @@
-"""How a task's targets are labelled: the loss, the decision rule and the metrics.
+"""How a task's targets are labelled: the loss, the decision rule, the metrics and the
+majority baseline.
 
-A single-label task gives each target one label: softmax over the labels, cross-entropy,
+Logits come from K probes side by side, (K, n, n_labels), for n targets whose gold labels are
+shared by every probe. A single-label task gives each target one label: softmax over the labels,
+cross-entropy,
 accuracy and macro-F1. A multi-label task gives a span every label it carries (a unary chain
 of constituents such as (S (VP ...)) is one span labelled S and VP): one sigmoid per label,
 binary cross-entropy, and F1 over the individual label decisions (Tenney et al. 2019).
@@ -22,7 +25,12 @@ class Labeling:
     def gold(self, indices: list[list[int]], n_labels: int) -> np.ndarray:
         raise NotImplementedError
 
+    def target_nll(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+        """Each probe's negative log-likelihood of each target's gold label(s), in nats: (K, n)."""
+        raise NotImplementedError
+
     def loss(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+        """Each probe's mean loss over the targets: (K,)."""
         raise NotImplementedError
 
     def decide(self, logits: torch.Tensor) -> torch.Tensor:
@@ -33,6 +41,16 @@ class Labeling:
         """Metrics of predicted against gold; `labels` names the label indices."""
         raise NotImplementedError
 
+    def majority_baseline(self, train: np.ndarray, test: np.ndarray, labels: list[str]) -> dict:
+        """The test scores of always answering the most frequent training label (label set);
+        of labels equally frequent, the first in the label order."""
+        values, counts = np.unique(train, axis=0, return_counts=True)
+        majority = values[counts.argmax()]
+        names = ([labels[i] for i in np.flatnonzero(majority)] if majority.ndim
+                 else labels[int(majority)])
+        return {"label": names,
+                "test": self.score(test, np.broadcast_to(majority, test.shape), labels)}
+
 
 class SingleLabel(Labeling):
     """One label a target: softmax, cross-entropy; accuracy (the dev metric) and macro-F1."""
@@ -42,8 +60,12 @@ class SingleLabel(Labeling):
     def gold(self, indices: list[list[int]], n_labels: int) -> np.ndarray:
         return np.array([index for (index,) in indices], dtype=np.int64)
 
+    def target_nll(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.transpose(1, 2), gold.expand(len(logits), -1),
+                               reduction="none")
+
     def loss(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits, gold)
+        return self.target_nll(logits, gold).mean(-1)
 
     def decide(self, logits: torch.Tensor) -> torch.Tensor:
         return logits.argmax(-1)
@@ -68,8 +90,14 @@ class MultiLabel(Labeling):
             gold[row, labels] = 1.0
         return gold
 
+    def target_nll(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+        """Summed over the labels, each one's presence a yes/no decision."""
+        return F.binary_cross_entropy_with_logits(logits, gold.expand_as(logits),
+                                                  reduction="none").sum(-1)
+
     def loss(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(logits, gold)
+        """The mean over targets and labels."""
+        return self.target_nll(logits, gold).mean(-1) / logits.shape[-1]
 
     def decide(self, logits: torch.Tensor) -> torch.Tensor:
         return (logits > 0).float()

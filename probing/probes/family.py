@@ -1,0 +1,156 @@
+"""What a probe family gives the run and the trainer.
+
+A run reads its task and activations into `Inputs` and hands them to its family (`probe=` in
+the config), which returns one `Outcome` per layer selection: the metrics, the test
+predictions the report resamples and the fields its record adds. Most families train: they
+subclass `TrainedFamily`, which supplies batching of a split, a bank of probes (one per
+distinct set of layers, trained side by side), the loss, the decisions and their scores, and
+the one trainer does the rest. A family that trains differently (the MDL online code) or not
+at all (layer similarity) implements `run` itself. `run.py` knows none of them.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from probing.encoders.base import Encoder
+from probing.features import Activations, extract
+from probing.hardware import Laps
+from probing.probes.selection import LayerSelection, distinct_layer_sets
+from probing.tasks import Example, LabelVocab, Task
+from probing.tasks.base import SPLITS
+
+
+@dataclass
+class Inputs:
+    """A task's three splits and their activations: what every family starts from."""
+
+    task: Task
+    encoder: Encoder
+    examples: dict[str, list[Example]]
+    activations: dict[str, Activations]
+    vocab: LabelVocab
+
+    @classmethod
+    def read(cls, task: Task, encoder: Encoder, cache_dir: str, features: dict[str, Any],
+             laps: Laps) -> "Inputs":
+        """Read the splits, check their labels against train's, then extract (or reuse) every
+        layer's activations of each split."""
+        examples = task.read_splits()
+        vocab = LabelVocab.from_examples(examples["train"])
+        for split in ("dev", "test"):
+            vocab.check(examples[split])
+        laps("read")
+        activations = {split: extract(encoder, [ex.words for ex in examples[split]], cache_dir,
+                                      desc=f"{task.corpus}/{split}", **features)
+                       for split in SPLITS}
+        laps("extract")
+        return cls(task, encoder, examples, activations, vocab)
+
+
+@dataclass
+class Outcome:
+    """One probe's result, which becomes one run record.
+
+    `test_arrays` are per-item arrays of the test split for the report's bootstrap, all with
+    the same first dimension and one of them `sentence` (the item's test sentence), so that
+    intervals resample sentences; `answers` are the test predictions in the task's own label
+    names, for its answer file. A family that gives several outcomes for one selection (MDL,
+    one per shuffling seed) names each one's `seed` and `folder`."""
+
+    selection: LayerSelection
+    metric: str
+    metrics: dict[str, dict[str, float]]
+    fields: dict[str, Any]
+    history: list[dict] = field(default_factory=list)
+    baseline: dict[str, Any] | None = None
+    test_arrays: dict[str, np.ndarray] | None = None
+    answers: list | None = None
+    seed: int | None = None  # where not the run's
+    folder: str | None = None  # where not the selection's name
+
+    @property
+    def name(self) -> str:
+        """Its folder in a run of several outcomes."""
+        return self.folder or self.selection.name
+
+
+class ProbeFamily(ABC):
+    """A way of probing: turns a run's inputs into one outcome per layer selection."""
+
+    name: str
+
+    @abstractmethod
+    def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
+            ) -> list[Outcome]: ...
+
+
+class SplitTable(Protocol):
+    """The items of one split as a family batches them (targets, sentences, ...)."""
+
+    def __len__(self) -> int: ...
+
+    def batches(self, rng: np.random.Generator, batch_size: int) -> list[np.ndarray]:
+        """One training epoch: item indices, shuffled by rng, about batch_size a batch."""
+
+    def eval_batches(self, batch_size: int) -> list[np.ndarray]:
+        """Every item once, in order."""
+
+    def batch(self, index: np.ndarray, device: torch.device) -> Any:
+        """What the bank and the loss read for these items."""
+
+
+class TrainedFamily(ProbeFamily):
+    """A family trained with the one trainer: a bank of probes over the distinct layer sets of
+    the selections, fitted on train with early stopping on dev, then scored on dev and test."""
+
+    metric: str  # the dev metric that early stopping maximises
+
+    @abstractmethod
+    def table(self, inputs: Inputs, split: str) -> SplitTable: ...
+
+    @abstractmethod
+    def bank(self, inputs: Inputs, layer_sets: list[tuple[int, ...]], seed: int) -> nn.Module:
+        """K probes, one per layer set, each parameter with the probe as first dimension."""
+
+    @abstractmethod
+    def loss(self, outputs: torch.Tensor, batch: Any) -> torch.Tensor:
+        """The mean loss of each probe on the batch: (K,)."""
+
+    @abstractmethod
+    def decide(self, outputs: torch.Tensor, batch: Any) -> list[Any]:
+        """Each probe's predictions for the batch, on the CPU."""
+
+    @abstractmethod
+    def score(self, table: SplitTable, predicted: list[Any]) -> dict[str, float]:
+        """Metrics of one probe's predictions (its per-batch parts, in order) on a split."""
+
+    @abstractmethod
+    def outcome(self, selection: LayerSelection, tables: dict[str, SplitTable],
+                bank: nn.Module, k: int, predicted: dict[str, list[Any]], history: list[dict]
+                ) -> Outcome:
+        """Probe k's outcome, from its dev and test predictions."""
+
+    def prepare(self, inputs: Inputs) -> None:
+        """Take what the family needs from the inputs (the task's labeling, say) before the
+        tables are built."""
+
+    def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
+            ) -> list[Outcome]:
+        self.prepare(inputs)
+        layer_sets = distinct_layer_sets(selections, inputs.encoder.n_layers)
+        tables = {split: self.table(inputs, split) for split in ("train", "dev", "test")}
+        bank = self.bank(inputs, layer_sets, seed)
+        histories = trainer.fit(bank, self, tables["train"], tables["dev"], seed)
+        predicted = {split: trainer.predict(bank, self, tables[split]) for split in ("dev", "test")}
+        outcomes = []
+        for selection in selections:
+            k = layer_sets.index(tuple(selection.layers(inputs.encoder.n_layers)))
+            outcomes.append(self.outcome(selection, tables, bank, k,
+                                         {split: parts[k] for split, parts in predicted.items()},
+                                         histories[k]))
+        return outcomes

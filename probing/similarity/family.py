@@ -1,0 +1,48 @@
+"""Layer similarity as a probe family that trains nothing: linear CKA between every pair of an
+encoder's layers (and, with `against`, between its layers and another encoder's) over the
+words of the task's test split, read from the activation cache."""
+
+from typing import Any
+
+import numpy as np
+
+from probing.encoders.base import Encoder
+from probing.features import extract
+from probing.probes.family import Inputs, Outcome, ProbeFamily
+from probing.probes.selection import AllLayers, LayerSelection
+from probing.similarity.cka import cka_matrix
+
+
+class LayerSimilarity(ProbeFamily):
+    """`probe=cka`: one record a run whatever `mix` says, whose `matrix` is the L x L linear
+    CKA of the layers (features standardised first where `standardized`, Timkey & van
+    Schijndel 2021; the unbiased HSIC estimator where `debiased`) and whose score is the mean
+    CKA of adjacent layers."""
+
+    name = "cka"
+
+    def __init__(self, debiased: bool, standardized: bool, against: Encoder | None,
+                 cache_dir: str, features: dict[str, Any]) -> None:
+        self.debiased = debiased
+        self.standardized = standardized
+        self.against = against
+        self.cache_dir = cache_dir
+        self.features = features
+
+    def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
+            ) -> list[Outcome]:
+        vectors = inputs.activations["test"].vectors
+        layers = [vectors[:, layer] for layer in range(vectors.shape[1])]
+        matrix = cka_matrix(layers, None, self.debiased, self.standardized)
+        fields = {"matrix": matrix.tolist(), "debiased": self.debiased,
+                  "standardized": self.standardized, "words": len(vectors), "against": None}
+        if self.against is not None:
+            other = extract(self.against, [ex.words for ex in inputs.examples["test"]],
+                            self.cache_dir, desc=f"{inputs.task.corpus}/test", **self.features)
+            fields["against"] = self.against.name
+            fields["matrix_against"] = cka_matrix(
+                layers, [other.vectors[:, layer] for layer in range(other.n_layers)],
+                self.debiased, self.standardized).tolist()
+        adjacent = float(np.mean(np.diag(matrix, k=1)))
+        scores = {"dev": {}, "test": {"adjacent_cka": adjacent}}
+        return [Outcome(AllLayers(), "adjacent_cka", scores, fields)]
