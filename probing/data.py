@@ -3,19 +3,23 @@
     python -m probing.data list
     python -m probing.data fetch ud-english-ewt [--dest DIR] [--mirror URL]
 
-Corpora are read from PROBING_DATA_DIR (default ./data). `fetch` downloads each file of a
-corpus from its upstream address (sources.tsv, beside this module), checks its sha256 and only
-then moves it into place; files already there with the right sum are left alone. Files that
+Corpora are read from the config's paths.data_dir (conf/paths/default.yaml: PROBING_DATA_DIR,
+else ./data). `fetch` downloads each file of a corpus from its upstream address (sources.tsv,
+beside this module), checks its sum and only then moves it into place; files already there with
+the right sum are left alone. The sum is a sha256, or for a file that upstream publishes only in
+a git repository, its git blob id (`git-blob:<sha1>`, what `git hash-object` prints). Files that
 upstream ships only inside an archive (a .zip) are taken out of it, and their own sums checked;
 a path with `*` is a set of files (the PTB sample) whose sum is that of their contents
 concatenated in name order. `--mirror` replaces the upstream addresses by <mirror>/<path>, for a
-local copy laid out like the data dir, or by <mirror>/<archive file name> for archived files.
+local copy laid out like the data dir (a URL, or a folder), or by <mirror>/<archive file name>
+for archived files.
 """
 
 import argparse
 import fnmatch
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -31,6 +35,8 @@ from probing.errors import ProbingError, reported_without_traceback
 
 SOURCES = Path(__file__).with_name("sources.tsv")
 CHUNK = 1 << 20
+GIT_BLOB = "git-blob:"
+CHECKSUM = re.compile(rf"[0-9a-f]{{64}}|{GIT_BLOB}[0-9a-f]{{40}}")
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class CorpusFile:
 
     path: str
     url: str
-    sha256: str
+    checksum: str  # a sha256, or git-blob:<the git blob id>
     member: str = ""
 
     @property
@@ -56,11 +62,15 @@ class CorpusFile:
 
     def is_ok(self, dest: Path) -> bool:
         files = self.targets(dest)
-        return bool(files) and all(f.is_file() for f in files) and sha256_of(*files) == self.sha256
+        return bool(files) and all(f.is_file() for f in files) and (
+            checksum_of(self.checksum, *files) == self.checksum)
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("PROBING_DATA_DIR", "data")).expanduser().resolve()
+    """The data folder of the composed config (paths.data_dir), as an absolute path."""
+    from probing.paths import composed_paths  # composing imports Hydra and the schemas
+
+    return Path(composed_paths().data_dir).expanduser().resolve()
 
 
 def corpora() -> dict[str, list[CorpusFile]]:
@@ -68,19 +78,45 @@ def corpora() -> dict[str, list[CorpusFile]]:
     table: dict[str, list[CorpusFile]] = defaultdict(list)
     for line in SOURCES.read_text().splitlines():
         if line and not line.startswith("#"):
-            corpus, path, url, sha256, *member = line.split("\t")
-            table[corpus].append(CorpusFile(path, url, sha256, *member))
+            corpus, path, url, checksum, *member = line.split("\t")
+            table[corpus].append(CorpusFile(path, url, checksum, *member))
     return dict(table)
 
 
 def sha256_of(*paths: Path) -> str:
     """The sha256 of a file, or of several files' contents one after the other."""
-    digest = hashlib.sha256()
+    return _digest(hashlib.sha256(), paths)
+
+
+def git_blob_id(*paths: Path) -> str:
+    """Git's id of a file's content (what `git hash-object` prints): the sha1 of
+    `blob <size>\\0` followed by the content. It pins a file of a repository at a commit where
+    upstream publishes no sha256 of it."""
+    size = sum(path.stat().st_size for path in paths)
+    return _digest(hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False), paths)
+
+
+def checksum_of(expected: str, *paths: Path) -> str:
+    """The files' checksum in the form `expected` is written in: a sha256, or git-blob:<id>."""
+    if expected.startswith(GIT_BLOB):
+        return GIT_BLOB + git_blob_id(*paths)
+    return sha256_of(*paths)
+
+
+def _digest(digest: "hashlib._Hash", paths: tuple[Path, ...]) -> str:
     for path in paths:
         with open(path, "rb") as f:
             while chunk := f.read(CHUNK):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+def mirror_url(mirror: str) -> str:
+    """A --mirror as a base URL: a URL as given, a folder as a file:// URL (relative to the
+    working folder)."""
+    if "://" in mirror:
+        return mirror.rstrip("/")
+    return Path(mirror).expanduser().resolve().as_uri()
 
 
 def fetch(names: list[str], dest: Path, mirror: str | None = None) -> list[Path]:
@@ -89,6 +125,7 @@ def fetch(names: list[str], dest: Path, mirror: str | None = None) -> list[Path]
     unknown = [name for name in names if name not in table]
     if unknown:
         raise ProbingError(f"unknown corpus {', '.join(unknown)}; known: {', '.join(table)}")
+    mirror = mirror_url(mirror) if mirror else None
     paths = []
     for name in names:
         archives: dict[str, list[CorpusFile]] = defaultdict(list)
@@ -98,11 +135,11 @@ def fetch(names: list[str], dest: Path, mirror: str | None = None) -> list[Path]
             if file.member:
                 archives[file.url].append(file)
             else:
-                url = f"{mirror.rstrip('/')}/{file.path}" if mirror else file.url
-                download(url, dest / file.path, file.sha256)
+                url = f"{mirror}/{file.path}" if mirror else file.url
+                download(url, dest / file.path, file.checksum)
         for url, files in archives.items():
             if mirror:
-                url = f"{mirror.rstrip('/')}/{PurePosixPath(url).name}"
+                url = f"{mirror}/{PurePosixPath(url).name}"
             unpack(url, files, dest)
         found = [path for file in table[name] for path in file.targets(dest)]
         paths.extend(found)
@@ -110,31 +147,34 @@ def fetch(names: list[str], dest: Path, mirror: str | None = None) -> list[Path]
     return paths
 
 
-def download(url: str, target: Path, sha256: str | None) -> None:
+def download(url: str, target: Path, checksum: str | None) -> None:
     """Stream `url` to a temporary file beside `target`; move it into place only if the sum
     matches (None: an archive, whose members are checked), so a failed or corrupt download
     never leaves a file that would be read."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
-    digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as progress:
                 while chunk := response.read(CHUNK):
                     out.write(chunk)
-                    digest.update(chunk)
                     progress.update(len(chunk))
     except (urllib.error.URLError, OSError) as e:
         partial.unlink(missing_ok=True)
         raise ProbingError(f"could not download {url} to {target}: {e}. Check the connection, "
                            "or give --mirror a copy laid out like the data folder") from None
-    if sha256 is not None and digest.hexdigest() != sha256:
+    found = checksum_of(checksum, partial) if checksum is not None else None
+    if found != checksum:
         partial.unlink()
-        raise ProbingError(f"{url}: sha256 {digest.hexdigest()} does not match the expected "
-                           f"{sha256}; the upstream file changed or the download was corrupted. "
-                           f"Nothing was written to {target}")
+        raise ProbingError(f"{url}: {_kind(checksum)} {found} does not match the expected "
+                           f"{checksum}; the upstream file changed or the download was "
+                           f"corrupted. Nothing was written to {target}")
     os.replace(partial, target)
+
+
+def _kind(checksum: str) -> str:
+    return "git blob id" if checksum.startswith(GIT_BLOB) else "sha256"
 
 
 def unpack(url: str, files: list[CorpusFile], dest: Path) -> None:
@@ -164,11 +204,11 @@ def unpack(url: str, files: list[CorpusFile], dest: Path) -> None:
                         with zf.open(member) as src, open(out, "wb") as dst:
                             shutil.copyfileobj(src, dst, CHUNK)
                         staged.append(out)
-                    found = sha256_of(*staged)
-                    if found != file.sha256:
+                    found = checksum_of(file.checksum, *staged)
+                    if found != file.checksum:
                         raise ProbingError(
-                            f"{url}: {file.member} has sha256 {found}, not the expected "
-                            f"{file.sha256}; the upstream archive changed or the download was "
+                            f"{url}: {file.member} has {_kind(found)} {found}, not the expected "
+                            f"{file.checksum}; the upstream archive changed or the download was "
                             f"corrupted. Nothing was written to {dest / file.path}")
                     target = dest / file.path
                     target.parent.mkdir(parents=True, exist_ok=True)
@@ -208,9 +248,10 @@ def main(argv: list[str] | None = None) -> None:
     fetch_parser = commands.add_parser("fetch", help="download corpora and check their sums")
     fetch_parser.add_argument("corpus", nargs="+")
     fetch_parser.add_argument("--dest", type=Path, default=None,
-                              help="target folder (default: PROBING_DATA_DIR, else ./data)")
+                              help="target folder (default: the config's paths.data_dir: "
+                                   "PROBING_DATA_DIR, else ./data)")
     fetch_parser.add_argument("--mirror", default=None,
-                              help="base URL of a copy laid out like the data folder")
+                              help="base URL (or folder) of a copy laid out like the data folder")
     fetch_parser.set_defaults(run=fetch_corpora)
     args = parser.parse_args(argv)
     with reported_without_traceback():

@@ -8,7 +8,8 @@ import torch
 from transformers import BertConfig, BertModel, BertTokenizer
 
 REPO = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("PROBING_DATA_DIR", REPO.parent / "shared" / "data"))
+# Absolute, so that a relative PROBING_DATA_DIR (../shared/data) works in every test
+DATA_DIR = Path(os.environ.get("PROBING_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
 
 # Enough of English for hand-written test sentences to tokenize into several pieces a word.
 TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefghijklmnopqrstuvwxyz",
@@ -67,3 +68,4 @@ def _torch_threads_restored():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+

@@ -5,7 +5,7 @@ from conftest import task_files
 
 from probing.errors import ProbingError
 from probing.tasks import LabelVocab
-from probing.tasks.conllu import POSTask, read_conllu
+from probing.tasks.conllu import DependencyTask, POSTask, read_conllu
 
 GOOD = """# sent_id = 1
 # text = I can't go.
@@ -28,7 +28,7 @@ def write(tmp_path, text, name="x.conllu"):
 
 
 def task(path, column="upos"):
-    return POSTask(column, **task_files("pos", "test-corpus", path))
+    return POSTask(column=column, **task_files("pos", "test-corpus", path))
 
 
 def test_words_skip_multiword_ranges_and_empty_nodes(tmp_path):
@@ -87,8 +87,9 @@ def test_label_unknown_to_training_split_is_an_error(tmp_path):
 
 def test_ewt_sizes_match_the_release(data_dir):
     ewt = data_dir / "ud-english-ewt"
-    pos = POSTask("upos", **task_files("upos", "ud-english-ewt", ewt / "en_ewt-ud-train.conllu",
-                                       ewt / "en_ewt-ud-dev.conllu", ewt / "en_ewt-ud-test.conllu"))
+    pos = POSTask(column="upos", **task_files(
+        "upos", "ud-english-ewt", ewt / "en_ewt-ud-train.conllu", ewt / "en_ewt-ud-dev.conllu",
+        ewt / "en_ewt-ud-test.conllu"))
     sizes = {split: (len(ex := pos.read(split)), sum(len(e.words) for e in ex))
              for split in ("train", "dev", "test")}
     assert sizes == {"train": (12544, 204577), "dev": (2001, 25147), "test": (2077, 25094)}
@@ -113,7 +114,7 @@ def test_byte_order_mark_is_accepted(tmp_path):
     assert [s.words for s in read_conllu(no_comment)] == [["Hi"]]
 
 
-@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+@pytest.mark.parametrize("text", ["\n\n", "# only a comment\n"])
 def test_empty_file_is_named(tmp_path, text):
     path = write(tmp_path, text)
     with pytest.raises(ProbingError, match=rf"{path}: no sentences in the file"):
@@ -123,3 +124,23 @@ def test_empty_file_is_named(tmp_path, text):
 def test_folder_in_place_of_a_file_says_so(tmp_path):
     with pytest.raises(ProbingError, match=rf"{tmp_path} is a folder; give the path of a "):
         read_conllu(tmp_path)
+
+
+def test_upos_tag_outside_ud_is_warned_about_once_per_file(tmp_path, caplog):
+    path = write(tmp_path, GOOD.replace("go\tVERB\tVB", "go\tVERBB\tVB").replace(
+        "ca\tcan\tAUX", "ca\tcan\tVERBB").replace("Hello\thello\tINTJ", "Hello\thello\tINTJJ"))
+    examples = task(path).read("train")
+    assert "VERBB" in {t.label for t in examples[0].targets}, "still a class of its own"
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"{path}:5: UPOS tag 'VERBB' is not one of UD's 17 (ADJ ADP ")
+    assert warning.endswith(f"also 'INTJJ' at {path}:11")
+    caplog.clear()
+    task(path, "xpos").read("train")
+    assert not caplog.records, "XPOS tags have no fixed inventory"
+
+
+def test_relation_outside_ud_is_warned_about(tmp_path, caplog):
+    path = write(tmp_path, GOOD.replace("4\taux", "4\tauxx:pass"))
+    DependencyTask(subtypes="keep", **task_files("deps", "test-corpus", path)).read("train")
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"{path}:5: relation 'auxx' is not one of UD's 37 (acl ")

@@ -2,8 +2,11 @@
 
 from collections import Counter
 
+from conftest import task_files
+
 from probing.tasks import Example, Target
-from probing.tasks.control import control_task
+from probing.tasks.conllu import POSTask
+from probing.tasks.control import KEY_RULE, control_record, control_task
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran"]
 
@@ -17,16 +20,54 @@ def splits(n: int = 400) -> dict[str, list[Example]]:
             "test": [sentence(i + 3) for i in range(9)]}
 
 
-def test_control_labels_are_a_function_of_the_span_words():
+def test_control_labels_are_a_function_of_the_key_word():
+    """One word: the word; a longer span: its last word; a pair: span 1's key."""
     control = control_task(splits(), seed=0)
-    label_of: dict[tuple, str] = {}
+    label_of: dict[str, str] = {}
     for examples in control.values():
         for ex in examples:
             for t in ex.targets:
-                key = (tuple(ex.words[slice(*t.span1)]),
-                       t.span2 and tuple(ex.words[slice(*t.span2)]))
-                assert label_of.setdefault(key, t.label) == t.label
+                assert label_of.setdefault(ex.words[t.span1[1] - 1], t.label) == t.label
     assert len(set(label_of.values())) > 1
+
+
+def test_nested_spans_that_share_their_last_word_share_a_control_label():
+    # consts-style: (S (NP the cat) (VP sat (PP on (NP the mat)))) as multi-label targets
+    words = ["the", "cat", "sat", "on", "the", "mat"]
+    spans = [((0, 6), ("S",)), ((0, 2), ("NP",)), ((2, 6), ("VP",)), ((3, 6), ("PP",)),
+             ((4, 6), ("NP",)), ((1, 2), ("NN",))]
+    train = [Example(words, [Target(span, None, label) for span, label in spans])]
+    [example] = control_task({"train": train}, seed=3)["train"]
+    by_span = {t.span1: t.label for t in example.targets}
+    assert by_span[0, 6] == by_span[2, 6] == by_span[3, 6] == by_span[4, 6]  # all end on "mat"
+    assert by_span[0, 2] == by_span[1, 2]  # both end on "cat"
+    pair = Example(words, [Target((1, 2), (2, 3), ("NP",)), Target((0, 2), (5, 6), ("VP",))])
+    [relabelled] = control_task({"train": train, "test": [pair]}, seed=3)["test"]
+    assert [t.label for t in relabelled.targets] == [by_span[1, 2], by_span[1, 2]]
+
+
+def test_share_of_targets_whose_key_was_seen_in_training():
+    train = [Example(["a", "b", "c"], [Target((0, 1), None, "X"), Target((1, 3), None, "Y")])]
+    dev = [Example(["c", "d"], [Target((0, 1), None, "X"), Target((1, 2), None, "X")])]
+    # keys: train {a, c}; dev c, d; test b (the span "c b" ends on b), a (span 1 of the
+    # pair), c, a (the span "c b a")
+    test = [Example(["c", "b", "a"], [Target((0, 2), None, "Y"), Target((2, 3), (0, 1), "X"),
+                                      Target((0, 1), None, "X"), Target((0, 3), None, "Y")])]
+    record = control_record({"train": train, "dev": dev, "test": test})
+    assert record["control_key_seen_in_train"] == 3 / 4
+    assert record["control_key_seen_in_train_dev"] == 1 / 2
+    assert record["control_key"] == KEY_RULE
+
+
+def test_control_run_records_its_key_rule_and_seen_shares(tmp_path):
+    path = tmp_path / "x.conllu"
+    path.write_text("1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n\n"
+                    "1\tHo\tho\tINTJ\tUH\t_\t0\troot\t_\t_\n")
+    task = POSTask(column="upos", **{**task_files("upos", "test-corpus", path), "control": True})
+    assert "control_key" not in task.describe(), "known once the splits are read"
+    task.read_splits()
+    assert task.describe() == {"control_key": KEY_RULE, "control_key_seen_in_train": 1.0,
+                               "control_key_seen_in_train_dev": 1.0}
 
 
 def test_control_keeps_spans_and_follows_training_label_shares():

@@ -4,6 +4,7 @@ import pytest
 from conftest import task_files
 
 from probing.errors import ProbingError
+from probing.tasks.base import DependencyTree
 from probing.tasks.conllu import DependencyTask, POSTask
 
 # A multiword token (2-3), an empty node (4.1) and a subtyped relation (nmod:poss).
@@ -21,7 +22,7 @@ SENTENCE = """# text = My cat can't go.
 
 
 def deps(path, subtypes="cut"):
-    return DependencyTask(subtypes, **task_files("deps", "test-corpus", path))
+    return DependencyTask(subtypes=subtypes, **task_files("deps", "test-corpus", path))
 
 
 @pytest.fixture
@@ -65,7 +66,50 @@ def test_ewt_dev_has_an_arc_for_every_word_but_the_roots(data_dir):
     examples = deps(dev).read("dev")
     assert sum(len(e.targets) for e in examples) == 25147 - 2001
     # the same sentences as the POS task, hence one shared activation cache
-    pos = POSTask("upos", **task_files("upos", "ud-english-ewt", dev)).read("dev")
+    pos = POSTask(column="upos", **task_files("upos", "ud-english-ewt", dev)).read("dev")
     assert [e.words for e in examples] == [e.words for e in pos]
     assert len({t.label for e in examples for t in e.targets}) < len(
         {t.label for e in deps(dev, "keep").read("dev") for t in e.targets})
+
+
+def test_tree_of_the_basic_words_without_multiword_tokens_and_empty_nodes(conllu_file):
+    """Heads 0-based, -1 for the root; the range 3-4 and the empty node 4.1 are not words."""
+    for task in (deps(conllu_file), POSTask(column="xpos",
+                                            **task_files("xpos", "test-corpus", conllu_file))):
+        [example] = task.read("test")
+        assert example.tree == DependencyTree(heads=(1, 4, 4, 4, -1, 4),
+                                              punct=(False, False, False, False, False, True))
+        assert len(example.tree.heads) == len(example.words)
+
+
+@pytest.mark.parametrize("replacements", [
+    [("_\t5\tnsubj", "_\t_\tnsubj")],  # a head missing: a POS task reads the file all the same
+    [("_\t5\taux", "_\t4\taux"), ("_\t5\tadvmod", "_\t3\tadvmod")],  # 3 -> 4 -> 3: a cycle
+    [("_\t5\tpunct", "_\t0\troot")],  # two roots
+])
+def test_no_tree_where_the_heads_make_none(tmp_path, replacements):
+    text = SENTENCE
+    for old, new in replacements:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "x.conllu"
+    path.write_text(text)
+    [example] = POSTask(column="upos", **task_files("upos", "test-corpus", path)).read("train")
+    assert example.tree is None
+
+
+def test_every_ewt_sentence_has_a_tree(data_dir):
+    dev = data_dir / "ud-english-ewt" / "en_ewt-ud-dev.conllu"
+    examples = deps(dev).read("dev")
+    assert all(e.tree is not None and len(e.tree.heads) == len(e.words) for e in examples)
+    assert sum(e.tree.heads.count(-1) for e in examples) == len(examples)
+    # every arc target is the tree's: dependent i, head tree.heads[i]
+    assert all(t.span2[0] == e.tree.heads[t.span1[0]] for e in examples for t in e.targets)
+
+
+def test_split_without_any_arc_is_named(tmp_path):
+    path = tmp_path / "x.conllu"
+    path.write_text("1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n\n1\tHo\tho\tINTJ\tUH\t_\t0\troot\t_\t_\n")
+    with pytest.raises(ProbingError, match=rf"task deps: the train split \(task\.train={path}\) "
+                                           rf"holds 2 sentences but no target to probe"):
+        deps(path).read_splits()

@@ -3,6 +3,8 @@ tenth of the training file held out as dev."""
 
 import pytest
 from conftest import task_files
+from helpers import composed
+from hydra.utils import instantiate
 
 from probing.errors import ProbingError
 from probing.tasks.iob2 import EntityTask
@@ -24,8 +26,9 @@ SENTENCES = """# newdoc id = d1
 """
 
 
-def entities(path, every=2):
-    return EntityTask(every, **task_files("entities", "test-corpus", path))
+def entities(path, every=2, source="dev_heldout", train=None):
+    return EntityTask(train_source=source, heldout_every=every,
+                      **task_files("entities", "test-corpus", train or path, path, path))
 
 
 def write(tmp_path, text):
@@ -67,14 +70,99 @@ def test_dev_is_a_fixed_share_held_out_of_train(tmp_path):
     assert [e.words[0] for e in task.read("dev")] == ["w2", "w5"]
     assert len(task.read("test")) == 7
     assert task.describe()["heldout_every"] == 3
-    with pytest.raises(ProbingError, match=r"task\.dev must name the same file as task\.train"):
-        EntityTask(3, **task_files("entities", "test-corpus", path, tmp_path / "other"))
+    assert task.describe()["train_source"] == "dev_heldout"
 
 
 def test_uner_split_sizes(data_dir):
     uner = data_dir / "uner-english-ewt"
     dev, test = uner / "en_ewt-ud-dev.iob2", uner / "en_ewt-ud-test.iob2"
-    task = EntityTask(10, **task_files("entities", "uner-english-ewt", dev, dev, test))
+    task = EntityTask(train_source="dev_heldout", heldout_every=10,
+                      **task_files("entities", "uner-english-ewt", uner / "absent", dev, test))
     sizes = {split: (len(ex := task.read(split)), sum(len(e.targets) for e in ex))
              for split in ("train", "dev", "test")}
     assert sizes == {"train": (1801, 877), "dev": (200, 89), "test": (2077, 1088)}
+
+
+def uner_folder(tmp_path, with_train: bool):
+    """A hand-written UNER folder: train (when asked for), dev and test files."""
+    folder = tmp_path / "uner-english-ewt"
+    folder.mkdir(parents=True)
+    for split, n in (("train", 6), ("dev", 10), ("test", 3)):
+        if split != "train" or with_train:
+            (folder / f"en_ewt-ud-{split}.iob2").write_text("\n\n".join(
+                f"# sent_id = {split}-{i}\n1\t{split}{i}\tB-PER\n2\tran\tO" for i in range(n)))
+    return tmp_path
+
+
+def configured(data, *overrides):
+    return instantiate(composed(["task=entities", f"paths.data_dir={data}", *overrides]).task)
+
+
+def first_words(task, split):
+    return [example.words[0] for example in task.read(split)]
+
+
+def test_entities_train_on_the_training_file_where_it_is_present(tmp_path, caplog):
+    task = configured(uner_folder(tmp_path, with_train=True))
+    assert first_words(task, "train") == [f"train{i}" for i in range(6)]
+    assert first_words(task, "dev") == [f"dev{i}" for i in range(10)]
+    assert first_words(task, "test") == ["test0", "test1", "test2"]
+    assert task.describe()["train_source"] == "file"
+    assert task.describe()["split"] == ("train: en_ewt-ud-train.iob2; dev (early stopping): "
+                                        "en_ewt-ud-dev.iob2; test: en_ewt-ud-test.iob2")
+    assert task.files["train"].name == "en_ewt-ud-train.iob2"
+    assert "absent" not in caplog.text
+
+
+def test_entities_without_the_training_file_hold_dev_out_and_say_so(tmp_path, caplog):
+    data = uner_folder(tmp_path, with_train=False)
+    task = configured(data)
+    train_file = data / "uner-english-ewt" / "en_ewt-ud-train.iob2"
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"the training file {train_file} is absent" in warning
+    assert "without every 10th sentence" in warning
+    assert "python -m probing.data fetch uner-english-ewt" in warning
+    assert "task.train_source=file" in warning and "task.train_source=dev_heldout" in warning
+    assert first_words(task, "train") == [f"dev{i}" for i in range(9)]
+    assert first_words(task, "dev") == ["dev9"]
+    assert first_words(task, "test") == ["test0", "test1", "test2"]
+    described = task.describe()
+    assert (described["train_source"], described["train_source_setting"]) == ("dev_heldout",
+                                                                              "auto")
+    assert described["split"].startswith("train: en_ewt-ud-dev.iob2 without every 10th item")
+    assert task.files["train"] == task.files["dev"] == data / "uner-english-ewt" / (
+        "en_ewt-ud-dev.iob2")
+
+
+def test_train_source_setting_forces_either_choice(tmp_path, caplog):
+    with_train = uner_folder(tmp_path / "a", with_train=True)
+    held_out = configured(with_train, "task.train_source=dev_heldout", "task.heldout_every=5")
+    assert first_words(held_out, "dev") == ["dev4", "dev9"]
+    assert held_out.describe()["train_source"] == "dev_heldout"
+    without = uner_folder(tmp_path / "b", with_train=False)
+    task = configured(without, "task.train_source=file")
+    with pytest.raises(ProbingError, match=r"python -m probing\.data fetch uner-english-ewt"):
+        task.read_splits()
+    assert not caplog.records, "no fallback: the setting asked for the file"
+    with pytest.raises(ProbingError, match=r"task\.train_source='heldout' is not one of: "
+                                           r"auto \| file \| dev_heldout"):
+        entities(write(tmp_path, SENTENCES), source="heldout")
+
+
+def test_training_on_the_dev_file_itself_is_refused(tmp_path):
+    path = write(tmp_path, SENTENCES)
+    with pytest.raises(ProbingError, match=r"task\.train and task\.dev name the same file.*"
+                                           r"task\.train_source=dev_heldout"):
+        entities(path, source="file")
+
+
+def test_empty_splits_are_named(tmp_path):
+    path = write(tmp_path, "1\tHi\tB-PER\n\n2\tHo\tO\n")
+    with pytest.raises(ProbingError, match=rf"the dev split \(task\.dev={path}; train: x\.iob2 "
+                                           rf"without every 5th item.*\) holds no sentences; "
+                                           rf"give a larger file or a smaller "
+                                           rf"task\.heldout_every"):
+        entities(path, every=5).read_splits()
+    with pytest.raises(ProbingError, match=rf"the dev split \(task\.dev={path}; .*\) holds 1 "
+                                           rf"sentences but no target"):
+        entities(path, every=2).read_splits()

@@ -26,7 +26,7 @@ RANGES = {"train": [1, 2], "dev": [3, 3], "test": [3, 3]}
 
 
 def consts(folder, file_numbers=RANGES):
-    return ConstituentTask(file_numbers, **task_files("consts", "test-corpus", folder))
+    return ConstituentTask(file_numbers=file_numbers, **task_files("consts", "test-corpus", folder))
 
 
 def test_targets_of_a_tree_with_traces_tags_indices_and_a_unary_chain(tmp_path):
@@ -65,9 +65,13 @@ def test_malformed_tree_names_file_and_line(tmp_path):
         consts(tmp_path).read("train")
 
 
-def test_bad_file_numbers_are_a_config_error(tmp_path):
-    with pytest.raises(ProbingError, match=r"task\.file_numbers"):
-        consts(tmp_path, {"train": [1, 159], "dev": [160, 179]})
+@pytest.mark.parametrize("numbers", [{"train": [1, 159], "dev": [160, 179]},
+                                     {"train": [1, 2], "dev": [3, 3], "test": ["a", "b"]},
+                                     {"train": [2, 1], "dev": [3, 3], "test": [4, 4]}])
+def test_bad_file_numbers_are_a_config_error(tmp_path, numbers):
+    with pytest.raises(ProbingError, match=r"task\.file_numbers must give each of train, dev, "
+                                           r"test a range \[first, last\]"):
+        consts(tmp_path, numbers)
 
 
 def test_ptb_sample_split_of_the_config(data_dir):
@@ -85,7 +89,9 @@ def test_ptb_sample_split_of_the_config(data_dir):
 
 
 @pytest.mark.parametrize("old,new,message", [("(PRN (-LRB-", "( (-LRB-", "a bracket without"),
-                                             ("(NP (CD 5) )", "(NP )", "empty bracket")])
+                                             ("(NP (CD 5) )", "(NP )", "empty bracket"),
+                                             ("(PP-LOC=2 (IN", "(=2 (IN",
+                                              "bracket label '=2' names no category")])
 def test_bad_bracket_names_file_and_tree(tmp_path, old, new, message):
     path = tmp_path / "wsj_0001.mrg"
     path.write_text(TREES.replace(old, new))
@@ -97,3 +103,18 @@ def test_categories_lose_function_tags_and_indices():
     labels = ["NP-SBJ-1", "PP-LOC=2", "NP=3", "S-TPC-1", "ADVP|PRT", "-NONE-", "-LRB-", "PRP$"]
     assert [category(label) for label in labels] == [
         "NP", "PP", "NP", "S", "ADVP", "-NONE-", "-LRB-", "PRP$"]
+
+
+def test_tree_of_traces_only_names_file_and_line(tmp_path):
+    path = tmp_path / "wsj_0001.mrg"
+    path.write_text(TREES + "( (S (NP-SBJ (-NONE- *T*-1) ) ) )\n")
+    with pytest.raises(ProbingError, match=rf"{path}:12: the tree has no words \(only -NONE- "
+                                           rf"traces\)"):
+        consts(tmp_path).read("train")
+
+
+def test_empty_file_in_a_split_is_named(tmp_path):
+    (tmp_path / "wsj_0001.mrg").write_text(TREES)
+    (tmp_path / "wsj_0002.mrg").write_text("")
+    with pytest.raises(ProbingError, match=rf"{tmp_path / 'wsj_0002.mrg'}: the file is empty"):
+        consts(tmp_path).read("train")

@@ -74,7 +74,8 @@ def task_overrides(task: str, corpus, files) -> list[str]:
                    f"task.test={files['ptb']}", "task.file_numbers.train=[1,4]",
                    "task.file_numbers.dev=[5,5]", "task.file_numbers.test=[6,6]"],
         "entities": [f"task.train={files['iob2_dev']}", f"task.dev={files['iob2_dev']}",
-                     f"task.test={files['iob2_test']}", "task.heldout_every=4"],
+                     f"task.test={files['iob2_test']}", "task.train_source=dev_heldout",
+                     "task.heldout_every=4"],
     }
     return [f"task={task}", *by_task[task]]
 

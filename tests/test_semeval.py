@@ -21,7 +21,7 @@ RECORDS = (
 
 
 def relations(path, every=2):
-    return RelationTask(every, **task_files("relations", "test-corpus", path))
+    return RelationTask(heldout_every=every, **task_files("relations", "test-corpus", path))
 
 
 def write(tmp_path, text=RECORDS):
@@ -57,6 +57,11 @@ def test_records_give_e1_and_e2_spans_with_the_corpus_id(tmp_path):
     ("</e1>-planting", "-planting", r":1: the sentence needs one <e1>\.\.\.</e1>"),
     ("\"A m<e2>", "A m<e2>", ":5: malformed SemEval record"),
     ("\nOther", "\nOther(e1,e2)", ":6: unknown relation label 'Other\\(e1,e2\\)'"),
+    ("<e2>bath</e2> of <e1>soap</e1>", "<e1>bath <e2>of</e2> soap</e1>",
+     ":5: the markers nest or cross \\(<e1> <e2> </e2> </e1>\\)"),
+    ("<e2>bath</e2> of <e1>soap</e1>", "<e2>bath <e1>of</e2> soap</e1>",
+     ":5: the markers nest or cross \\(<e2> <e1> </e2> </e1>\\)"),
+    ('2\t"A', '1\t"A', ":5: sentence id 1 was already used at .*:1; ids must be unique"),
 ])
 def test_malformed_records_name_file_and_line(tmp_path, old, new, message):
     path = write(tmp_path, RECORDS.replace(old, new))
@@ -116,7 +121,8 @@ def test_dev_metric_is_the_official_score_and_answers_are_in_the_official_format
 def test_semeval_split_sizes(data_dir):
     folder = data_dir / "semeval2010-task8"
     train, test = folder / "TRAIN_FILE.TXT", folder / "TEST_FILE_FULL.TXT"
-    task = RelationTask(10, **task_files("relations", "semeval2010-task8", train, train, test))
+    task = RelationTask(heldout_every=10,
+                        **task_files("relations", "semeval2010-task8", train, train, test))
     splits = {split: task.read(split) for split in ("train", "dev", "test")}
     assert {split: len(ex) for split, ex in splits.items()} == {
         "train": 7200, "dev": 800, "test": 2717}

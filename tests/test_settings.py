@@ -13,7 +13,7 @@ from probing.run import probe_run
 from probing.settings import check_settings, parameters
 from probing.tasks.conllu import POSTask
 
-POS_SETTINGS = "column, name, corpus, train, dev, test, control, control_seed"
+POS_SETTINGS = "name, corpus, train, dev, test, control, control_seed, column"
 
 
 @pytest.mark.parametrize(("override", "message"), [

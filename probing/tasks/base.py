@@ -4,12 +4,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from probing.errors import ProbingError
-from probing.tasks.control import control_task
+from probing.tasks.control import control_record, control_task
 from probing.tasks.labels import Labeling, SingleLabel
+from probing.tasks.text_files import unreadable
 
 SPLITS = ("train", "dev", "test")
 
@@ -29,72 +31,122 @@ class Target:
     source: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class DependencyTree:
+    """The basic dependency tree of a sentence, for structural probes: `heads[i]` is the index
+    of word i's head (0-based), -1 for the root; `punct[i]` whether word i is punctuation
+    (UPOS PUNCT), which tree metrics leave out."""
+
+    heads: tuple[int, ...]
+    punct: tuple[bool, ...]
+
+
 @dataclass
 class Example:
     """A sentence and its targets; `source` is "file:line" of the sentence, for error messages,
-    `id` the corpus's own name for it where it has one (SemEval sentence numbers)."""
+    `id` the corpus's own name for it where it has one (SemEval sentence numbers); `tree` its
+    dependency tree where the corpus gives one (CoNLL-U), else None."""
 
     words: list[str]
     targets: list[Target]
     source: str = ""
     id: str = ""
+    tree: DependencyTree | None = None
 
 
+@dataclass(kw_only=True, eq=False)
 class Task(ABC):
     """A probing task reads its corpus files into examples, one per sentence, in file order.
 
-    `files` maps each split (train, dev, test) to a path; `corpus` names the corpus in
-    `probing.data` so that a missing file can say how to fetch it. `labeling` owns the loss,
-    the decision rule and the metrics (`labeling.metric` is the dev metric that early stopping
-    watches); `n_spans` is 1 for one-span targets and 2 for relations between two spans.
-    With `control`, every split is relabelled as the task's control task (tasks/control.py).
-    A subclass takes its own settings and passes the rest (`**common`) on.
+    Its settings are its fields, every one given by name by the task's YAML file (which holds
+    every value: no field has a default here); `__post_init__` checks them. `train`, `dev` and
+    `test` are the files of the splits (`files`); `corpus` names the corpus in `probing.data`
+    so that a missing file can say how to fetch it. With `control`, every split is relabelled
+    as the task's control task (tasks/control.py), drawn with `control_seed`.
+
+    Class-level, not settings: `labeling` owns the loss, the decision rule and the metrics
+    (`labeling.metric` is the dev metric that early stopping watches); `n_spans` is 1 for
+    one-span targets and 2 for relations between two spans.
     """
 
-    n_spans: int = 1
-    labeling: Labeling = SingleLabel()
+    name: str
+    corpus: str
+    train: Path
+    dev: Path
+    test: Path
+    control: bool
+    control_seed: int
 
-    def __init__(self, name: str, corpus: str, train: str, dev: str, test: str,
-                 control: bool, control_seed: int) -> None:
-        self.name = name
-        self.corpus = corpus
-        self.files = {"train": Path(train), "dev": Path(dev), "test": Path(test)}
-        self.control = control
-        self.control_seed = control_seed
+    n_spans: ClassVar[int] = 1
+    labeling: ClassVar[Labeling] = SingleLabel()
+
+    def __post_init__(self) -> None:
+        self.train, self.dev, self.test = Path(self.train), Path(self.dev), Path(self.test)
+        self.control_summary: dict = {}
+
+    @property
+    def files(self) -> dict[str, Path]:
+        """The file (or folder) each split is read from."""
+        return {"train": self.train, "dev": self.dev, "test": self.test}
 
     @property
     def metric(self) -> str:
         return self.labeling.metric
 
     def read(self, split: str) -> list[Example]:
-        if split not in self.files:
+        if split not in SPLITS:
             raise ProbingError(f"task {self.name} has no split {split!r}; splits: {SPLITS}")
         return self.read_file(require_file(self.files[split], self.corpus, f"task.{split}"))
 
-    def read_splits(self) -> dict[str, list["Example"]]:
-        """Train, dev and test; relabelled as the control task where `control` is set."""
+    def read_splits(self) -> dict[str, list[Example]]:
+        """Train, dev and test, each with at least one target; relabelled as the control task
+        where `control` is set (and the control's key statistics kept for `describe`)."""
         splits = {split: self.read(split) for split in SPLITS}
-        return control_task(splits, self.control_seed) if self.control else splits
+        for split, examples in splits.items():
+            self._require_targets(split, examples)
+        if not self.control:
+            return splits
+        self.control_summary = control_record(splits)
+        return control_task(splits, self.control_seed)
 
     @abstractmethod
     def read_file(self, path: Path) -> list[Example]:
         """Examples of one corpus file, in file order."""
 
     def describe(self) -> dict:
-        """What the run record says of the task beyond its name and files."""
-        return {}
+        """What the run record says of the task beyond its name and files: a subclass adds how
+        it reads its corpus (its split rule, its options); a control task adds its key rule and
+        the share of dev and test targets whose key occurs in training."""
+        return dict(self.control_summary)
 
     def write_predictions(  # noqa: B027 (a hook: most corpora have no answer format)
             self, folder: Path, examples: list[Example], predicted: list[Label]) -> None:
         """Write test predictions in the corpus's own answer format, where it has one."""
 
+    def _require_targets(self, split: str, examples: list[Example]) -> None:
+        rule = self.describe().get("split")
+        held_out = isinstance(rule, str)  # a split rule in words: dev held out of a file
+        where = (f"task {self.name}: the {split} split (task.{split}={self.files[split]}"
+                 f"{'; ' + rule if held_out else ''})")
+        if not examples:
+            raise ProbingError(f"{where} holds no sentences; give a larger file"
+                               f"{' or a smaller task.heldout_every' if held_out else ''}")
+        if not any(example.targets for example in examples):
+            raise ProbingError(f"{where} holds {len(examples)} sentences but no target to "
+                               f"probe; give a file with labelled items")
+
 
 def require_file(path: Path, corpus: str, setting: str) -> Path:
     """The path itself, or an error that says where we looked and what to do: for a file of
     the corpus's own folder (the configs' default paths), how to get the corpus; for a path
-    the user gave, which setting names it."""
-    if path.is_file():
-        return path
+    the user gave, which setting names it; for a link that leads nowhere, the link."""
+    try:
+        if path.is_file():
+            return path
+        path.stat()
+    except OSError as e:
+        if not isinstance(e, FileNotFoundError) or path.is_symlink():
+            raise ProbingError(f"{setting}: {unreadable(path, f'a {corpus} file', e)}") from None
     if path.is_dir():
         raise ProbingError(f"{setting}={path} is a folder, not a corpus file; give the path of "
                            f"the {corpus} file in it")

@@ -1,21 +1,35 @@
 """CoNLL-U (Universal Dependencies) corpora and the part-of-speech task over them."""
 
+import logging
+from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import conllu
 from conllu.exceptions import ParseException
 from conllu.parser import DEFAULT_FIELD_PARSERS, DEFAULT_FIELDS, parse_line
 
 from probing.errors import ProbingError, setting_choice
-from probing.tasks.base import Example, Target, Task
+from probing.tasks.base import DependencyTree, Example, Target, Task
+from probing.tasks.text_files import read_lines, require_items
 
+log = logging.getLogger(__name__)
+
+WHAT = "a CoNLL-U file (.conllu)"
 N_COLUMNS = 10
 # Features, enhanced deps and misc stay raw strings: no task reads them, and parsing them
 # triples the reading time of a treebank.
 FIELD_PARSERS = {field: DEFAULT_FIELD_PARSERS[field] for field in ("id", "xpos", "head")}
+# The inventories of Universal Dependencies v2: part-of-speech tags and universal relations.
+UPOS_TAGS = frozenset({"ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART",
+                       "PRON", "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"})
+UD_RELATIONS = frozenset({
+    "acl", "advcl", "advmod", "amod", "appos", "aux", "case", "cc", "ccomp", "clf", "compound",
+    "conj", "cop", "csubj", "dep", "det", "discourse", "dislocated", "expl", "fixed", "flat",
+    "goeswith", "iobj", "list", "mark", "nmod", "nsubj", "nummod", "obj", "obl", "orphan",
+    "parataxis", "punct", "reparandum", "root", "vocative", "xcomp"})
 
 
 @dataclass
@@ -34,67 +48,28 @@ class Sentence:
 def read_conllu(path: Path) -> list[Sentence]:
     """Every sentence of a CoNLL-U file, with the line number of each word for error messages.
 
-    The file must be UTF-8 (a byte-order mark is allowed); bytes that are not, an empty file
-    and a folder in place of a file are errors that say where and what to do.
-    """
-    try:
-        sentences = _read_sentences(path)
-    except UnicodeDecodeError:
-        raise _not_utf8(path) from None
-    except IsADirectoryError:
-        raise ProbingError(f"{path} is a folder; give the path of a CoNLL-U file in it "
-                           f"(a .conllu file)") from None
-    except OSError as e:
-        raise ProbingError(f"cannot read {path}: {e.strerror or e}") from None
-    if not sentences:
-        raise ProbingError(f"{path}: no sentences in the file (it is empty or holds only comments "
-                           f"and blank lines); give a CoNLL-U file with at least one sentence")
-    return sentences
-
-
-def _read_sentences(path: Path) -> list[Sentence]:
+    Bytes that are not UTF-8, an empty file, a folder in place of a file and a file with no
+    sentence are errors that say where and what to do (tasks/text_files.py)."""
     sentences: list[Sentence] = []
     tokens: list[conllu.Token] = []
     lines: list[int] = []
     start = 1
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                if tokens:
-                    sentences.append(Sentence(tokens, lines, f"{path}:{start}"))
-                tokens, lines = [], []
-                start = lineno + 1
-            elif line.startswith("#"):
-                continue
-            else:
-                token = _parse_token_line(path, lineno, line)
-                if isinstance(token["id"], int):
-                    _check_word_id(path, lineno, token["id"], len(tokens) + 1)
-                    tokens.append(token)
-                    lines.append(lineno)
+    for lineno, line in read_lines(path, WHAT):
+        if not line.strip():
+            if tokens:
+                sentences.append(Sentence(tokens, lines, f"{path}:{start}"))
+            tokens, lines = [], []
+            start = lineno + 1
+        elif not line.startswith("#"):
+            token = _parse_token_line(path, lineno, line)
+            if isinstance(token["id"], int):
+                _check_word_id(path, lineno, token["id"], len(tokens) + 1)
+                tokens.append(token)
+                lines.append(lineno)
     if tokens:
         sentences.append(Sentence(tokens, lines, f"{path}:{start}"))
+    require_items(sentences, path, "sentences")
     return sentences
-
-
-def _not_utf8(path: Path) -> ProbingError:
-    """Where the first bytes that are not UTF-8 sit, and how to convert the file."""
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-            except UnicodeDecodeError as e:
-                bad = raw[e.start:e.end]
-                shown = raw.decode("utf-8", errors="replace").rstrip("\r\n")[:80]
-                return ProbingError(
-                    f"{path}:{lineno}: byte {bad.hex(' ')} at column {e.start + 1} is not UTF-8 "
-                    f"({shown!r}); CoNLL-U files are UTF-8. Convert the file, e.g. with "
-                    f"`iconv -f latin1 -t utf-8 {path} > {path.with_suffix('.utf8.conllu')}` "
-                    f"(put the file's own encoding in place of latin1; `file -i {path}` guesses "
-                    f"it), and point the task at the converted file")
-    return ProbingError(f"{path}: the file is not valid UTF-8; convert it to UTF-8, e.g. with "
-                        f"`iconv -f latin1 -t utf-8`")
 
 
 def _parse_token_line(path: Path, lineno: int, line: str) -> conllu.Token:
@@ -124,17 +99,74 @@ class TagColumn(StrEnum):
     xpos = "xpos"
 
 
-class POSTask(Task):
-    """Part of speech: one target per word, a one-word span labelled with its UPOS or XPOS tag."""
+def dependency_tree(sentence: Sentence) -> DependencyTree | None:
+    """The sentence's basic tree, or None where it has none: a head missing or out of range,
+    not exactly one root, or a cycle (a POS task reads such files; a tree probe cannot)."""
+    n = len(sentence.tokens)
+    heads = [token["head"] for token in sentence.tokens]
+    if not all(isinstance(head, int) and 0 <= head <= n for head in heads) or heads.count(0) != 1:
+        return None
+    heads = [head - 1 for head in heads]
+    for word in range(n):  # every word reaches the root within n steps, or there is a cycle
+        steps = 0
+        while word != -1 and steps <= n:
+            word, steps = heads[word], steps + 1
+        if word != -1:
+            return None
+    return DependencyTree(tuple(heads), tuple(token["upos"] == "PUNCT"
+                                              for token in sentence.tokens))
 
-    def __init__(self, column: str, **common: Any) -> None:
-        super().__init__(**common)
-        self.column = setting_choice("task.column", column, TagColumn)
+
+def warn_outside(examples: list[Example], known: frozenset[str], what: str,
+                 name: Callable[[str], str] = str) -> None:
+    """One warning for a file whose labels fall outside the UD inventory (a typo such as
+    VERBB would otherwise become a class of its own without a word), naming each such label
+    with where it first occurs."""
+    first: dict[str, str] = {}
+    for example in examples:
+        for target in example.targets:
+            if name(target.label) not in known:
+                first.setdefault(name(target.label), target.source)
+    if first:
+        (label, source), *others = first.items()
+        also = "".join(f"; also {other!r} at {where}" for other, where in others)
+        log.warning("%s: %s %r is not one of UD's %d (%s); it is kept as a class of its own. "
+                    "Fix the corpus file if it is a typo%s", source, what, label, len(known),
+                    " ".join(sorted(known)), also)
+
+
+@dataclass(kw_only=True, eq=False)
+class CoNLLUTask(Task):
+    """A task over a CoNLL-U corpus: one example a sentence, with its dependency tree (for the
+    structural probes) whatever the targets are."""
 
     def read_file(self, path: Path) -> list[Example]:
-        return [self._example(path, sentence) for sentence in read_conllu(path)]
+        return [Example(s.words, self.targets(path, s), s.source, tree=dependency_tree(s))
+                for s in read_conllu(path)]
 
-    def _example(self, path: Path, sentence: Sentence) -> Example:
+    @abstractmethod
+    def targets(self, path: Path, sentence: Sentence) -> list[Target]:
+        """The targets of one sentence."""
+
+
+@dataclass(kw_only=True, eq=False)
+class POSTask(CoNLLUTask):
+    """Part of speech: one target per word, a one-word span labelled with its UPOS or XPOS tag
+    (`column`). A UPOS tag outside UD's 17 is warned about once per file."""
+
+    column: TagColumn
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.column = setting_choice("task.column", self.column, TagColumn)
+
+    def read_file(self, path: Path) -> list[Example]:
+        examples = super().read_file(path)
+        if self.column is TagColumn.upos:
+            warn_outside(examples, UPOS_TAGS, "UPOS tag")
+        return examples
+
+    def targets(self, path: Path, sentence: Sentence) -> list[Target]:
         targets = []
         for i, (token, lineno) in enumerate(zip(sentence.tokens, sentence.lines, strict=True)):
             tag = token[self.column]
@@ -142,7 +174,7 @@ class POSTask(Task):
                 raise ProbingError(
                     f"{path}:{lineno}: word {token['form']!r} has no {self.column} tag")
             targets.append(Target((i, i + 1), None, tag, f"{path}:{lineno}"))
-        return Example(sentence.words, targets, sentence.source)
+        return targets
 
 
 class Subtypes(StrEnum):
@@ -152,24 +184,34 @@ class Subtypes(StrEnum):
     keep = "keep"  # nmod:poss stays a label of its own
 
 
-class DependencyTask(Task):
+def universal(relation: str) -> str:
+    """The universal relation of a subtyped one: nmod:poss -> nmod."""
+    return relation.split(":")[0]
+
+
+@dataclass(kw_only=True, eq=False)
+class DependencyTask(CoNLLUTask):
     """Dependency arcs of the basic tree: span1 is the dependent word, span2 its head word, the
     label its relation. The root (head 0) has no head word and is no target. The words are the
-    POS task's, so both tasks share one activation cache."""
+    POS task's, so both tasks share one activation cache. A relation outside UD's 37 universal
+    ones is warned about once per file."""
 
     n_spans = 2
+    subtypes: Subtypes
 
-    def __init__(self, subtypes: str, **common: Any) -> None:
-        super().__init__(**common)
-        self.subtypes = setting_choice("task.subtypes", subtypes, Subtypes)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.subtypes = setting_choice("task.subtypes", self.subtypes, Subtypes)
 
     def read_file(self, path: Path) -> list[Example]:
-        return [self._example(path, sentence) for sentence in read_conllu(path)]
+        examples = super().read_file(path)
+        warn_outside(examples, UD_RELATIONS, "relation", universal)
+        return examples
 
     def describe(self) -> dict:
-        return {"subtypes": self.subtypes.value}
+        return {"subtypes": self.subtypes.value, **super().describe()}
 
-    def _example(self, path: Path, sentence: Sentence) -> Example:
+    def targets(self, path: Path, sentence: Sentence) -> list[Target]:
         targets = []
         for i, (token, lineno) in enumerate(zip(sentence.tokens, sentence.lines, strict=True)):
             head, relation = token["head"], token["deprel"]
@@ -182,6 +224,6 @@ class DependencyTask(Task):
             if head == 0:
                 continue
             if self.subtypes is Subtypes.cut:
-                relation = relation.split(":")[0]
+                relation = universal(relation)
             targets.append(Target((i, i + 1), (head - 1, head), relation, f"{path}:{lineno}"))
-        return Example(sentence.words, targets, sentence.source)
+        return targets

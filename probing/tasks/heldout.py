@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from probing.errors import ProbingError
 from probing.tasks.base import Example, Task
@@ -43,17 +43,20 @@ class HeldOut:
                 "heldout_every": self.every}
 
 
+@dataclass(kw_only=True, eq=False)
 class HeldOutDevTask(Task):
     """A task whose corpus has no dev split of its own: train and dev read one file, and every
     `heldout_every`-th item of it is the dev split that early stopping watches (`HeldOut`)."""
 
-    def __init__(self, heldout_every: int, **common: Any) -> None:
-        super().__init__(**common)
-        self.heldout = HeldOut(heldout_every)
+    heldout_every: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.heldout = HeldOut(self.heldout_every)
         self.heldout.check(self.files, self.name)
 
     def read(self, split: str) -> list[Example]:
         return self.heldout.select(split, super().read(split))
 
     def describe(self) -> dict:
-        return self.heldout.describe(self.files)
+        return {**self.heldout.describe(self.files), **super().describe()}

@@ -2,15 +2,17 @@
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from nltk import Tree
 
 from probing.errors import ProbingError
 from probing.tasks.base import SPLITS, Example, Target, Task, require_file
 from probing.tasks.labels import MultiLabel
+from probing.tasks.text_files import read_text, require_items
 
+WHAT = "a .mrg file of bracketed trees"
 # Every tree of a .mrg file starts on a line of its own with "(" in the first column.
 TREE_START = re.compile(r"^\(", re.MULTILINE)
 # A category without its function tags and indices: NP-SBJ-1 -> NP, PP-LOC=2 -> PP. The
@@ -22,15 +24,18 @@ TRACE = "-NONE-"
 BRACKETS = {"-LRB-": "(", "-RRB-": ")", "-LCB-": "{", "-RCB-": "}", "-LSB-": "[", "-RSB-": "]"}
 
 
-def category(label: str) -> str:
-    return CATEGORY.match(label).group()
+def category(label: str) -> str | None:
+    """The category of a bracket's label; None where the label starts with none (=1)."""
+    match = CATEGORY.match(label)
+    return match.group() if match else None
 
 
 def read_trees(path: Path) -> list[tuple[int, Tree]]:
     """The trees of a .mrg file, each with the line it starts on (nltk parses the brackets)."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, WHAT)
     starts = [m.start() for m in TREE_START.finditer(text)]
-    if text.strip() and (not starts or text[:starts[0]].strip()):
+    require_items(text.strip(), path, "trees")
+    if not starts or text[:starts[0]].strip():
         raise ProbingError(f"{path}:1: text before the first tree; a .mrg file holds bracketed "
                            f"trees, each starting with '(' at the start of a line")
     trees = []
@@ -73,13 +78,17 @@ def constituents(tree: Tree, source: str) -> tuple[list[str], dict[tuple[int, in
                 raise ProbingError(f"{source}: word {child!r} outside a (TAG word) pair")
             walk(child)
         if len(words) > start:
-            spans[start, len(words)].add(category(node.label()))
+            if (name := category(node.label())) is None:
+                raise ProbingError(f"{source}: bracket label {node.label()!r} names no "
+                                   f"category (NP, VP-TMP, ...); fix the label")
+            spans[start, len(words)].add(name)
 
     for top in tree if tree.label() == "" else [tree]:
         walk(top)
     return words, spans
 
 
+@dataclass(kw_only=True, eq=False)
 class ConstituentTask(Task):
     """Constituent labelling: every constituent above the preterminals is a target over its
     word span, labelled with its category. Several constituents over one span (a unary chain
@@ -90,17 +99,20 @@ class ConstituentTask(Task):
     """
 
     labeling = MultiLabel()
+    file_numbers: dict[str, list[int]]
 
-    def __init__(self, file_numbers: dict[str, list[int]], **common: Any) -> None:
-        super().__init__(**common)
-        if set(file_numbers) != set(SPLITS) or not all(
-                len(r) == 2 and r[0] <= r[1] for r in file_numbers.values()):
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        ranges = self.file_numbers
+        if set(ranges) != set(SPLITS) or not all(
+                len(r) == 2 and all(isinstance(n, int) for n in r) and r[0] <= r[1]
+                for r in ranges.values()):
             raise ProbingError(f"task.file_numbers must give each of {', '.join(SPLITS)} a "
-                               f"range [first, last] of file numbers; got {file_numbers}")
-        self.file_numbers = {split: (int(r[0]), int(r[1])) for split, r in file_numbers.items()}
+                               f"range [first, last] of file numbers; got {ranges}")
+        self.file_numbers = {split: (int(r[0]), int(r[1])) for split, r in ranges.items()}
 
     def read(self, split: str) -> list[Example]:
-        if split not in self.files:
+        if split not in SPLITS:
             raise ProbingError(f"task {self.name} has no split {split!r}; splits: {SPLITS}")
         first, last = self.file_numbers[split]
         return [example for number in range(first, last + 1) for example in self.read_file(
@@ -112,6 +124,9 @@ class ConstituentTask(Task):
         for lineno, tree in read_trees(path):
             source = f"{path}:{lineno}"
             words, spans = constituents(tree, source)
+            if not words:
+                raise ProbingError(f"{source}: the tree has no words (only -NONE- traces); "
+                                   f"remove it or give it its words")
             targets = [Target(span, None, tuple(sorted(labels)), source)
                        for span, labels in sorted(spans.items(), key=lambda s: (s[0][0], -s[0][1]))]
             examples.append(Example(words, targets, source))
@@ -119,4 +134,5 @@ class ConstituentTask(Task):
 
     def describe(self) -> dict:
         return {"split": {split: f"wsj_{first:04d}.mrg .. wsj_{last:04d}.mrg"
-                          for split, (first, last) in self.file_numbers.items()}}
+                          for split, (first, last) in self.file_numbers.items()},
+                **super().describe()}

@@ -3,6 +3,7 @@ official score."""
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -13,7 +14,9 @@ from probing.errors import ProbingError
 from probing.tasks.base import Example, Label, Target
 from probing.tasks.heldout import HeldOutDevTask
 from probing.tasks.labels import SingleLabel
-from probing.tasks.text_files import Lines, read_blocks
+from probing.tasks.text_files import Lines, read_blocks, require_items
+
+WHAT = "a SemEval-2010 Task 8 file (TRAIN_FILE.TXT or TEST_FILE_FULL.TXT)"
 
 RELATIONS = ("Cause-Effect", "Component-Whole", "Content-Container", "Entity-Destination",
              "Entity-Origin", "Instrument-Agency", "Member-Collection", "Message-Topic",
@@ -41,6 +44,34 @@ def tokenize(text: str) -> tuple[list[str], dict[str, list[int]]]:
         else:
             words += WORD.findall(piece)
     return words, marks
+
+
+def _example(path: Path, block: Lines) -> Example:
+    source = f"{path}:{block[0][0]}"
+    record = RECORD.fullmatch(block[0][1])
+    if not record or len(block) < 2:
+        raise ProbingError(
+            f"{source}: malformed SemEval record: expected a line <id><TAB>\"<sentence>\" "
+            f"followed by a label line, found {block[0][1][:80]!r}")
+    label_lineno, label = block[1]
+    if label not in LABELS:
+        raise ProbingError(f"{path}:{label_lineno}: unknown relation label {label!r}; "
+                           f"expected Other or a relation such as Cause-Effect(e1,e2)")
+    words, marks = tokenize(record.group(2))
+    spans = [_span(source, marks, entity) for entity in ("e1", "e2")]
+    order = MARKER.findall(record.group(2))
+    if order not in (["<e1>", "</e1>", "<e2>", "</e2>"], ["<e2>", "</e2>", "<e1>", "</e1>"]):
+        raise ProbingError(f"{source}: the markers nest or cross ({' '.join(order)}); the two "
+                           f"nominals are marked apart, <e1>...</e1> and <e2>...</e2>")
+    return Example(words, [Target(spans[0], spans[1], label, source)], source, record.group(1))
+
+
+def _span(source: str, marks: dict[str, list[int]], entity: str) -> tuple[int, int]:
+    opens, closes = marks[f"<{entity}>"], marks[f"</{entity}>"]
+    if len(opens) != 1 or len(closes) != 1 or opens[0] >= closes[0]:
+        raise ProbingError(f"{source}: the sentence needs one <{entity}>...</{entity}> "
+                           f"around at least one word; fix its markers")
+    return opens[0], closes[0]
 
 
 def relation(label: str) -> str:
@@ -88,6 +119,7 @@ class SemEvalLabeling(SingleLabel):
         return {**super().score(gold, predicted, labels), "semeval_official_f1": official}
 
 
+@dataclass(kw_only=True, eq=False)
 class RelationTask(HeldOutDevTask):
     """Relation classification: span1 is the first marked nominal (e1), span2 the second (e2),
     the label one of 19 (9 relations in two directions, and Other).
@@ -100,29 +132,15 @@ class RelationTask(HeldOutDevTask):
     labeling = SemEvalLabeling()
 
     def read_file(self, path: Path) -> list[Example]:
-        return [self._example(path, block) for block in read_blocks(path)]
-
-    def _example(self, path: Path, block: Lines) -> Example:
-        source = f"{path}:{block[0][0]}"
-        record = RECORD.fullmatch(block[0][1])
-        if not record or len(block) < 2:
-            raise ProbingError(
-                f"{source}: malformed SemEval record: expected a line <id><TAB>\"<sentence>\" "
-                f"followed by a label line, found {block[0][1][:80]!r}")
-        label_lineno, label = block[1]
-        if label not in LABELS:
-            raise ProbingError(f"{path}:{label_lineno}: unknown relation label {label!r}; "
-                               f"expected Other or a relation such as Cause-Effect(e1,e2)")
-        words, marks = tokenize(record.group(2))
-        spans = []
-        for entity in ("e1", "e2"):
-            opens, closes = marks[f"<{entity}>"], marks[f"</{entity}>"]
-            if len(opens) != 1 or len(closes) != 1 or opens[0] >= closes[0]:
-                raise ProbingError(f"{source}: the sentence needs one <{entity}>...</{entity}> "
-                                   f"around at least one word; fix its markers")
-            spans.append((opens[0], closes[0]))
-        return Example(words, [Target(spans[0], spans[1], label, source)], source,
-                       record.group(1))
+        examples = [_example(path, block) for block in read_blocks(path, WHAT)]
+        require_items(examples, path, "records")
+        first: dict[str, str] = {}
+        for example in examples:
+            if (seen := first.setdefault(example.id, example.source)) != example.source:
+                raise ProbingError(
+                    f"{example.source}: sentence id {example.id} was already used at {seen}; "
+                    f"ids must be unique (the official answer file names sentences by id)")
+        return examples
 
     def write_predictions(self, folder: Path, examples: list[Example], predicted: list[Label]
                           ) -> None:
