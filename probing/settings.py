@@ -8,10 +8,9 @@ Hydra wraps into a traceback, and only once the objects before it are built. `ch
 compares each node's keys with the parameters of its target at start-up and raises a
 ProbingError that names the setting, the class and the settings it takes.
 
-The parameters of a class are those of its `__init__` and, where that takes `**kwargs`, those
-of the next `__init__` up the class hierarchy that they are passed on to (task classes take
-their own settings and pass `**common` to `Task.__init__`). A target whose `**kwargs` go
-anywhere else takes any key and is not checked.
+The parameters of a target are those of its signature (a task is a dataclass whose fields are
+its settings, so its signature lists them all). A target that takes `**kwargs` takes any key
+and is not checked.
 """
 
 import inspect
@@ -75,50 +74,15 @@ def _check_node(node: Mapping, path: str) -> None:
 
 def parameters(target: Any) -> dict[str, bool] | None:
     """The keyword parameters `target(...)` takes, each with whether it is required, in order;
-    None where it takes `**kwargs` that cannot be followed."""
-    if not inspect.isclass(target):
-        found = _own_parameters(target, skip_self=False)
-        return None if found is None or found[1] else found[0]
-    accepted: dict[str, bool] = {}
-    for klass in target.__mro__:
-        init = klass.__dict__.get("__init__")
-        if klass is object or init is None:
-            continue
-        found = _own_parameters(init, skip_self=True)
-        if found is None:
-            return None
-        params, takes_kwargs = found
-        for name, required in params.items():
-            accepted.setdefault(name, required)
-        if not takes_kwargs:
-            return accepted
-        if not _passes_kwargs_up(init):
-            return None
-    return accepted
-
-
-def _passes_kwargs_up(init: Any) -> bool:
-    """Whether an `__init__(..., **kwargs)` hands its kwargs to the next `__init__` up."""
+    None where it takes `**kwargs` (anything may be right) or has no signature."""
     try:
-        source = inspect.getsource(init)
-    except (OSError, TypeError):
-        return False
-    return "super().__init__(" in source and "**" in source.split("super().__init__(", 1)[1]
-
-
-def _own_parameters(function: Any, skip_self: bool) -> tuple[dict[str, bool], bool] | None:
-    """(named parameters -> required, whether it takes **kwargs); None without a signature."""
-    try:
-        signature = inspect.signature(function)
+        signature = inspect.signature(target)
     except (TypeError, ValueError):
         return None
     params: dict[str, bool] = {}
-    takes_kwargs = False
-    for i, p in enumerate(signature.parameters.values()):
-        if skip_self and i == 0:
-            continue
+    for p in signature.parameters.values():
         if p.kind is p.VAR_KEYWORD:
-            takes_kwargs = True
-        elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            return None
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             params[p.name] = p.default is p.empty
-    return params, takes_kwargs
+    return params
