@@ -161,7 +161,8 @@ def test_each_probe_halves_its_rate_on_plateau_stops_after_patience_and_keeps_it
     # per epoch: probe 0, probe 1 (improving every epoch); probe 1 alone once 0 has stopped
     first = [0.5, 0.7, 0.6, 0.65, 0.69]
     second = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
-    family = ScriptedDev([*(x for pair in zip(first, second[:5], strict=True) for x in pair), *second[5:]])
+    both = [x for pair in zip(first, second[:5], strict=True) for x in pair]
+    family = ScriptedDev([*both, *second[5:]])
     family.prepare(SimpleNamespace(task=SimpleNamespace(labeling=SingleLabel(), n_spans=1),
                                    vocab=vocab))
     table = SpanTable.build(examples, acts, vocab, 1, SingleLabel())
