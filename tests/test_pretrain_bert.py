@@ -204,7 +204,7 @@ def test_gutenberg_header_and_licence_are_stripped(tmp_path):
     assert "CHAPTER I" in body and "It rained." in body
     (tmp_path / "book.txt").write_text(GUTENBERG_BOOK)
     (tmp_path / "plain.txt").write_text(GUTENBERG_BOOK.split("***START")[0])
-    with pytest.raises(ProbingError, match=r"plain\.txt.*START/END.*corpus\.gutenberg=false"):
+    with pytest.raises(ProbingError, match=r"plain\.txt.*START/END.*text\.gutenberg=false"):
         text_corpus(tmp_path, gutenberg=True).read()
     splits = text_corpus(tmp_path / "book.txt", gutenberg=True, heldout_fraction=0.25).read()
     assert splits.train[0].name == splits.heldout[0].name == "book"
