@@ -80,9 +80,9 @@ def check_targets(cfg, source: str) -> None:
             pytest.fail(f"{source}: {where}._target_ {target!r} does not import: {error}")
 
 
-# Not recursive: a subfolder is a group of its own (objective/softmax) or, for the probe runs'
-# `experiment` (experiments/), the pretraining root's experiments (experiments/pretrain/, composed
-# by test_pretraining_experiment_composes), never to be composed as a probe run.
+# glob, not rglob: a group's subfolders are not its options. objective/softmax is a group of its
+# own; experiments/pretrain/, which the checkout's probe-run `experiment` group also reaches, holds
+# the pretraining root's experiments: composed by test_pretraining_experiment_composes only.
 CASES = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
 PRETRAIN_EXPERIMENTS = sorted(p.stem for p in (CONF / "pretrain" / "experiment").glob("*.yaml"))
 
