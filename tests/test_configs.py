@@ -1,7 +1,8 @@
 """Every YAML file of every config group composes, names importable `_target_`s and (where that
 is cheap) instantiates: a missing or mistyped `_target_` fails here, not in a long run.
 
-A new group is one line in GROUPS; a new file in a listed group is picked up by itself."""
+A new group is one line in GROUPS; a new file in a listed group is picked up by itself. The
+pretraining configs are a root of their own, conf/pretrain/, composed as `pretrain`."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,12 @@ from probing.schemas import SCHEMAS as RUN_SCHEMAS
 from probing.schemas import register_configs
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
+ROOTS = {"config": CONF, "pretrain": CONF / "pretrain"}  # each primary config's root folder
 
 
 @dataclass(frozen=True)
 class Group:
-    config: str  # the primary config that composes the group
+    config: str  # the primary config that composes the group (a key of ROOTS)
     base: tuple[str, ...] = ()  # overrides it needs besides `<group>=<file>`
     build: bool = True  # instantiate the group's node (False where that loads weights or data)
     targeted: bool = True  # the group's node names a `_target_` (itself or within)
@@ -34,22 +36,28 @@ GROUPS = {
     "mix": Group("config", build=False),  # single and cumulative need mix.layer
     "trainer": Group("config"),
     "paths": Group("config", build=False, targeted=False),
-    "model": Group("pretrain"),
-    "model/softmax": Group("pretrain", ("model=elmo_tiny",)),
-    "corpus": Group("pretrain", ("corpus.paths=[.]",)),
-    "optim": Group("pretrain"),
+    "pretrain/objective": Group("pretrain"),
+    "pretrain/objective/softmax": Group("pretrain", ("objective=elmo_tiny",)),
+    "pretrain/text": Group("pretrain", ("text.paths=[.]",)),
+    "pretrain/optim": Group("pretrain"),
 }
-PRIMARY = ["config", "pretrain"]  # top-level configs, composed with their own defaults
+PRIMARY = list(ROOTS)  # top-level configs, composed with their own defaults
 # Files whose values the user must give (`???`) get them here, so that they build.
 GIVEN = {("task", "edge_json"): ("task.train=train.json", "task.dev=dev.json",
                                  "task.test=test.json")}
 
 
 def composed(config: str, overrides: list[str]):
+    """`config` (a key of ROOTS): its root's config.yaml with `overrides`."""
     register_configs()
     register_pretrain_configs()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name=config, overrides=overrides)
+    with initialize_config_dir(config_dir=str(ROOTS[config]), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+def name_in_root(group: str) -> str:
+    """The group as its root's overrides name it: `pretrain/objective` is `objective`."""
+    return (CONF / group).relative_to(ROOTS[GROUPS[group].config]).as_posix()
 
 
 def targets(node, where: str = "") -> list[tuple[str, str]]:
@@ -75,7 +83,11 @@ def check_targets(cfg, source: str) -> None:
             pytest.fail(f"{source}: {where}._target_ {target!r} does not import: {error}")
 
 
+# glob, not rglob: a group's subfolders are not its options. objective/softmax is a group of its
+# own; experiments/pretrain/, which the checkout's probe-run `experiment` group also reaches, holds
+# the pretraining root's experiments: composed by test_pretraining_experiment_composes only.
 CASES = [(group, path.stem) for group in GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
+PRETRAIN_EXPERIMENTS = sorted(p.stem for p in (CONF / "pretrain" / "experiment").glob("*.yaml"))
 
 
 def test_every_listed_group_has_files():
@@ -85,11 +97,12 @@ def test_every_listed_group_has_files():
 
 @pytest.mark.parametrize(("group", "option"), CASES, ids=[f"{g}={o}" for g, o in CASES])
 def test_group_file_composes_and_builds(group, option):
-    spec = GROUPS[group]
-    cfg = composed(spec.config, [*spec.base, f"{group}={option}", *GIVEN.get((group, option), ())])
+    spec, name = GROUPS[group], name_in_root(group)
+    cfg = composed(spec.config, [*spec.base, f"{name}={option}",
+                                 *GIVEN.get((group, option), ())])
     check_targets(cfg, f"conf/{group}/{option}.yaml")
-    node = OmegaConf.select(cfg, group.replace("/", "."))
-    assert node is not None, f"{spec.config} has no {group} after {group}={option}"
+    node = OmegaConf.select(cfg, name.replace("/", "."))
+    assert node is not None, f"{spec.config} has no {name} after {name}={option}"
     plain = OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
     assert not spec.targeted or targets(plain), f"conf/{group}/{option}.yaml names no _target_"
     if spec.build:
@@ -98,12 +111,12 @@ def test_group_file_composes_and_builds(group, option):
 
 @pytest.mark.parametrize("config", PRIMARY)
 def test_primary_config_composes(config):
-    check_targets(composed(config, []), f"conf/{config}.yaml")
+    check_targets(composed(config, []), str(ROOTS[config].relative_to(CONF.parent) / "config.yaml"))
 
 
 def test_a_mistyped_target_fails():
-    cfg = composed("pretrain", ["model=elmo_tiny",
-                                "model.softmax._target_=probing.pretrain.softmax.Nope"])
+    cfg = composed("pretrain", ["objective=elmo_tiny",
+                                "objective.softmax._target_=probing.pretrain.softmax.Nope"])
     with pytest.raises(pytest.fail.Exception, match="Nope"):
         check_targets(cfg, "test")
 
@@ -116,10 +129,22 @@ def test_targets_are_written_in_the_yaml_not_in_a_schema():
             f"schema {group}/{name} sets _target_; write it in the YAML file")
 
 
+@pytest.mark.parametrize("name", PRETRAIN_EXPERIMENTS)
+def test_pretraining_experiment_composes(name):
+    check_targets(composed("pretrain", [f"+experiment={name}"]), f"experiments/pretrain/{name}")
+
+
 def test_gpu_pretraining_recipe_composes():
-    cfg = composed("pretrain", ["+experiment=pretrain_gpu"])
-    assert (cfg.device, cfg.train.precision, cfg.model.name) == ("cuda", "bf16", "bert_base")
-    check_targets(cfg, "experiments/pretrain_gpu.yaml")
+    cfg = composed("pretrain", ["+experiment=gpu"])
+    assert (cfg.device, cfg.train.precision, cfg.objective.name) == ("cuda", "bf16", "bert_base")
+
+
+def test_the_two_roots_keep_their_groups_apart():
+    """A pretraining group is no probe-run option, nor the other way round."""
+    run, pretraining = composed("config", []), composed("pretrain", [])
+    assert not {"objective", "text", "optim", "train"} & set(run)
+    assert not {"encoder", "task", "probe", "mix", "trainer"} & set(pretraining)
+    assert run.paths == pretraining.paths  # the one group both read
 
 
 @pytest.mark.parametrize("option", ["hf", "elmo"])

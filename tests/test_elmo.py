@@ -23,7 +23,7 @@ from probing.models.elmo_bilm import (
     word_char_ids,
 )
 from probing.models.elmo_weights import tf_shapes
-from probing.pretrain.pretrain_schemas import register_pretrain_configs
+from probing.pretrain.pretrain_schemas import compose_pretraining
 from probing.schemas import register_configs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -245,12 +245,10 @@ def test_the_project_elmo_config_reads_the_pretraining_checkpoint():
     # encoder=elmo_gutenberg names the folder that results/elmo-gutenberg's pretraining command
     # writes (outputs/pretrain/<name>/checkpoints/<step>); its weights are not committed
     register_configs()
-    register_pretrain_configs()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["encoder=elmo_gutenberg"])
-        pretrain = compose(config_name="pretrain", overrides=[
-            "model=elmo", "corpus=gutenberg", "name=elmo-gutenberg-30min"],
-            return_hydra_config=True)
+    pretrain = compose_pretraining(["objective=elmo", "text=gutenberg",
+                                    "name=elmo-gutenberg-30min"], return_hydra_config=True)
     step = Path(pretrain.hydra.run.dir) / "checkpoints" / checkpoint_name(2000)
     assert Path(cfg.encoder.options_file) == step / "options.json"
     assert Path(cfg.encoder.weight_file) == step / "weights.hdf5"

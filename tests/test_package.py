@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from probing.pretrain.pretrain_schemas import PRETRAIN_CONF_PATH, pretrain_conf_path
 from probing.schemas import CONF_PATH, conf_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,17 +38,34 @@ def test_every_module_folder_is_packaged():
     assert folders <= listed, f"add to [tool.setuptools] packages: {sorted(folders - listed)}"
 
 
+def linked_groups(conf: Path) -> list[Path]:
+    """The config groups that are symlinks in the checkout (rglob does not follow them)."""
+    return [p for p in conf.rglob("*") if p.is_symlink() and p.is_dir()]
+
+
 def test_every_config_group_is_packaged():
-    """Each folder of conf/ holding YAML files is a listed package, experiments/ included
-    (conf/experiment is a symlink in the checkout; the wheel holds a copy)."""
+    """Each folder of conf/ holding YAML files is a listed package, and so is each folder a
+    symlink of conf/ points to (experiments/, conf/paths for the pretraining root): the wheel
+    holds a copy where the checkout holds a link, under the link's own package name."""
     listed = {source_folder(p).resolve() for p in SETUPTOOLS["packages"]}
     conf = REPO / "conf"
-    groups = {conf, *(p.parent for p in conf.rglob("*.yaml"))}
-    groups |= {(conf / "experiment").resolve()}
+    groups = {conf, *(p.parent for p in conf.rglob("*.yaml")), *linked_groups(conf)}
     missing = sorted(str(g.relative_to(REPO)) for g in groups if g.resolve() not in listed)
     assert not missing, f"add to [tool.setuptools] packages: {missing}"
-    assert source_folder("probing.conf.experiment").resolve() == (REPO / "experiments")
-    assert (conf / "experiment").resolve() == (REPO / "experiments")
+    for link in linked_groups(conf):
+        package = ".".join(("probing", *link.relative_to(REPO).parts))
+        assert package in SETUPTOOLS["packages"], f"list {package} for {link}"
+        assert source_folder(package).resolve() == link.resolve(), (
+            f"map {package} to {link.resolve().relative_to(REPO)} in package-dir")
+
+
+def test_the_linked_groups_are_the_shared_ones():
+    """conf/experiment is experiments/; the pretraining root reads conf/paths (one home) and
+    the pretraining experiments, experiments/pretrain/."""
+    conf = REPO / "conf"
+    assert {str(p.relative_to(conf)): p.resolve() for p in linked_groups(conf)} == {
+        "experiment": REPO / "experiments", "pretrain/paths": conf / "paths",
+        "pretrain/experiment": REPO / "experiments" / "pretrain"}
 
 
 def test_data_files_are_packaged():
@@ -64,11 +82,13 @@ def test_console_scripts():
 
 def test_conf_path_in_a_checkout_and_installed(tmp_path):
     assert str(REPO / "conf") == CONF_PATH
+    assert str(REPO / "conf" / "pretrain") == PRETRAIN_CONF_PATH
     installed = tmp_path / "site-packages" / "probing" / "config.py"
     installed.parent.mkdir(parents=True)
     (tmp_path / "site-packages" / "conf").mkdir()  # another project's conf/ does not count
     (tmp_path / "site-packages" / "conf" / "config.yaml").touch()
     assert conf_path(str(installed)) == "pkg://probing.conf"
+    assert pretrain_conf_path(conf_path(str(installed))) == "pkg://probing.conf.pretrain"
 
 
 # --- a fresh virtual environment (opt-in) ----------------------------------------------------
@@ -120,7 +140,12 @@ def test_pip_install_runs_from_an_empty_folder(tmp_path):
     sweep = run("probing-run", "--cfg", "hydra", "+experiment=layer_roles")
     assert "+study: layers,mix_seed1,mix_seed2,control" in sweep
     assert "name: bert_small" in run("probing-pretrain", "--cfg", "job")
-    assert "name: elmo_tiny" in run("probing-pretrain", "--cfg", "job", "model=elmo_tiny")
+    assert "name: elmo_tiny" in run("probing-pretrain", "--cfg", "job", "objective=elmo_tiny")
+    gpu = run("probing-pretrain", "--cfg", "job", "--resolve", "+experiment=gpu")
+    assert "name: bert_base" in gpu and "precision: bf16" in gpu and "data_dir: data" in gpu
+    # the wheel holds experiments/pretrain/ once: as the pretraining root's `experiment` group
+    groups = run("probing-run", "--help")
+    assert "pretrain/experiment: gpu" in groups and "experiment/pretrain" not in groups
     for script in ("probing-report", "probing-data", "probing-cache"):
         assert "usage:" in run(script, "--help")
     assert "ud-english-ewt" in run("probing-data", "list")  # sources.tsv ships

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
@@ -31,9 +30,8 @@ from probing.pretrain.bert_objective import (
 )
 from probing.pretrain.corpus import TextCorpus, strip_gutenberg
 from probing.pretrain.loop import pretrain
-from probing.pretrain.pretrain_schemas import register_pretrain_configs
+from probing.pretrain.pretrain_schemas import compose_pretraining
 from probing.pretrain.tokenizer import SPECIAL_TOKENS, encode, train_wordpiece
-from probing.schemas import register_configs
 
 REPO = Path(__file__).resolve().parents[1]
 PAD, UNK, CLS, SEP, MASK = range(5)
@@ -73,26 +71,19 @@ def document_of(text: TokenizedText, position: int) -> int:
 
 
 def tiny_overrides(corpus: Path, cache: Path) -> list[str]:
-    return ["model=bert_tiny", "model.vocab_size=300", "model.min_frequency=1",
-            "model.hidden_size=32", "model.num_layers=2", "model.num_heads=2",
-            "model.intermediate_size=64", "model.max_seq_length=32",
-            "corpus=text", f"corpus.paths=[{corpus}]", "corpus.heldout_fraction=0.1",
-            "corpus.workers=1", f"paths.cache_dir={cache}", "device=cpu",
+    return ["objective=bert_tiny", "objective.vocab_size=300", "objective.min_frequency=1",
+            "objective.hidden_size=32", "objective.num_layers=2", "objective.num_heads=2",
+            "objective.intermediate_size=64", "objective.max_seq_length=32",
+            "text=text", f"text.paths=[{corpus}]", "text.heldout_fraction=0.1",
+            "text.workers=1", f"paths.cache_dir={cache}", "device=cpu",
             "train.batch_size=8", "train.max_steps=24", "train.log_every=4",
             "train.eval_every=12", "train.save_every=12", "train.eval_batches=2",
             "optim.warmup_steps=4"]
 
 
-def composed(overrides: list[str]):
-    register_configs()
-    register_pretrain_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose(config_name="pretrain", overrides=overrides)
-
-
 def text_corpus(*paths: Path, **settings) -> TextCorpus:
-    """conf/corpus/text.yaml's corpus over `paths`, read by one process, with `settings`."""
-    return instantiate(composed(["corpus=text"]).corpus, paths=[str(p) for p in paths],
+    """conf/pretrain/text/text.yaml's corpus over `paths`, read by one process, with `settings`."""
+    return instantiate(compose_pretraining(["text=text"]).text, paths=[str(p) for p in paths],
                        **{"workers": 1, **settings})
 
 
@@ -109,7 +100,7 @@ def corpus_dir(tmp_path_factory) -> Path:
 def pretrained(tmp_path_factory, corpus_dir) -> Path:
     """A 24-step run of a 2 x 32 BERT with checkpoints at steps 0, 12 and 24."""
     run_dir = tmp_path_factory.mktemp("run")
-    pretrain(composed(tiny_overrides(corpus_dir, run_dir.parent / "cache")), run_dir)
+    pretrain(compose_pretraining(tiny_overrides(corpus_dir, run_dir.parent / "cache")), run_dir)
     return run_dir
 
 
@@ -213,7 +204,7 @@ def test_gutenberg_header_and_licence_are_stripped(tmp_path):
     assert "CHAPTER I" in body and "It rained." in body
     (tmp_path / "book.txt").write_text(GUTENBERG_BOOK)
     (tmp_path / "plain.txt").write_text(GUTENBERG_BOOK.split("***START")[0])
-    with pytest.raises(ProbingError, match=r"plain\.txt.*START/END.*corpus\.gutenberg=false"):
+    with pytest.raises(ProbingError, match=r"plain\.txt.*START/END.*text\.gutenberg=false"):
         text_corpus(tmp_path, gutenberg=True).read()
     splits = text_corpus(tmp_path / "book.txt", gutenberg=True, heldout_fraction=0.25).read()
     assert splits.train[0].name == splits.heldout[0].name == "book"
@@ -310,11 +301,11 @@ def test_run_writes_checkpoints_and_metrics(pretrained):
 
 
 def test_sinusoidal_position_init(pretrained, corpus_dir):
-    cfg = composed([*tiny_overrides(corpus_dir, pretrained.parent / "cache"),
-                    "model.position_init=sinusoidal"])
-    objective = instantiate(cfg.model)
-    objective.prepare(instantiate(cfg.corpus), Path(cfg.paths.cache_dir) / "pretrain")
-    settings = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
+    cfg = compose_pretraining([*tiny_overrides(corpus_dir, pretrained.parent / "cache"),
+                    "objective.position_init=sinusoidal"])
+    objective = instantiate(cfg.objective)
+    objective.prepare(instantiate(cfg.text), Path(cfg.paths.cache_dir) / "pretrain")
+    settings = {k: v for k, v in OmegaConf.to_container(cfg.objective, resolve=True).items()
                 if not k.startswith("_")}
     table = objective.build_model().net.bert.embeddings.position_embeddings.weight
     assert table.shape == (32, 32) and table.requires_grad, "still learned, one row a position"
@@ -331,11 +322,11 @@ def test_sinusoidal_position_init(pretrained, corpus_dir):
 
 def test_stopped_and_resumed_run_ends_with_the_same_weights(pretrained, corpus_dir, tmp_path):
     overrides = tiny_overrides(corpus_dir, pretrained.parent / "cache")
-    pretrain(composed([*overrides, "train.stop_at=14"]), tmp_path)
+    pretrain(compose_pretraining([*overrides, "train.stop_at=14"]), tmp_path)
     assert read_info(list_checkpoints(tmp_path)[-1])["step"] == 14
     with pytest.raises(ProbingError, match=r"train\.resume=true"):
-        pretrain(composed(overrides), tmp_path)
-    pretrain(composed([*overrides, "train.resume=true"]), tmp_path)
+        pretrain(compose_pretraining(overrides), tmp_path)
+    pretrain(compose_pretraining([*overrides, "train.resume=true"]), tmp_path)
     resumed, straight = final_weights(tmp_path), final_weights(pretrained)
     assert resumed.keys() == straight.keys()
     assert all(torch.equal(resumed[k], straight[k]) for k in straight)
@@ -366,8 +357,8 @@ def test_two_processes_stay_in_sync(corpus_dir, tmp_path):
 
 def test_command_line_error_has_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "probing.pretrain", "corpus=text",
-                             "corpus.paths=[/no/such/dir]", f"paths.cache_dir={tmp_path}",
+    result = subprocess.run([sys.executable, "-m", "probing.pretrain", "text=text",
+                             "text.paths=[/no/such/dir]", f"paths.cache_dir={tmp_path}",
                              f"hydra.run.dir={tmp_path / 'run'}"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr

@@ -14,7 +14,6 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from safetensors.torch import load_file
 
@@ -35,10 +34,9 @@ from probing.pretrain.elmo_objective import (
     word_corpus,
 )
 from probing.pretrain.loop import pretrain
-from probing.pretrain.pretrain_schemas import register_pretrain_configs
+from probing.pretrain.pretrain_schemas import compose_pretraining
 from probing.pretrain.softmax import AdaptiveSoftmax, FullSoftmax, SampledSoftmax
 from probing.pretrain.token_cache import TokenizedText, offsets
-from probing.schemas import register_configs
 
 REPO = Path(__file__).resolve().parents[1]
 SUBJECTS = ["the cat", "a dog", "the old sailor", "my sister", "the king"]
@@ -61,31 +59,29 @@ def write_text(folder: Path, n_docs: int = 3, n_paragraphs: int = 40, seed: int 
 
 
 def tiny_overrides(corpus: Path, cache: Path) -> list[str]:
-    return ["model=elmo_tiny", "corpus=text", f"corpus.paths=[{corpus}]",
-            "corpus.heldout_fraction=0.1", "corpus.workers=1", f"paths.cache_dir={cache}",
+    return ["objective=elmo_tiny", "text=text", f"text.paths=[{corpus}]",
+            "text.heldout_fraction=0.1", "text.workers=1", f"paths.cache_dir={cache}",
             "device=cpu", "train.batch_size=16", "train.max_steps=40", "train.log_every=10",
             "train.eval_every=20", "train.save_every=20", "train.eval_batches=null",
             "train.eval_each_epoch=true",
             "optim.warmup_steps=4", "optim.optimizer.lr=3e-3"]
 
 
-def composed(overrides: list[str]):
-    register_configs()
-    register_pretrain_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose(config_name="pretrain", overrides=overrides)
+def built_objective(overrides: list[str]):
+    """The `objective` the pretraining config composes with `overrides`, unprepared."""
+    return instantiate(compose_pretraining(overrides).objective)
 
 
 def objective(corpus: TextCorpus, cache: Path, *overrides: str):
-    """The model config's objective, prepared where the loop would (`<cache>/pretrain`)."""
-    made = instantiate(composed([*tiny_overrides(corpus.paths[0], cache), *overrides]).model)
+    """The objective config's objective, prepared where the loop would (`<cache>/pretrain`)."""
+    made = built_objective([*tiny_overrides(corpus.paths[0], cache), *overrides])
     made.prepare(corpus, cache / "pretrain")
     return made
 
 
 def text_corpus(folder: Path, heldout_fraction: float = 0.1) -> TextCorpus:
-    """conf/corpus/text.yaml's corpus over `folder`, read by one process."""
-    return instantiate(composed(["corpus=text"]).corpus, paths=[str(folder)],
+    """conf/pretrain/text/text.yaml's corpus over `folder`, read by one process."""
+    return instantiate(compose_pretraining(["text=text"]).text, paths=[str(folder)],
                        heldout_fraction=heldout_fraction, workers=1)
 
 
@@ -118,7 +114,7 @@ def corpus_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory, corpus_dir) -> Path:
-    """`python -m probing.pretrain model=elmo_tiny ...`: 40 steps, checkpoints at 0, 20, 40;
+    """`python -m probing.pretrain objective=elmo_tiny ...`: 40 steps, checkpoints at 0, 20, 40;
     27 steps make an epoch."""
     run_dir = tmp_path_factory.mktemp("run")
     cache = run_dir.parent / "cache"
@@ -135,8 +131,8 @@ def pretrained(tmp_path_factory, corpus_dir) -> Path:
 def full_softmax(corpus_dir, tmp_path_factory):
     """The prepared objective with an exact softmax and no dropout."""
     return objective(text_corpus(corpus_dir), tmp_path_factory.mktemp("cache"),
-                     "model/softmax=full",
-                     "model.dropout=0.0")
+                     "objective/softmax=full",
+                     "objective.dropout=0.0")
 
 
 # --- vocabulary, batches, unigram baseline --------------------------------------------------
@@ -144,7 +140,7 @@ def full_softmax(corpus_dir, tmp_path_factory):
 def test_vocabulary_by_frequency_with_unk(tmp_path, monkeypatch):
     (tmp_path / "a.txt").write_text("b b b c c c a a d .\n\nb e a.\n\nc zebra b a.\n")
     corpus = text_corpus(tmp_path, heldout_fraction=0.34)  # the last sentence
-    made = objective(corpus, tmp_path / "cache", "model.vocab_size=6")
+    made = objective(corpus, tmp_path / "cache", "objective.vocab_size=6")
     # Training counts: b 4, a 3, c 3, '.' 2, d 1, e 1; ties in code-point order, then cut.
     assert made.vocab == ["<S>", "</S>", "<UNK>", "b", "a", "c"]
     layout = made.heldout
@@ -160,7 +156,7 @@ def test_vocabulary_by_frequency_with_unk(tmp_path, monkeypatch):
 
     folder = word_corpus(corpus, tmp_path / "cache" / "pretrain")
     monkeypatch.setattr(TextCorpus, "read", no_reading)
-    again = objective(corpus, tmp_path / "cache", "model.vocab_size=4")
+    again = objective(corpus, tmp_path / "cache", "objective.vocab_size=4")
     assert again.vocab == ["<S>", "</S>", "<UNK>", "b"], "another size, the same cache"
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]
 
@@ -300,8 +296,8 @@ def test_heldout_perplexity_falls_below_the_unigram(pretrained):
 
 def test_stopped_and_resumed_run_ends_with_the_same_weights(pretrained, corpus_dir, tmp_path):
     overrides = tiny_overrides(corpus_dir, pretrained.parent / "cache")
-    pretrain(composed([*overrides, "train.stop_at=20"]), tmp_path)
-    pretrain(composed([*overrides, "train.resume=true"]), tmp_path)
+    pretrain(compose_pretraining([*overrides, "train.stop_at=20"]), tmp_path)
+    pretrain(compose_pretraining([*overrides, "train.resume=true"]), tmp_path)
     resumed, straight = final_weights(tmp_path), final_weights(pretrained)
     assert resumed.keys() == straight.keys()
     assert all(np.array_equal(resumed[k], straight[k]) for k in straight)
@@ -362,12 +358,12 @@ PUBLISHED = {"lstm": {"dim": 4096, "projection_dim": 512, "n_layers": 2, "cell_c
 def test_sizes_compose(tmp_path):
     sizes = {}
     for name in ("elmo_tiny", "elmo", "elmo_small", "elmo_medium", "elmo_original"):
-        made = instantiate(composed([f"model={name}"]).model)
+        made = built_objective([f"objective={name}"])
         sizes[name] = made.options["lstm"]["dim"]
     assert list(sizes.values()) == sorted(sizes.values())
     assert made.options == PUBLISHED
-    assert composed([]).model.name == "bert_small" == composed(["model=bert"]).model.name
-    adaptive = instantiate(composed(["model=elmo", "model/softmax=adaptive"]).model)
+    assert built_objective([]).name == "bert_small" == built_objective(["objective=bert"]).name
+    adaptive = built_objective(["objective=elmo", "objective/softmax=adaptive"])
     assert adaptive.softmax.func is AdaptiveSoftmax
-    with pytest.raises(ProbingError, match=r"model\.vocab_size must be at least 4; got 3"):
-        instantiate(composed(["model=elmo_tiny", "model.vocab_size=3"]).model).check()
+    with pytest.raises(ProbingError, match=r"objective\.vocab_size must be at least 4; got 3"):
+        built_objective(["objective=elmo_tiny", "objective.vocab_size=3"]).check()

@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from hydra.utils import instantiate
-from test_pretrain_bert import composed, tiny_overrides
+from test_pretrain_bert import tiny_overrides
 
 from probing.checkpoints import list_checkpoints, read_info
 from probing.pretrain.loop import pretrain
+from probing.pretrain.pretrain_schemas import compose_pretraining
 from probing.pretrain.tokenizer import SPECIAL_TOKENS
 
 SYLLABLES = ["ka", "lo", "mi", "nu", "pe", "ra", "su", "ti", "vo", "ze"]
@@ -62,17 +63,17 @@ def unigram_loss(train_ids: np.ndarray, heldout_ids: np.ndarray, n_pieces: int) 
 def test_both_objectives_learn_a_plain_signal_quickly(tmp_path):
     torch.set_num_threads(1)
     corpus = write_documents(tmp_path / "corpus")
-    overrides = [*tiny_overrides(corpus, tmp_path / "cache"), "model.hidden_size=64",
-                 "model.intermediate_size=128", "model.dropout=0.0", "train.batch_size=32",
+    overrides = [*tiny_overrides(corpus, tmp_path / "cache"), "objective.hidden_size=64",
+                 "objective.intermediate_size=128", "objective.dropout=0.0", "train.batch_size=32",
                  "train.max_steps=500", "train.log_every=100", "train.eval_every=100",
                  "train.save_every=500", "train.eval_batches=null", "optim.warmup_steps=30",
                  "optim.optimizer.lr=2e-3"]
-    cfg = composed(overrides)
+    cfg = compose_pretraining(overrides)
     pretrain(cfg, tmp_path / "run")
     first, last = (read_info(c)["heldout"] for c in list_checkpoints(tmp_path / "run"))
 
-    objective = instantiate(cfg.model)
-    objective.prepare(instantiate(cfg.corpus), tmp_path / "cache" / "pretrain")
+    objective = instantiate(cfg.objective)
+    objective.prepare(instantiate(cfg.text), tmp_path / "cache" / "pretrain")
     text = objective.text
     unigram = unigram_loss(np.asarray(text["train"].ids), np.asarray(text["heldout"].ids),
                            len(objective.tokenizer))

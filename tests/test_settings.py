@@ -10,6 +10,7 @@ from helpers import composed, probe_overrides, run_cli
 
 from probing.errors import ProbingError
 from probing.pretrain.loop import pretrain
+from probing.pretrain.pretrain_schemas import compose_pretraining
 from probing.run import probe_run
 from probing.settings import check_settings, parameters
 from probing.tasks.conllu import POSTask
@@ -47,11 +48,11 @@ def test_shipped_configs_pass(tiny_bert, treebank, tmp_path):
                 check_settings(composed([f"task={task}", f"encoder={encoder}", f"mix={mix}"]))
     for experiment in ("elmo_vs_bert", "layer_roles", "layers", "pretrain_checkpoints", "tasks"):
         check_settings(composed([f"+experiment={experiment}", "+pretrain_run=/tmp"]))
-    for model in ("bert_tiny", "bert", "bert_base", "elmo_tiny", "elmo", "elmo_original"):
-        for corpus_name in ("text", "gutenberg"):
-            check_settings(pretraining.composed([f"model={model}", f"corpus={corpus_name}"]))
+    for objective in ("bert_tiny", "bert", "bert_base", "elmo_tiny", "elmo", "elmo_original"):
+        for text in ("text", "gutenberg"):
+            check_settings(compose_pretraining([f"objective={objective}", f"text={text}"]))
     for softmax in ("full", "sampled", "adaptive"):
-        check_settings(pretraining.composed(["model=elmo_tiny", f"model/softmax={softmax}"]))
+        check_settings(compose_pretraining(["objective=elmo_tiny", f"objective/softmax={softmax}"]))
 
 
 def test_command_line_names_the_setting_without_traceback(tiny_bert, treebank, tmp_path):
@@ -66,16 +67,16 @@ def test_command_line_names_the_setting_without_traceback(tiny_bert, treebank, t
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("+model.hidden=64", "unknown setting model.hidden for "
-                         "probing.pretrain.bert_objective.BertObjective"),
+    ("+objective.hidden=64", "unknown setting objective.hidden for "
+                             "probing.pretrain.bert_objective.BertObjective"),
     ("+optim.optimizer.momentum=0.9", "unknown setting optim.optimizer.momentum for "
                                       "torch.optim.AdamW"),
-    ("+corpus.encoding=latin-1", "unknown setting corpus.encoding for "
-                                 "probing.pretrain.corpus.TextCorpus"),
+    ("+text.encoding=latin-1", "unknown setting text.encoding for "
+                               "probing.pretrain.corpus.TextCorpus"),
 ])
 def test_pretraining_refuses_unknown_settings_first(tmp_path, override, message):
-    cfg = pretraining.composed([*pretraining.tiny_overrides(tmp_path / "no-corpus",
-                                                            tmp_path / "cache"), override])
+    cfg = compose_pretraining([*pretraining.tiny_overrides(tmp_path / "no-corpus",
+                                                           tmp_path / "cache"), override])
     with pytest.raises(ProbingError, match=message):
         pretrain(cfg, tmp_path / "run")
     assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()

@@ -1,9 +1,9 @@
 """ELMo pretraining throughput: tokens per second and achieved FLOP/s of biLM pretraining steps,
 as a fraction of this machine's fp32 matmul peak, measured in the same run.
 
-    python experiments/benchmarks/elmo.py                 # the 30-minute run: model=elmo, Gutenberg
-    python experiments/benchmarks/elmo.py --steps 3 model=elmo_tiny corpus=text \
-        'corpus.paths=[some/folder]'                      # any pretraining overrides
+    python experiments/benchmarks/elmo.py             # the 30-minute run: objective=elmo, Gutenberg
+    python experiments/benchmarks/elmo.py --steps 3 objective=elmo_tiny text=text \
+        'text.paths=[some/folder]'                    # any pretraining overrides
 
 The steps are the training loop's own (batch building, forward, backward, clipping, AdamW).
 FLOPs of a step are 3x its forward matmul FLOPs (the backward pass computes gradients for
@@ -32,7 +32,7 @@ from probing.pretrain.objective import Batch
 from probing.reproducibility import library_versions
 
 # The 30-minute CPU run (see the note's commands); the benchmark measures that config.
-RUN_OVERRIDES = ["model=elmo", "corpus=gutenberg", "train.batch_size=64"]
+RUN_OVERRIDES = ["objective=elmo", "text=gutenberg", "train.batch_size=64"]
 
 
 def bilm_forward_flops(options: dict, batch: Batch) -> float:
@@ -70,10 +70,10 @@ def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
     achieved = flops / elapsed
     return {
         "benchmark": "elmo_pretrain",
-        "model": cfg.model.name, "corpus": cfg.corpus.name, "overrides": overrides,
+        "model": cfg.objective.name, "corpus": cfg.text.name, "overrides": overrides,
         "shape": {"lstm": options["lstm"], "char_cnn": options["char_cnn"],
-                  "vocab": options["n_tokens_vocab"],
-                  "softmax": type(model.softmax).__name__, "unroll_steps": cfg.model.unroll_steps},
+                  "vocab": options["n_tokens_vocab"], "softmax": type(model.softmax).__name__,
+                  "unroll_steps": cfg.objective.unroll_steps},
         "parameters": {"bilm": sum(p.numel() for p in model.bilm.parameters()),
                        "softmax": sum(p.numel() for p in model.softmax.parameters())},
         "device": str(env.device), "cpu": cpu_name(), "threads": torch.get_num_threads(),

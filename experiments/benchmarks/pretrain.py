@@ -2,8 +2,8 @@
 a fraction of this machine's matmul peaks (fp32 and bf16), all measured in the same run.
 
     python experiments/benchmarks/pretrain.py                    # bert_small (4 x 256), Gutenberg
-    python experiments/benchmarks/pretrain.py --steps 5 model=bert_tiny corpus=text \
-        'corpus.paths=[some/folder]'                             # any pretraining overrides
+    python experiments/benchmarks/pretrain.py --steps 5 objective=bert_tiny text=text \
+        'text.paths=[some/folder]'                               # any pretraining overrides
 
 The steps are the training loop's own (batch building, forward, backward, clipping, AdamW).
 FLOPs of a step, counted on the tokens the model reads (padding excluded):
@@ -59,10 +59,10 @@ def benchmark(overrides: list[str], steps: int, warmup: int) -> dict:
     achieved = flops / elapsed
     return {
         "benchmark": "pretrain",
-        "model": cfg.model.name, "corpus": cfg.corpus.name, "overrides": overrides,
+        "model": cfg.objective.name, "corpus": cfg.text.name, "overrides": overrides,
         "shape": {"layers": bert.config.num_hidden_layers, "width": bert.config.hidden_size,
                   "heads": bert.config.num_attention_heads, "vocab": bert.config.vocab_size,
-                  "max_seq_length": cfg.model.max_seq_length},
+                  "max_seq_length": cfg.objective.max_seq_length},
         "device": str(env.device), "cpu": cpu_name(), "threads": torch.get_num_threads(),
         "precision": precision, "batch_size": cfg.train.batch_size,
         "accumulation": cfg.train.accumulation, "steps_timed": steps, "warmup_steps": warmup,
@@ -93,5 +93,5 @@ def summary(result: dict) -> str:
 
 
 if __name__ == "__main__":
-    benchmark_main(__doc__, "pretrain", ["model=bert_small", "corpus=gutenberg"], benchmark,
+    benchmark_main(__doc__, "pretrain", ["objective=bert_small", "text=gutenberg"], benchmark,
                    summary)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from probing.atomic import write_json_atomic
@@ -17,8 +16,7 @@ from probing.pretrain.distributed import Distributed
 from probing.pretrain.loop import DataStream, Pretrainer
 from probing.pretrain.metrics import Tally
 from probing.pretrain.objective import Batch
-from probing.pretrain.pretrain_schemas import register_pretrain_configs
-from probing.schemas import register_configs
+from probing.pretrain.pretrain_schemas import compose_pretraining
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,10 +51,7 @@ class TimedSteps:
 def time_training_steps(overrides: list[str], steps: int, warmup: int) -> TimedSteps:
     """`steps` training steps of the pretraining run `overrides` describes, after `warmup`
     untimed ones, in a throw-away run folder."""
-    register_configs()
-    register_pretrain_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(config_name="pretrain", overrides=overrides)
+    cfg = compose_pretraining(overrides)
     env = Distributed.start(cfg.device)
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Pretrainer(cfg, Path(run_dir), env)

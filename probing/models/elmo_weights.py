@@ -63,8 +63,9 @@ def _how_to_make(path: Path) -> str:
     run = run_of_checkpoint(path.parent)
     if run is not None:
         return (f"it is a checkpoint of the pretraining run {run}, which has not been run here: "
-                f"pretrain it first (`python -m probing.pretrain model=elmo ... name={run.name}`; "
-                "for encoder=elmo_gutenberg the command is in results/elmo-gutenberg/README.md)")
+                "pretrain it first (`python -m probing.pretrain objective=elmo ... "
+                f"name={run.name}`; for encoder=elmo_gutenberg the command is in "
+                "results/elmo-gutenberg/README.md)")
     return "give encoder.options_file the options.json that came with the weights"
 
 

@@ -1,5 +1,6 @@
-"""Pretrain an encoder: `python -m probing.pretrain model=bert_small corpus=gutenberg` (Hydra);
-the same under `torchrun --nproc_per_node N -m probing.pretrain ...` trains data-parallel."""
+"""Pretrain an encoder: `python -m probing.pretrain objective=bert_small text=gutenberg` (Hydra,
+conf/pretrain/); the same under `torchrun --nproc_per_node N -m probing.pretrain ...` trains
+data-parallel."""
 
 from pathlib import Path
 
@@ -9,14 +10,12 @@ from omegaconf import DictConfig
 
 from probing.errors import reported_without_traceback
 from probing.pretrain.loop import pretrain
-from probing.pretrain.pretrain_schemas import register_pretrain_configs
-from probing.schemas import CONF_PATH, register_configs
+from probing.pretrain.pretrain_schemas import PRETRAIN_CONF_PATH, register_pretrain_configs
 
-register_configs()
 register_pretrain_configs()
 
 
-@hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="pretrain")
+@hydra.main(version_base="1.3", config_path=PRETRAIN_CONF_PATH, config_name="config")
 def main(cfg: DictConfig) -> None:
     with reported_without_traceback():
         pretrain(cfg, Path(HydraConfig.get().runtime.output_dir))

@@ -276,11 +276,11 @@ class BertObjective(Objective):
                  short_seq_prob: float, masked_lm_prob: float, max_predictions: int,
                  position_init: PositionInit | str) -> None:
         if max_seq_length < 5:
-            raise ProbingError(f"model.max_seq_length={max_seq_length} leaves no room for a "
+            raise ProbingError(f"objective.max_seq_length={max_seq_length} leaves no room for a "
                                "sentence pair: [CLS] A [SEP] B [SEP] needs at least 5")
         if hidden_size % num_heads:
-            raise ProbingError(f"model.hidden_size={hidden_size} does not split into "
-                               f"model.num_heads={num_heads} heads of equal width")
+            raise ProbingError(f"objective.hidden_size={hidden_size} does not split into "
+                               f"objective.num_heads={num_heads} heads of equal width")
         self.name, self.seed = name, seed
         self.vocab = {"vocab_size": vocab_size, "lowercase": lowercase,
                       "min_frequency": min_frequency}
@@ -291,7 +291,7 @@ class BertObjective(Objective):
         self.short_seq_prob = short_seq_prob
         self.masked_lm_prob, self.max_predictions = masked_lm_prob, max_predictions
         if position_init not in PositionInit.__members__:
-            raise ProbingError(f"model.position_init={position_init!r}: expected one of "
+            raise ProbingError(f"objective.position_init={position_init!r}: expected one of "
                                f"{', '.join(PositionInit)}")
         self.position_init = PositionInit(position_init)
 
@@ -306,7 +306,7 @@ class BertObjective(Objective):
                     f"corpus {corpus.name}: the {split} text has {text.n_documents} document(s); "
                     "next sentence prediction draws random segments from another document, so "
                     "it needs at least two (give more files, or hold out a fraction of each "
-                    "with corpus.heldout_fraction)")
+                    "with text.heldout_fraction)")
         self.masking = Masking(self.tokenizer.mask_token_id, len(self.tokenizer),
                                self.masked_lm_prob, self.max_predictions)
 

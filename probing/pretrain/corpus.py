@@ -100,7 +100,7 @@ class TextCorpus:
                  heldout_fraction: float, heldout_documents: list[str] | tuple[str, ...],
                  workers: int) -> None:
         if not 0 <= heldout_fraction < 1:
-            raise ProbingError(f"corpus.heldout_fraction must be in [0, 1); got {heldout_fraction}")
+            raise ProbingError(f"text.heldout_fraction must be in [0, 1); got {heldout_fraction}")
         self.paths = [Path(p).expanduser() for p in paths]
         self.name = name
         self.pattern = pattern
@@ -112,19 +112,19 @@ class TextCorpus:
     def files(self) -> list[Path]:
         """The corpus files in a fixed order; their stems name the documents."""
         if not self.paths:
-            raise ProbingError("corpus.paths is empty: give the text files or folders to read")
+            raise ProbingError("text.paths is empty: give the text files or folders to read")
         files: list[Path] = []
         for path in self.paths:
             if path.is_dir():
                 found = sorted(p for p in path.glob(self.pattern) if p.is_file())
                 if not found:
                     raise ProbingError(f"corpus folder {path} holds no files matching "
-                                       f"{self.pattern!r}; check corpus.paths and corpus.pattern")
+                                       f"{self.pattern!r}; check text.paths and text.pattern")
                 files.extend(found)
             elif path.is_file():
                 files.append(path)
             else:
-                raise ProbingError(f"corpus path not found: {path}; set corpus.paths (or "
+                raise ProbingError(f"corpus path not found: {path}; set text.paths (or "
                                    "PROBING_DATA_DIR for the shared corpora)")
         stems: dict[str, Path] = {}
         for file in files:
@@ -134,7 +134,7 @@ class TextCorpus:
             stems[file.stem] = file
         missing = set(self.heldout_documents) - set(stems)
         if missing:
-            raise ProbingError(f"corpus.heldout_documents names {sorted(missing)}, which are not "
+            raise ProbingError(f"text.heldout_documents names {sorted(missing)}, which are not "
                                f"documents of this corpus (documents are file names without "
                                f"their extension, e.g. {next(iter(stems))!r})")
         return files
@@ -178,16 +178,16 @@ class TextCorpus:
             if cut == 0:
                 raise ProbingError(f"document {doc.name} has {len(doc.sentences)} sentences, too "
                                    f"few to hold out {self.heldout_fraction:.0%} of them and "
-                                   "train on the rest; lower corpus.heldout_fraction")
+                                   "train on the rest; lower text.heldout_fraction")
             splits.train.append(Document(doc.name, doc.sentences[:cut]))
             if n_heldout:
                 splits.heldout.append(Document(doc.name, doc.sentences[cut:]))
         if not splits.train:
             raise ProbingError(f"corpus {self.name}: every document is held out; leave some "
-                               "out of corpus.heldout_documents to train on")
+                               "out of text.heldout_documents to train on")
         if not splits.heldout:
             raise ProbingError(f"corpus {self.name}: no held-out text to evaluate on; set "
-                               "corpus.heldout_fraction > 0 or name corpus.heldout_documents")
+                               "text.heldout_fraction > 0 or name text.heldout_documents")
         return splits
 
 
@@ -213,7 +213,7 @@ def strip_gutenberg(text: str, source: Path | str = "text") -> str:
     if start is None or end is None or end.start() < start.end():
         raise ProbingError(f"{source}: no Project Gutenberg START/END marker lines ('*** START OF "
                            "THE PROJECT GUTENBERG EBOOK ... ***'); for other text set "
-                           "corpus.gutenberg=false")
+                           "text.gutenberg=false")
     return GUTENBERG_TRAILER.sub("", text[start.end():end.start()])
 
 

@@ -15,7 +15,7 @@ Vocabulary: <S>, </S>, <UNK>, then the words of the training text by frequency (
 vocabulary file), up to `vocab_size` entries. The input reads every word's characters, in the
 vocabulary or not; only the softmax's targets go through the vocabulary, any other word as <UNK>.
 
-Softmax (`model/softmax` config group): `FullSoftmax` over the vocabulary; `SampledSoftmax`
+Softmax (`objective/softmax` config group): `FullSoftmax` over the vocabulary; `SampledSoftmax`
 (bilm-tf's); `AdaptiveSoftmax` (PyTorch's, Grave et al. 2017). Held-out text is always scored
 with the model's exact, normalised probabilities (the full softmax where training samples), so
 the held-out perplexity exp(mean NLL per token, both directions) is a true perplexity. Beside it
@@ -287,7 +287,7 @@ def unigram_perplexity(layout: Layout, log_probs: torch.Tensor, vocab_size: int)
 class ElmoObjective(Objective):
     """ELMo's biLM on a word vocabulary of the corpus, with the char-CNN and LSTM shape of the
     config (bilm-tf's option names). `softmax(vocab_size, dim)` makes the softmax layer (a
-    `model/softmax` config); `unroll_steps` null trains on whole sentences (cut at
+    `objective/softmax` config); `unroll_steps` null trains on whole sentences (cut at
     `max_length` words), a number on windows of that many tokens of running text."""
 
     def __init__(self, name: str, lstm: dict, char_cnn: dict,
@@ -307,7 +307,7 @@ class ElmoObjective(Objective):
                                   ("max_length", self.max_length, 1),
                                   ("unroll_steps", unroll_steps, 1)):
             if value < least:
-                raise ProbingError(f"model.{key} must be at least {least}; got {value}")
+                raise ProbingError(f"objective.{key} must be at least {least}; got {value}")
 
     def prepare(self, corpus: TextCorpus, cache_dir: Path) -> None:
         self.check()
@@ -349,13 +349,13 @@ class ElmoObjective(Objective):
         options = read_options(folder / OPTIONS_NAME)
         for key in self.options:
             if options[key] != self.options[key]:
-                raise ProbingError(f"{folder / OPTIONS_NAME}: its '{key}' options "
-                                   f"{options[key]} differ from model.{key} {self.options[key]}; "
-                                   "resume with the model config the run started with")
+                raise ProbingError(f"{folder / OPTIONS_NAME}: its '{key}' options {options[key]} "
+                                   f"differ from objective.{key} {self.options[key]}; resume "
+                                   "with the objective config the run started with")
         if (folder / VOCAB_NAME).read_text().split("\n")[:-1] != self.vocab:
-            raise ProbingError(f"{folder / VOCAB_NAME} differs from the vocabulary of this corpus "
-                               "and model.vocab_size; resume with the corpus and vocabulary size "
-                               "the run started with")
+            raise ProbingError(f"{folder / VOCAB_NAME} differs from the vocabulary of this text "
+                               "and objective.vocab_size; resume with the text and vocabulary "
+                               "size the run started with")
         bilm = ELMoBiLM(options, dropout=self.dropout, seed=self.seed)
         bilm.load_state_dict(read_weights(folder / WEIGHTS_NAME, options))
         model = self._language_model(bilm)

@@ -1,6 +1,6 @@
 """The pretraining loop, the same for every objective (BERT's MLM + NSP, ELMo's biLM).
 
-An objective (`objective.py`; the `model` config group, built by `_target_`) makes the model,
+An objective (`objective.py`; the `objective` config group, built by `_target_`) makes the model,
 its batches and its checkpoints; this loop does the rest: AdamW (or any optimizer from the
 `optim` group) with a linear warm-up then linear decay (`schedule.py`), gradient accumulation
 and clipping, bf16 autocast on request, data-parallel training over `torchrun` processes
@@ -128,8 +128,8 @@ class Pretrainer:
                 and not torch.cuda.is_bf16_supported():
             raise ProbingError("train.precision=bf16 but this GPU has no bfloat16; use fp32")
         seed_everything(cfg.seed)
-        self.objective: Objective = instantiate(cfg.model)
-        corpus = instantiate(cfg.corpus)
+        self.objective: Objective = instantiate(cfg.objective)
+        corpus = instantiate(cfg.text)
         cache_dir = Path(cfg.paths.cache_dir).expanduser() / "pretrain"
         env.main_first(lambda: self.objective.prepare(corpus, cache_dir))
         resume_from = self._resume_point()
@@ -289,8 +289,8 @@ class Pretrainer:
                        tmp / TRAINER_STATE)
             info = {"step": progress.step, "tokens": progress.tokens, "epoch": progress.epoch,
                     "seconds": round(progress.seconds, 1), "heldout": progress.heldout,
-                    "run": str(self.run_dir.resolve()), "model": self.cfg.model.name,
-                    "corpus": self.cfg.corpus.name, "seed": self.cfg.seed,
+                    "run": str(self.run_dir.resolve()), "objective": self.cfg.objective.name,
+                    "text": self.cfg.text.name, "seed": self.cfg.seed,
                     "world_size": env.world_size, "replica_checksums": checksums,
                     "versions": library_versions()}
             write_json_atomic(tmp / INFO, info)

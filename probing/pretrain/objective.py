@@ -1,5 +1,5 @@
 """What the pretraining loop needs from an objective (BERT's MLM + NSP, ELMo's biLM): the
-model, its batches and its checkpoints. An objective is the `model` config group, built by
+model, its batches and its checkpoints. An objective is the `objective` config group, built by
 `_target_`."""
 
 from abc import ABC, abstractmethod

@@ -4,20 +4,25 @@ Precision), BERT (`position_init` is a PositionInit) and ELMo (its nested bilm-t
 the char-CNN activation a CharActivation). Hydra then names the allowed values of an enum and
 rejects a key of the wrong type at start-up.
 
-Values live in the YAML files only (conf/pretrain.yaml, conf/model/*.yaml, with `_target_`
-there too): every field here is MISSING. The corpus, optimizer and softmax groups have no
-schema; their YAML files are the whole story.
+Values live in the YAML files only (conf/pretrain/config.yaml, conf/pretrain/objective/*.yaml,
+with `_target_` there too): every field here is MISSING. The text, optimizer and softmax groups
+have no schema; their YAML files are the whole story.
+
+The pretraining configs are a config root of their own (conf/pretrain/), apart from the probe
+runs' (conf/), so that neither side's groups can be taken for the other's.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from omegaconf import MISSING
+from hydra import compose, initialize_config_dir, initialize_config_module
+from omegaconf import MISSING, DictConfig
 
 from probing.models.elmo_bilm import CharActivation
 from probing.pretrain.bert_objective import PositionInit
 from probing.pretrain.loop import Precision
-from probing.schemas import PathsConf, store_schemas
+from probing.schemas import CONF_PATH, PathsConf, store_schemas
 
 
 @dataclass
@@ -74,7 +79,7 @@ class ElmoConf:
     vocab_size: int = MISSING
     lstm: ElmoLSTMConf = MISSING
     char_cnn: ElmoCharCNNConf = MISSING
-    softmax: Any = MISSING  # a model/softmax config
+    softmax: Any = MISSING  # an objective/softmax config
     dropout: float = MISSING
     unroll_steps: int | None = MISSING
     max_length: int = MISSING
@@ -98,8 +103,8 @@ class TrainConf:
 
 @dataclass
 class PretrainConf:
-    model: Any = MISSING
-    corpus: Any = MISSING
+    objective: Any = MISSING
+    text: Any = MISSING
     optim: Any = MISSING
     train: TrainConf = MISSING
     paths: PathsConf = MISSING
@@ -110,10 +115,37 @@ class PretrainConf:
 
 SCHEMAS = {
     (None, "pretrain_schema"): PretrainConf,
-    ("model", "bert_schema"): BertConf,
-    ("model", "elmo_schema"): ElmoConf,
+    ("objective", "bert_schema"): BertConf,
+    ("objective", "elmo_schema"): ElmoConf,
+    ("paths", "paths_schema"): PathsConf,  # conf/paths, the probe runs' group too
 }
+
+
+def pretrain_conf_path(conf_path: str = CONF_PATH) -> str:
+    """The pretraining config root inside the probe runs' (`conf_path`, probing/schemas.py): the
+    checkout's conf/pretrain as an absolute path, or the installed `pkg://probing.conf.pretrain`."""
+    if conf_path.startswith("pkg://"):
+        return f"{conf_path}.pretrain"
+    return str(Path(conf_path) / "pretrain")
+
+
+# The `config_path` of `python -m probing.pretrain`.
+PRETRAIN_CONF_PATH = pretrain_conf_path()
 
 
 def register_pretrain_configs() -> None:
     store_schemas(SCHEMAS)
+
+
+def compose_pretraining(overrides: list[str], return_hydra_config: bool = False) -> DictConfig:
+    """The config `python -m probing.pretrain OVERRIDES` runs, composed in this process (for
+    tests and benchmarks, which call the loop directly)."""
+    register_pretrain_configs()
+    if PRETRAIN_CONF_PATH.startswith("pkg://"):
+        root = initialize_config_module(PRETRAIN_CONF_PATH.removeprefix("pkg://"),
+                                        version_base="1.3")
+    else:
+        root = initialize_config_dir(config_dir=PRETRAIN_CONF_PATH, version_base="1.3")
+    with root:
+        return compose(config_name="config", overrides=overrides,
+                       return_hydra_config=return_hydra_config)

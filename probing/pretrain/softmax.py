@@ -1,4 +1,4 @@
-"""Softmax layers of the ELMo biLM (the `model/softmax` config group): `FullSoftmax` over the
+"""Softmax layers of the ELMo biLM (the `objective/softmax` config group): `FullSoftmax` over the
 vocabulary; `SampledSoftmax` (bilm-tf's); `AdaptiveSoftmax` (PyTorch's, Grave et al. 2017).
 
 Each has `loss(h, targets)`, what training minimises, and `nll(h, targets)`, the exact
@@ -103,9 +103,9 @@ class AdaptiveSoftmax(nn.Module):
         super().__init__()
         kept = [c for c in cutoffs if c < vocab_size]
         if not kept:
-            raise ProbingError(f"model.softmax.cutoffs {list(cutoffs)} are all at or beyond the "
-                               f"vocabulary of {vocab_size} words; give cutoffs below it (or use "
-                               "model/softmax=full for a vocabulary this small)")
+            raise ProbingError(f"objective.softmax.cutoffs {list(cutoffs)} are all at or beyond "
+                               f"the vocabulary of {vocab_size} words; give cutoffs below it (or "
+                               "use objective/softmax=full for a vocabulary this small)")
         self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(dim, vocab_size, kept, div_value)
 
     def nll(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
