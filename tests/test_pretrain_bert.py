@@ -74,7 +74,7 @@ def tiny_overrides(corpus: Path, cache: Path) -> list[str]:
     return ["objective=bert_tiny", "objective.vocab_size=300", "objective.min_frequency=1",
             "objective.hidden_size=32", "objective.num_layers=2", "objective.num_heads=2",
             "objective.intermediate_size=64", "objective.max_seq_length=32",
-            "text=text", f"text.paths=[{corpus}]", "text.heldout_fraction=0.1",
+            "text=files", f"text.paths=[{corpus}]", "text.heldout_fraction=0.1",
             "text.workers=1", f"paths.cache_dir={cache}", "device=cpu",
             "train.batch_size=8", "train.max_steps=24", "train.log_every=4",
             "train.eval_every=12", "train.save_every=12", "train.eval_batches=2",
@@ -82,8 +82,8 @@ def tiny_overrides(corpus: Path, cache: Path) -> list[str]:
 
 
 def text_corpus(*paths: Path, **settings) -> TextCorpus:
-    """conf/pretrain/text/text.yaml's corpus over `paths`, read by one process, with `settings`."""
-    return instantiate(compose_pretraining(["text=text"]).text, paths=[str(p) for p in paths],
+    """conf/pretrain/text/files.yaml's corpus over `paths`, read by one process, with `settings`."""
+    return instantiate(compose_pretraining(["text=files"]).text, paths=[str(p) for p in paths],
                        **{"workers": 1, **settings})
 
 
@@ -357,7 +357,7 @@ def test_two_processes_stay_in_sync(corpus_dir, tmp_path):
 
 def test_command_line_error_has_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "probing.pretrain", "text=text",
+    result = subprocess.run([sys.executable, "-m", "probing.pretrain", "text=files",
                              "text.paths=[/no/such/dir]", f"paths.cache_dir={tmp_path}",
                              f"hydra.run.dir={tmp_path / 'run'}"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

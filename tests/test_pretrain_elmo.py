@@ -59,7 +59,7 @@ def write_text(folder: Path, n_docs: int = 3, n_paragraphs: int = 40, seed: int 
 
 
 def tiny_overrides(corpus: Path, cache: Path) -> list[str]:
-    return ["objective=elmo_tiny", "text=text", f"text.paths=[{corpus}]",
+    return ["objective=elmo_tiny", "text=files", f"text.paths=[{corpus}]",
             "text.heldout_fraction=0.1", "text.workers=1", f"paths.cache_dir={cache}",
             "device=cpu", "train.batch_size=16", "train.max_steps=40", "train.log_every=10",
             "train.eval_every=20", "train.save_every=20", "train.eval_batches=null",
@@ -80,8 +80,8 @@ def objective(corpus: TextCorpus, cache: Path, *overrides: str):
 
 
 def text_corpus(folder: Path, heldout_fraction: float = 0.1) -> TextCorpus:
-    """conf/pretrain/text/text.yaml's corpus over `folder`, read by one process."""
-    return instantiate(compose_pretraining(["text=text"]).text, paths=[str(folder)],
+    """conf/pretrain/text/files.yaml's corpus over `folder`, read by one process."""
+    return instantiate(compose_pretraining(["text=files"]).text, paths=[str(folder)],
                        heldout_fraction=heldout_fraction, workers=1)
 
 

@@ -2,7 +2,7 @@
 as a fraction of this machine's fp32 matmul peak, measured in the same run.
 
     python experiments/benchmarks/elmo.py             # the 30-minute run: objective=elmo, Gutenberg
-    python experiments/benchmarks/elmo.py --steps 3 objective=elmo_tiny text=text \
+    python experiments/benchmarks/elmo.py --steps 3 objective=elmo_tiny text=files \
         'text.paths=[some/folder]'                    # any pretraining overrides
 
 The steps are the training loop's own (batch building, forward, backward, clipping, AdamW).

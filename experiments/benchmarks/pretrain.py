@@ -2,7 +2,7 @@
 a fraction of this machine's matmul peaks (fp32 and bf16), all measured in the same run.
 
     python experiments/benchmarks/pretrain.py                    # bert_small (4 x 256), Gutenberg
-    python experiments/benchmarks/pretrain.py --steps 5 objective=bert_tiny text=text \
+    python experiments/benchmarks/pretrain.py --steps 5 objective=bert_tiny text=files \
         'text.paths=[some/folder]'                               # any pretraining overrides
 
 The steps are the training loop's own (batch building, forward, backward, clipping, AdamW).
