@@ -46,7 +46,8 @@ def test_shipped_configs_pass(tiny_bert, treebank, tmp_path):
         for encoder in ("minilm", "elmo", "hf"):
             for mix in ("all", "every", "single", "cumulative"):
                 check_settings(composed([f"task={task}", f"encoder={encoder}", f"mix={mix}"]))
-    for experiment in ("elmo_vs_bert", "layer_roles", "layers", "pretrain_checkpoints", "tasks"):
+    for experiment in ("elmo_vs_bert", "layer_roles", "layer_methods", "pretrain_checkpoints",
+                       "tasks"):
         check_settings(composed([f"+experiment={experiment}", "+pretrain_run=/tmp"]))
     for objective in ("bert_tiny", "bert", "bert_base", "elmo_tiny", "elmo", "elmo_original"):
         for text in ("text", "gutenberg"):
