@@ -12,10 +12,14 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from probing.features import Activations
+from probing.probes.trainer import Trainer
 from probing.report.record import Predictions, RunRecord
 from probing.schemas import register_configs
+from probing.tasks import Example, Target
 
 REPO = Path(__file__).resolve().parents[1]
+DIM, N_LAYERS = 8, 2  # of the hand-made activations
 LEXICON = {"DET": ["the", "a"], "ADJ": ["big", "small"], "NOUN": ["cat", "dog", "mat"],
            "VERB": ["sat", "ran"], "ADP": ["on"], "PUNCT": ["."]}
 PATTERNS = [["DET", "NOUN", "VERB", "PUNCT"], ["DET", "ADJ", "NOUN", "VERB", "ADP", "DET",
@@ -60,6 +64,18 @@ def run_cli(args: list[str], cwd: Path, module: str = "probing.run"
                           capture_output=True, text=True, timeout=600)
 
 
+def bert_overrides(corpus: Path, cache: Path) -> list[str]:
+    """A quick BERT pretraining: a 2-layer, 32-wide model, 24 steps."""
+    return ["objective=bert_tiny", "objective.vocab_size=300", "objective.min_frequency=1",
+            "objective.hidden_size=32", "objective.num_layers=2", "objective.num_heads=2",
+            "objective.intermediate_size=64", "objective.max_seq_length=32",
+            "text=files", f"text.paths=[{corpus}]", "text.heldout_fraction=0.1",
+            "text.workers=1", f"paths.cache_dir={cache}", "device=cpu",
+            "train.batch_size=8", "train.max_steps=24", "train.log_every=4",
+            "train.eval_every=12", "train.save_every=12", "train.eval_batches=2",
+            "optim.warmup_steps=4"]
+
+
 def fake_record(folder: Path, task: str = "upos", encoder: str = "fake", mode: str = "all",
                 layer: int | None = None, n_layers: int = 3, seed: int = 0,
                 score: float = 0.9, control: bool = False, n_test: int = 100,
@@ -86,3 +102,61 @@ def fake_record(folder: Path, task: str = "upos", encoder: str = "fake", mode: s
                  "sentence": np.arange(n_test) * n_sentences // n_test}).save(folder)
     record.write(folder)
     return record
+
+# Hand-made activations for the probe families' tests.
+
+
+def activations(lengths: list[int], vectors: np.ndarray | None = None) -> Activations:
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    if vectors is None:
+        vectors = np.arange(offsets[-1] * N_LAYERS * DIM, dtype=np.float16).reshape(
+            offsets[-1], N_LAYERS, DIM)
+    return Activations(vectors, offsets, {"key": "hand-made"})
+
+
+def trainer(**changes) -> Trainer:
+    settings = {"batch_size": 16, "lr": 1e-2, "weight_decay": 0.0, "max_epochs": 30,
+                "patience": 5, "lr_decay": 0.5, "eval_batch_size": 64, "min_epoch_targets": 0,
+                "device": "cpu"}
+    return Trainer(**{**settings, **changes})
+
+
+def random_split(rng: np.random.Generator, n_sentences: int, label_of) -> tuple[list, Activations]:
+    """Sentences of 4 random one-hot 'words' (two layers, DIM wide); each has one target
+    (span1, span2) labelled by `label_of(word1, word2)`."""
+    words = rng.integers(0, DIM, size=(n_sentences, 4))
+    vectors = np.zeros((n_sentences * 4, N_LAYERS, DIM), dtype=np.float16)
+    vectors[np.arange(n_sentences * 4), :, words.ravel()] = 1.0
+    examples = []
+    for row in words:
+        first, second = rng.choice(4, size=2, replace=False)
+        examples.append(Example([str(w) for w in row], [Target(
+            (int(first), int(first) + 1), (int(second), int(second) + 1),
+            label_of(row[first], row[second]))]))
+    return examples, activations([4] * n_sentences, vectors)
+
+
+# `python -m probing.run` with the probe replaced by a stand-in of a 3-layer encoder: it builds
+# the layer selection from the config as a run does (so mix.layer=99 fails the same way) and
+# writes a record and predictions; it tests the sweep machinery apart from probe training.
+FAKE_PROBE = """
+from hydra.utils import instantiate
+import probing.run as run
+from helpers import fake_record
+
+def probe_run(cfg, output_dir):
+    selections = instantiate(cfg.mix).selections(3)
+    return [fake_record(output_dir if len(selections) == 1 else output_dir / s.name,
+                        task=cfg.task.name, mode=s.mode, layer=s.layer, seed=cfg.seed,
+                        score=0.5 + 0.1 * len(s.layers(3)), control=cfg.task.control)
+            for s in selections]
+
+run.probe_run = probe_run
+run.main()
+"""
+
+
+def run_fake(args: list[str], cwd) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'tests'}"}
+    return subprocess.run([sys.executable, "-c", FAKE_PROBE, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from test_trainer import N_LAYERS, random_split, trainer
+from helpers import N_LAYERS, random_split, trainer
 
 from probing.probes.edge import EdgeProbe
 from probing.probes.family import Inputs

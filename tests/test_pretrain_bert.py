@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import bert_overrides
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
@@ -70,17 +71,6 @@ def document_of(text: TokenizedText, position: int) -> int:
     return int(text.ids[position]) // 1000 - 1
 
 
-def tiny_overrides(corpus: Path, cache: Path) -> list[str]:
-    return ["objective=bert_tiny", "objective.vocab_size=300", "objective.min_frequency=1",
-            "objective.hidden_size=32", "objective.num_layers=2", "objective.num_heads=2",
-            "objective.intermediate_size=64", "objective.max_seq_length=32",
-            "text=files", f"text.paths=[{corpus}]", "text.heldout_fraction=0.1",
-            "text.workers=1", f"paths.cache_dir={cache}", "device=cpu",
-            "train.batch_size=8", "train.max_steps=24", "train.log_every=4",
-            "train.eval_every=12", "train.save_every=12", "train.eval_batches=2",
-            "optim.warmup_steps=4"]
-
-
 def text_corpus(*paths: Path, **settings) -> TextCorpus:
     """conf/pretrain/text/files.yaml's corpus over `paths`, read by one process, with `settings`."""
     return instantiate(compose_pretraining(["text=files"]).text, paths=[str(p) for p in paths],
@@ -100,7 +90,7 @@ def corpus_dir(tmp_path_factory) -> Path:
 def pretrained(tmp_path_factory, corpus_dir) -> Path:
     """A 24-step run of a 2 x 32 BERT with checkpoints at steps 0, 12 and 24."""
     run_dir = tmp_path_factory.mktemp("run")
-    pretrain(compose_pretraining(tiny_overrides(corpus_dir, run_dir.parent / "cache")), run_dir)
+    pretrain(compose_pretraining(bert_overrides(corpus_dir, run_dir.parent / "cache")), run_dir)
     return run_dir
 
 
@@ -301,7 +291,7 @@ def test_run_writes_checkpoints_and_metrics(pretrained):
 
 
 def test_sinusoidal_position_init(pretrained, corpus_dir):
-    cfg = compose_pretraining([*tiny_overrides(corpus_dir, pretrained.parent / "cache"),
+    cfg = compose_pretraining([*bert_overrides(corpus_dir, pretrained.parent / "cache"),
                     "objective.position_init=sinusoidal"])
     objective = instantiate(cfg.objective)
     objective.prepare(instantiate(cfg.text), Path(cfg.paths.cache_dir) / "pretrain")
@@ -321,7 +311,7 @@ def test_sinusoidal_position_init(pretrained, corpus_dir):
 
 
 def test_stopped_and_resumed_run_ends_with_the_same_weights(pretrained, corpus_dir, tmp_path):
-    overrides = tiny_overrides(corpus_dir, pretrained.parent / "cache")
+    overrides = bert_overrides(corpus_dir, pretrained.parent / "cache")
     pretrain(compose_pretraining([*overrides, "train.stop_at=14"]), tmp_path)
     assert read_info(list_checkpoints(tmp_path)[-1])["step"] == 14
     with pytest.raises(ProbingError, match=r"train\.resume=true"):
@@ -337,7 +327,7 @@ def test_stopped_and_resumed_run_ends_with_the_same_weights(pretrained, corpus_d
 
 def test_two_processes_stay_in_sync(corpus_dir, tmp_path):
     run_dir = tmp_path / "run"
-    overrides = [*tiny_overrides(corpus_dir, tmp_path / "cache"), "train.max_steps=6",
+    overrides = [*bert_overrides(corpus_dir, tmp_path / "cache"), "train.max_steps=6",
                  "train.save_every=3", "train.eval_every=3", f"hydra.run.dir={run_dir}"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
@@ -455,3 +445,12 @@ def test_experiment_probes_every_checkpoint(pretrained, tmp_path):
     records = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/results.json")]
     steps = sorted(r["encoder"]["step"] for r in records)
     assert steps == [0, 12, 24]
+
+
+def test_the_learning_rate_warms_up_linearly_then_decays_to_zero():
+    from probing.pretrain.schedule import warmup_then_linear_decay
+
+    multiplier = warmup_then_linear_decay(warmup_steps=4, max_steps=12)
+    assert [multiplier(step) for step in range(13)] == pytest.approx(
+        [0.25, 0.5, 0.75, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.0])
+    assert multiplier(20) == 0.0, "past max_steps the rate stays at 0"

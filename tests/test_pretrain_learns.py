@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from helpers import bert_overrides
 from hydra.utils import instantiate
-from test_pretrain_bert import tiny_overrides
 
 from probing.checkpoints import list_checkpoints, read_info
 from probing.pretrain.loop import pretrain
@@ -63,7 +63,7 @@ def unigram_loss(train_ids: np.ndarray, heldout_ids: np.ndarray, n_pieces: int) 
 def test_both_objectives_learn_a_plain_signal_quickly(tmp_path):
     torch.set_num_threads(1)
     corpus = write_documents(tmp_path / "corpus")
-    overrides = [*tiny_overrides(corpus, tmp_path / "cache"), "objective.hidden_size=64",
+    overrides = [*bert_overrides(corpus, tmp_path / "cache"), "objective.hidden_size=64",
                  "objective.intermediate_size=128", "objective.dropout=0.0", "train.batch_size=32",
                  "train.max_steps=500", "train.log_every=100", "train.eval_every=100",
                  "train.save_every=500", "train.eval_batches=null", "optim.warmup_steps=30",

@@ -1,11 +1,10 @@
 """The layer-role experiments: what they sweep, and the layer part run end to end with the
-stand-in probe of test_sweep_failures (three layers), its report at the end."""
+stand-in probe of tests/helpers.py (three layers), its report at the end."""
 
 import pandas as pd
 import pytest
-from helpers import REPO
+from helpers import REPO, run_fake
 from hydra import compose, initialize_config_dir
-from test_sweep_failures import run_fake
 
 from probing.schemas import register_configs
 

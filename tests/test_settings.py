@@ -5,8 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import test_pretrain_bert as pretraining
-from helpers import composed, probe_overrides, run_cli
+from helpers import bert_overrides, composed, probe_overrides, run_cli
 
 from probing.errors import ProbingError
 from probing.pretrain.loop import pretrain
@@ -76,7 +75,7 @@ def test_command_line_names_the_setting_without_traceback(tiny_bert, treebank, t
                                "probing.pretrain.corpus.TextCorpus"),
 ])
 def test_pretraining_refuses_unknown_settings_first(tmp_path, override, message):
-    cfg = compose_pretraining([*pretraining.tiny_overrides(tmp_path / "no-corpus",
+    cfg = compose_pretraining([*bert_overrides(tmp_path / "no-corpus",
                                                            tmp_path / "cache"), override])
     with pytest.raises(ProbingError, match=message):
         pretrain(cfg, tmp_path / "run")

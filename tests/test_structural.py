@@ -5,8 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import composed, probe_overrides
-from test_trainer import trainer
+from helpers import composed, probe_overrides, trainer
 
 from probing.errors import ProbingError
 from probing.features import Activations

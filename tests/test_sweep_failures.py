@@ -3,41 +3,13 @@ failed.json, the sweep's report lists it, and the command exits 1 saying how man
 
 import json
 import logging
-import os
-import subprocess
-import sys
 
 import pytest
-from helpers import REPO, probe_overrides, run_cli
+from helpers import probe_overrides, run_cli, run_fake
 
 from probing.errors import ProbingError, failure_recorded
 from probing.report.failures import FAILURE_NAME, sweep_jobs, write_failure
 from probing.report.record import RunRecord
-
-# `python -m probing.run` with the probe replaced by a stand-in of a 3-layer encoder: it builds
-# the layer selection from the config as a run does (so mix.layer=99 fails the same way) and
-# writes a record and predictions; it tests the sweep machinery apart from probe training.
-FAKE_PROBE = """
-from hydra.utils import instantiate
-import probing.run as run
-from helpers import fake_record
-
-def probe_run(cfg, output_dir):
-    selections = instantiate(cfg.mix).selections(3)
-    return [fake_record(output_dir if len(selections) == 1 else output_dir / s.name,
-                        task=cfg.task.name, mode=s.mode, layer=s.layer, seed=cfg.seed,
-                        score=0.5 + 0.1 * len(s.layers(3)), control=cfg.task.control)
-            for s in selections]
-
-run.probe_run = probe_run
-run.main()
-"""
-
-
-def run_fake(args: list[str], cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'tests'}"}
-    return subprocess.run([sys.executable, "-c", FAKE_PROBE, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(params=["fake_probe", "tiny_bert"])

@@ -7,32 +7,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from helpers import DIM, N_LAYERS, activations, random_split, trainer
 
 from probing.errors import ProbingError
-from probing.features import Activations
 from probing.probes.edge import EdgeProbe
 from probing.probes.edge.spans import SpanTable
 from probing.probes.optimizer import BankAdam
-from probing.probes.trainer import Trainer
 from probing.tasks import Example, LabelVocab, Target
 from probing.tasks.labels import Labeling, MultiLabel, SingleLabel
-
-DIM, N_LAYERS = 8, 2
-
-
-def activations(lengths: list[int], vectors: np.ndarray | None = None) -> Activations:
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    if vectors is None:
-        vectors = np.arange(offsets[-1] * N_LAYERS * DIM, dtype=np.float16).reshape(
-            offsets[-1], N_LAYERS, DIM)
-    return Activations(vectors, offsets, {"key": "hand-made"})
-
-
-def trainer(**changes) -> Trainer:
-    settings = {"batch_size": 16, "lr": 1e-2, "weight_decay": 0.0, "max_epochs": 30,
-                "patience": 5, "lr_decay": 0.5, "eval_batch_size": 64, "min_epoch_targets": 0,
-                "device": "cpu"}
-    return Trainer(**{**settings, **changes})
 
 
 def edge_family(labeling: Labeling, vocab: LabelVocab, n_spans: int) -> EdgeProbe:
@@ -85,21 +67,6 @@ def test_two_span_target_without_second_span_is_refused():
     examples = [Example(["a", "b"], [Target((0, 1), None, "x")], source="f.txt:3")]
     with pytest.raises(ProbingError, match=r"f\.txt:3.*2 span"):
         SpanTable.build(examples, activations([2]), LabelVocab(["x"]), 2, SingleLabel())
-
-
-def random_split(rng: np.random.Generator, n_sentences: int, label_of) -> tuple[list, Activations]:
-    """Sentences of 4 random one-hot 'words'; each has one target (span1, span2) labelled by
-    `label_of(word1, word2)`."""
-    words = rng.integers(0, DIM, size=(n_sentences, 4))
-    vectors = np.zeros((n_sentences * 4, N_LAYERS, DIM), dtype=np.float16)
-    vectors[np.arange(n_sentences * 4), :, words.ravel()] = 1.0
-    examples = []
-    for row in words:
-        first, second = rng.choice(4, size=2, replace=False)
-        examples.append(Example([str(w) for w in row], [Target(
-            (int(first), int(first) + 1), (int(second), int(second) + 1),
-            label_of(row[first], row[second]))]))
-    return examples, activations([4] * n_sentences, vectors)
 
 
 def fitted_scores(labeling: Labeling, label_of, n_spans: int, seed: int) -> dict[str, float]:
