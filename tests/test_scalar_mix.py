@@ -26,6 +26,12 @@ def test_weights_are_a_distribution_and_start_uniform():
     assert (mix.weights() > 0).all()
 
 
+def mixed(mix: ScalarMix, layers: torch.Tensor) -> torch.Tensor:
+    """The mixes themselves: read through the identity map."""
+    k, dim = len(mix.gamma), layers.shape[-1]
+    return mix(layers, torch.eye(dim).expand(k, dim, dim), None)
+
+
 def test_output_is_gamma_times_weighted_sum_for_each_probe():
     torch.manual_seed(0)
     layers = torch.randn(5, 6, 8)  # (layers, rows, dim)
@@ -35,15 +41,36 @@ def test_output_is_gamma_times_weighted_sum_for_each_probe():
         mix.scalars.copy_(torch.stack([a, a]))
         mix.gamma.copy_(torch.tensor([2.5, 0.5]))
     s = torch.softmax(a, dim=0)
-    torch.testing.assert_close(mix(layers)[0], 2.5 * sum(s[i] * layers[i] for i in range(5)))
+    torch.testing.assert_close(mixed(mix, layers)[0],
+                               2.5 * sum(s[i] * layers[i] for i in range(5)))
     s12 = torch.softmax(a[1:3], dim=0)
-    torch.testing.assert_close(mix(layers)[1], 0.5 * (s12[0] * layers[1] + s12[1] * layers[2]))
+    torch.testing.assert_close(mixed(mix, layers)[1],
+                               0.5 * (s12[0] * layers[1] + s12[1] * layers[2]))
+
+
+def test_the_hand_written_gradient_equals_autograd_of_mix_then_project():
+    torch.manual_seed(1)
+    layers = torch.randn(4, 6, 5)
+    sets = [(0, 1, 2, 3), (2,), (0, 1), (3,)]
+    weight, bias = torch.randn(4, 5, 3, requires_grad=True), torch.randn(4, 1, 3)
+    mix = ScalarMix(4, sets, layer_norm=False)
+    with torch.no_grad():
+        mix.scalars.normal_()
+        mix.gamma.uniform_(0.5, 2)
+    target = torch.randn(4, 6, 3)
+    ((mix(layers, weight, bias) - target) ** 2).sum().backward()
+    fused = [mix.scalars.grad.clone(), mix.gamma.grad.clone(), weight.grad.clone()]
+    for t in (mix.scalars, mix.gamma, weight):
+        t.grad = None
+    plain = ((mix.gamma[:, None] * mix.weights()) @ layers.reshape(4, -1)).view(4, 6, 5)
+    ((torch.bmm(plain, weight) + bias - target) ** 2).sum().backward()
+    for got, want in zip(fused, (mix.scalars.grad, mix.gamma.grad, weight.grad), strict=True):
+        torch.testing.assert_close(got, want)
 
 
 def test_layer_norm_normalises_each_layer_before_mixing():
     layers = torch.randn(3, 2, 16) * 100 + 7
-    mixed = ScalarMix(3, [(0, 1, 2)], layer_norm=True)(layers)
-    assert mixed.abs().mean() < 5
+    assert mixed(ScalarMix(3, [(0, 1, 2)], layer_norm=True), layers).abs().mean() < 5
 
 
 def test_cumulative_masks_layers_above_l():
@@ -56,13 +83,13 @@ def test_cumulative_masks_layers_above_l():
     layers = torch.randn(6, 2, 4)
     changed = layers.clone()
     changed[3:] = 1e6
-    torch.testing.assert_close(mix(layers), mix(changed))
+    torch.testing.assert_close(mixed(mix, layers), mixed(mix, changed))
 
 
 def test_single_layer_reads_only_that_layer():
     layers = torch.randn(4, 2, 8)
     mix = ScalarMix(4, [tuple(SingleLayer(layer=1).layers(4))], layer_norm=False)
-    torch.testing.assert_close(mix(layers)[0], layers[1])
+    torch.testing.assert_close(mixed(mix, layers)[0], layers[1])
     assert mix.weights()[0].tolist() == [0.0, 1.0, 0.0, 0.0]
 
 

@@ -1,4 +1,5 @@
-"""The learned softmax mix over an encoder's layers, for K probes side by side."""
+"""The learned softmax mix over an encoder's layers, for K probes side by side, and the linear
+map that reads it."""
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +16,12 @@ class ScalarMix(nn.Module):
     its layers) and L_k the layers probe k may read (one layer alone: s_kl = 1 exactly). With
     `layer_norm`, each h_l is first normalised over its features to zero mean and unit variance,
     which keeps layers of very different scales from being compared by magnitude rather than
-    content. All K mixes are one matrix product over the layers.
+    content.
+
+    A probe reads its mix only through a linear map, so the module returns h_k W_k + b_k: all K
+    mixes are one matrix product over the layers, and the gradient of a probe that reads one
+    layer skips the (rows x dim x proj) product that only its mixing weights would need
+    (`MixThenProject`).
     """
 
     def __init__(self, n_layers: int, layer_sets: list[tuple[int, ...]], layer_norm: bool
@@ -33,13 +39,47 @@ class ScalarMix(nn.Module):
         """s: (K, n_layers), each row summing to 1, zero outside the probe's layers."""
         return torch.softmax(self.scalars.masked_fill(~self.allowed, float("-inf")), dim=-1)
 
-    def forward(self, layers: torch.Tensor) -> torch.Tensor:
-        """layers: (n_layers, rows, dim) -> (K, rows, dim)."""
+    def forward(self, layers: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+                ) -> torch.Tensor:
+        """layers: (n_layers, rows, dim); weight (K, dim, out), bias (K, 1, out) or None ->
+        h_k W_k + b_k: (K, rows, out)."""
         if self.layer_norm:
             layers = F.layer_norm(layers, layers.shape[-1:])
+        mixes = self.allowed.sum(-1) > 1
+        out = MixThenProject.apply(self.weights(), self.gamma, layers, weight, mixes)
+        return out if bias is None else out + bias
+
+
+class MixThenProject(torch.autograd.Function):
+    """gamma_k * (sum_l s_kl h_l) W_k for every probe k, with a hand-written gradient.
+
+    Autograd would compute dL/d(mix) = G W^T for every probe, a product as large as the
+    projection itself, to get the gradients of s and gamma. gamma's is <G, u W> (u the unscaled
+    mix, its product kept from the forward pass) and needs none of it; s's is only needed for
+    probes that mix several layers (`mixes`): a probe that reads one layer has s = 1 fixed."""
+
+    @staticmethod
+    def forward(ctx, weights: torch.Tensor, gamma: torch.Tensor, layers: torch.Tensor,
+                proj: torch.Tensor, mixes: torch.Tensor) -> torch.Tensor:
         n_layers, rows, dim = layers.shape
-        mixed = (self.gamma[:, None] * self.weights()) @ layers.reshape(n_layers, rows * dim)
-        return mixed.view(-1, rows, dim)
+        flat = layers.reshape(n_layers, rows * dim)
+        unscaled = (weights @ flat).view(-1, rows, dim)
+        projected = torch.bmm(unscaled, proj)
+        ctx.save_for_backward(gamma, flat, proj, unscaled, projected, mixes)
+        return gamma[:, None, None] * projected
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        gamma, flat, proj, unscaled, projected, mixes = ctx.saved_tensors
+        scaled = grad * gamma[:, None, None]
+        grad_proj = torch.bmm(unscaled.transpose(1, 2), scaled)
+        grad_gamma = (grad * projected).sum((1, 2))
+        grad_weights = torch.zeros(len(gamma), len(flat), dtype=grad.dtype, device=grad.device)
+        mixing = mixes.nonzero().squeeze(1)
+        if len(mixing):
+            into_mix = torch.bmm(scaled[mixing], proj[mixing].transpose(1, 2))
+            grad_weights[mixing] = into_mix.flatten(1) @ flat.T
+        return grad_weights, grad_gamma, None, grad_proj, None
 
 
 def center_of_gravity(weights: list[float]) -> float:

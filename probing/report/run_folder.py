@@ -94,9 +94,9 @@ def summarize(record: RunRecord) -> None:
     """Say in a few log lines what came out of a probe."""
     test, dev = record.test, record.dev
     log.info("%s | seed %d", title(record), record.seed)
-    log.info("test %s (dev %s %.4f; majority baseline %.4f)",
-             ", ".join(f"{k} {v:.4f}" for k, v in test.items()), record.metric,
-             dev.get(record.metric, float("nan")), record.baseline)
+    baseline = f"; majority baseline {record.baseline:.4f}" if record.baseline_test else ""
+    log.info("test %s (dev %s %.4f%s)", ", ".join(f"{k} {v:.4f}" for k, v in test.items()),
+             record.metric, dev.get(record.metric, float("nan")), baseline)
     if record.weights is not None:
         log.info("mixing weights  %s", "  ".join(f"{layer}:{w:.3f}"
                                                  for layer, w in enumerate(record.weights)))

@@ -63,10 +63,9 @@ class EdgeProbes(nn.Module):
 
     def forward(self, batch: SpanBatch) -> torch.Tensor:
         """-> logits (K, batch, n_labels). The mix and the projections act on each word alone,
-        so each row is mixed and projected once and then gathered into the spans that cover
-        it."""
-        mixed = self.mix(batch.layers)
-        pooled = [pool(project(mixed), positions, mask)
+        so each row is mixed and projected once (per span: each has its own projection) and
+        then gathered into the spans that cover it."""
+        pooled = [pool(self.mix(batch.layers, project.weight, project.bias), positions, mask)
                   for (positions, mask), project, pool
                   in zip(batch.spans, self.projections, self.poolings, strict=True)]
         hidden = self.norm(torch.tanh(self.hidden(torch.cat(pooled, dim=-1))))

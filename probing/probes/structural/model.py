@@ -26,7 +26,7 @@ class StructuralProbes(nn.Module):
     def forward(self, batch: TreeBatch) -> torch.Tensor:
         """Squared depths (K, sentences, longest) or squared distances (K, sentences, longest,
         longest) of every word (pair) of the batch; padding is left to the loss to mask."""
-        words = (self.mix(batch.layers) @ self.proj)[:, batch.positions]  # (K, S, n, rank)
+        words = self.mix(batch.layers, self.proj, None)[:, batch.positions]  # (K, S, n, rank)
         norms = (words * words).sum(-1)
         if self.depth:
             return norms
