@@ -19,6 +19,13 @@ from probing.report.rows import (
 from probing.report.study import KEYS, NONE, Study, layer_of, step_of
 
 SEED_ONLY = ("mdl", "cka")  # families whose score is not resampled over test sentences
+VARIANTS = ("against", "debiased")  # family settings that make runs different configurations
+
+
+def variant(record) -> str:
+    """What else sets a run apart from another of the same selection: `against=bert`."""
+    return ", ".join(f"{k}={record.family_fields[k]}" for k in VARIANTS
+                     if record.family_fields.get(k))
 
 
 def runs_table(study: Study) -> pd.DataFrame:
@@ -39,12 +46,12 @@ def summary(study: Study) -> pd.DataFrame:
     configs: dict[tuple, list] = {}
     for r in study.records:
         key = (r.family, r.task, r.encoder, step_of(r), r.control, r.mode, layer_of(r),
-               r.metric)
+               r.metric, variant(r))
         configs.setdefault(key, []).append(r)
     rows = []
     for key, runs in sorted(configs.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][3],
                                                             task_rank(kv[0][1]), kv[0][4:])):
-        row = dict(zip(["family", *KEYS, "control", "mode", "layer", "metric"], key,
+        row = dict(zip(["family", *KEYS, "control", "mode", "layer", "metric", "variant"], key,
                        strict=True))
         if runs[0].family in SEED_ONLY:
             with_seed_interval(row, "score", [r.score for r in runs])
