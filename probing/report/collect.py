@@ -5,9 +5,13 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+import yaml
+
 from probing.errors import ProbingError
 from probing.report.failures import FAILURE_NAME
 from probing.report.record import RECORD_NAME, RunRecord
+
+LOG_NAME = "run.log"  # Hydra's log of `python -m probing.run`
 
 
 class NoRecords(ProbingError):
@@ -58,9 +62,21 @@ def _identity(record: RunRecord) -> str:
     return f"weights {record.encoder_fingerprint[:12]}" + (f", {settings}" if settings else "")
 
 
+def _is_probe_config(hydra: Path) -> bool:
+    """Whether a .hydra folder is a probe run's (its config has a task and an encoder), not
+    a pretraining run's."""
+    try:
+        config = yaml.safe_load((hydra / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(config, dict) and "task" in config and "encoder" in config
+
+
 def _run_folders(path: Path) -> set[Path]:
-    """Folders that a run made: they hold a log, Hydra's .hydra folder or a failure record."""
-    marks = [*path.rglob("*.log"), *path.rglob(FAILURE_NAME), *path.rglob(".hydra")]
+    """Folders that a probe run made: they hold its log (run.log), a failure record, or
+    Hydra's .hydra folder of a probe-run config."""
+    marks = [*path.rglob(LOG_NAME), *path.rglob(FAILURE_NAME),
+             *(p for p in path.rglob(".hydra") if _is_probe_config(p))]
     return {mark.parent for mark in marks if mark.parent.name != ".hydra"}
 
 
@@ -91,7 +107,7 @@ def _why(folder: Path) -> dict:
         saved = saved if isinstance(saved, dict) else {}
         return {"status": "failed", "error_type": saved.get("error_type", ""),
                 "first_line": saved.get("first_line", "")}
-    logs = ", ".join(sorted(p.name for p in folder.glob("*.log"))) or "no log"
+    logs = LOG_NAME if (folder / LOG_NAME).is_file() else "no log"
     return {"status": "missing", "error_type": "",
             "first_line": f"no {RECORD_NAME} ({logs}): the run failed or never finished; "
                           "see its log"}
