@@ -96,13 +96,12 @@ def _gains(study: Study, runs: list) -> Gains:
     return expected_layers_of(study.by_layer(runs, "cumulative"))
 
 
-def with_expected_layers(row: dict, gains: Gains, shares: bool) -> None:
-    """Tenney's and the clipped E_delta, their normalised depths, whether they are defined
-    (and, with `shares`, the total gain and the share of undefined resamples)."""
-    if shares:
-        with_scores(row, "gain", gains.gain)
+def with_expected_layers(row: dict, gains: Gains) -> None:
+    """The total gain, Tenney's and the clipped E_delta with the share of resamples where each
+    is undefined, their normalised depths, and whether E_delta is defined."""
+    with_scores(row, "gain", gains.gain)
     for name, variant in (("E_delta", gains.tenney), ("E_delta_clipped", gains.clipped)):
-        with_interval(row, name, variant.point, variant.samples, always_share=shares)
+        with_interval(row, name, variant.point, variant.samples, always_share=True)
     for name, variant in (("depth", gains.tenney), ("depth_clipped", gains.clipped)):
         row[name], row[f"{name}_lo"], row[f"{name}_hi"] = (
             float(normalised_depth(v, gains.n_layers)) for v in (
@@ -129,7 +128,7 @@ def expected_layers(study: Study) -> pd.DataFrame:
         with_scores(row, "score", study.scores(study.select(runs, "all")))
         mean, lo, hi, _ = study.center_of_gravity(runs)
         row["E_s"], row["E_s_lo"], row["E_s_hi"] = mean, lo, hi
-        with_expected_layers(row, _gains(study, runs), shares=True)
+        with_expected_layers(row, _gains(study, runs))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -181,7 +180,7 @@ def overview(study: Study) -> pd.DataFrame:
         row["control_seen"] = control_seen(control_runs)
         mean, lo, hi, _ = study.center_of_gravity(runs)
         row["E_s"], row["E_s_lo"], row["E_s_hi"] = mean, lo, hi
-        with_expected_layers(row, _gains(study, runs), shares=False)
+        with_expected_layers(row, _gains(study, runs))
         rows.append(row)
     frame = pd.DataFrame(rows)
     if not frame.empty:
