@@ -73,20 +73,26 @@ def plot_against_step(table: pd.DataFrame, stem: str | Path) -> list[Path]:
     tasks = in_pipeline_order(table["task"].tolist())
     fig, axes = plt.subplots(len(tasks), 2, figsize=(7, 0.5 + 2.2 * len(tasks)), squeeze=False,
                              sharex=True, layout="constrained")
+    symbols = {"E_s": "$E_s$", "E_delta": r"$E_\Delta$"}
     for (left, right), task in zip(axes, tasks, strict=True):
         frame = table[table["task"] == task].sort_values("step")
         for encoder, group in frame.groupby("encoder"):
+            group = group.copy()
+            undefined = ~group["E_delta_defined"].eq(True)  # "undefined" is not drawn
+            group.loc[undefined, ["E_delta", "E_delta_lo", "E_delta_hi"]] = np.nan
             left.errorbar(group["step"], group["score"], yerr=yerr(group, "score"), marker="o",
                           markersize=3, capsize=2, label=encoder)
             for name, marker in (("E_s", "o"), ("E_delta", "s")):
                 if group[name].notna().any():
                     right.errorbar(group["step"], group[name], yerr=yerr(group, name),
                                    marker=marker, markersize=3, capsize=2,
-                                   label=f"{name.replace('_', ' ')} {encoder}")
+                                   label=f"{symbols[name]} {encoder}")
         left.set_title(task, fontsize=8)
         left.set_ylabel(f"test {frame['metric'].iloc[0]} (mix)", fontsize=SMALL)
         right.set_ylabel("expected layer", fontsize=SMALL)
         right.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        for ax in (left, right):
+            ax.tick_params(labelsize=SMALL)
     for ax in axes[-1]:
         ax.set_xlabel("pretraining step", fontsize=SMALL)
     return save_figure(fig, stem)
