@@ -9,18 +9,14 @@ from sklearn.metrics import f1_score
 
 from probing.errors import ProbingError
 from probing.report import bootstrap
-from probing.report.build import FIGURES, report
+from probing.report.build import report
+from probing.report.collect import load_records
+from probing.report.edge_tables import expected_layers, layer_table, overview, runs_table, summary
+from probing.report.expected import cumulative_expected_layer
+from probing.report.figures import FIGURES
 from probing.report.record import Predictions, RunRecord
-from probing.report.tables import (
-    Study,
-    cumulative_expected_layer,
-    expected_layers,
-    layer_table,
-    load_records,
-    load_runs,
-    overview,
-    summary,
-)
+from probing.report.resample import labelling_scores
+from probing.report.study import Study
 
 N_TARGETS = 400
 LABELS = ["NOUN", "VERB", "DET", "ADJ"]
@@ -92,7 +88,7 @@ def test_cumulative_expected_layer_by_hand():
 
 
 def test_tables_by_hand(sweep):
-    study = Study(load_records([sweep]), resamples=200)
+    study = Study(load_records([sweep]), 200, 0)
     assert len(study.records) == 9
     mix = summary(study).query("mode == 'all' and not control").iloc[0]
     assert mix["score"] == pytest.approx(0.91) and mix["seeds"] == 2
@@ -107,7 +103,7 @@ def test_tables_by_hand(sweep):
 
 
 def test_overview_numbers_equal_the_records(sweep, tmp_path):
-    report([sweep], tmp_path / "out", resamples=200)
+    report([sweep], tmp_path / "out", 200, 0)
     table = pd.read_csv(tmp_path / "out" / "overview.csv").iloc[0]
     records = load_records([sweep])
     task = [r for r in records if not r.control]
@@ -136,69 +132,77 @@ def test_overview_numbers_equal_the_records(sweep, tmp_path):
     assert sorted(runs["score"]) == pytest.approx(sorted(r.score for r in records))
 
 
+def scores_over(gold, predicted, metric="accuracy", resamples=1000, seed=0, sentence=None,
+                labeling=None, labels=None):
+    """The metric on every resample of the sentences (one item a sentence by default)."""
+    sentence = np.arange(len(gold)) if sentence is None else sentence
+    counts = bootstrap.SentenceDraws(resamples, seed).counts("test.conllu", sentence.max() + 1)
+    return labelling_scores(gold, predicted, sentence, counts, metric, labeling, labels or [])
+
+
 def test_bootstrap_accuracy_matches_the_normal_interval():
-    # n Bernoulli(p) outcomes: the percentile interval of the mean is about p +- 1.96 se
+    # n Bernoulli(p) outcomes, one a sentence: the percentile interval is about p +- 1.96 se
     n, p = 4000, 0.8
     gold = np.zeros(n, dtype=int)
-    predicted = np.where(np.arange(n) < p * n, 0, 1)
-    samples = bootstrap.target_scores(gold, predicted, "accuracy", resamples=2000)
-    lo, hi = bootstrap.interval(samples)
+    predicted = np.where(np.random.default_rng(0).permutation(n) < p * n, 0, 1)
+    samples = scores_over(gold, predicted, resamples=2000)
+    found = bootstrap.interval(samples)
     half = 1.96 * math.sqrt(p * (1 - p) / n)
-    assert lo == pytest.approx(p - half, abs=0.15 * half)
-    assert hi == pytest.approx(p + half, abs=0.15 * half)
+    assert found.lo == pytest.approx(p - half, abs=0.15 * half)
+    assert found.hi == pytest.approx(p + half, abs=0.15 * half)
     assert samples.mean() == pytest.approx(p, abs=0.1 * half)
+    assert found.undefined == 0
 
 
 def test_bootstrap_degenerate_and_paired():
     gold = gold_labels()
-    assert bootstrap.interval(bootstrap.target_scores(gold, gold, "accuracy")) == (1.0, 1.0)
+    found = bootstrap.interval(scores_over(gold, gold))
+    assert (found.lo, found.hi) == (1.0, 1.0)
     other = (gold + 1) % 4
-    a = bootstrap.target_scores(gold, np.where(np.arange(len(gold)) < 300, gold, other),
-                                "accuracy")
-    b = bootstrap.target_scores(gold, np.where(np.arange(len(gold)) < 200, gold, other),
-                                "accuracy")
+    a = scores_over(gold, np.where(np.arange(len(gold)) < 300, gold, other))
+    b = scores_over(gold, np.where(np.arange(len(gold)) < 200, gold, other))
     # paired resamples: b is right on a subset of a's targets, so a >= b on every resample
     assert (a - b >= 0).all()
-    # the same (n, resamples, seed) gives the same draws; another seed others
-    again = bootstrap.target_scores(gold, np.where(np.arange(len(gold)) < 300, gold, other),
-                                    "accuracy")
-    assert (a == again).all()
-    assert not (a == bootstrap.target_scores(gold, np.where(np.arange(len(gold)) < 300, gold,
-                                                            other), "accuracy", seed=1)).all()
+    # the same (test file, n, resamples, seed) gives the same draws; another seed others
+    assert (a == scores_over(gold, np.where(np.arange(len(gold)) < 300, gold, other))).all()
+    assert not (a == scores_over(gold, np.where(np.arange(len(gold)) < 300, gold, other),
+                                 seed=1)).all()
 
 
 def test_bootstrap_multilabel_and_generic_metrics():
     rng = np.random.default_rng(0)
     gold = (rng.random((300, 5)) < 0.3).astype(np.uint8)
     predicted = np.where(rng.random((300, 5)) < 0.8, gold, 1 - gold).astype(np.uint8)
-    samples = bootstrap.target_scores(gold, predicted, "micro_f1", resamples=500)
+    samples = scores_over(gold, predicted, "micro_f1", resamples=500)
     full = f1_score(gold.astype(bool), predicted.astype(bool), average="micro")
-    lo, hi = bootstrap.interval(samples)
-    assert lo < full < hi and hi - lo < 0.2
-    assert bootstrap.interval(bootstrap.target_scores(gold, gold, "micro_f1")) == (1.0, 1.0)
-    # any other metric: the task's Labeling scores each resample
+    found = bootstrap.interval(samples)
+    assert found.lo < full < found.hi and found.hi - found.lo < 0.2
+    assert bootstrap.interval(scores_over(gold, gold, "micro_f1")).lo == 1.0
+    # any other metric: the task's Labeling scores each resample, sentences whole
     labels = gold_labels(200)
     guesses = np.where(np.arange(200) < 150, labels, 0)
-    macro = bootstrap.target_scores(labels, guesses, "macro_f1",
-                                    "probing.tasks.labels.SingleLabel", LABELS, resamples=50)
+    macro = scores_over(labels, guesses, "macro_f1", 50, sentence=np.arange(200) // 2,
+                        labeling="probing.tasks.labels.SingleLabel", labels=LABELS)
     assert macro.shape == (50,)
-    assert bootstrap.interval(macro)[0] < f1_score(labels, guesses, average="macro") \
-        < bootstrap.interval(macro)[1]
+    found = bootstrap.interval(macro)
+    assert found.lo < f1_score(labels, guesses, average="macro") < found.hi
 
 
 def test_seeds_are_resampled():
+    draws = bootstrap.SentenceDraws(100, 0)
     same = np.tile(np.linspace(0, 1, 100), (3, 1))
-    assert bootstrap.over_seeds(same, resamples=100) == pytest.approx(same[0])
-    assert (bootstrap.over_seeds(same[:1], resamples=100) == same[0]).all()
-    spread = bootstrap.seed_values(np.array([0.0, 1.0, 2.0]), resamples=1000)
-    lo, hi = bootstrap.interval(spread)
-    assert 0 <= lo < 1 < hi <= 2
+    assert draws.over_seeds(same, "a") == pytest.approx(same[0])
+    assert (draws.over_seeds(same[:1], "a") == same[0]).all()
+    spread = draws.over_seeds(np.tile([[0.0], [1.0], [2.0]], (1, 100)), "a")
+    assert 0 <= spread.min() < 1 < spread.max() <= 2
+    # each configuration draws its own seeds
+    assert not (spread == draws.over_seeds(np.tile([[0.0], [1.0], [2.0]], (1, 100)), "b")).all()
 
 
 def test_runs_without_predictions_have_points_without_intervals(tmp_path):
     for i, (mode, layer) in enumerate((("all", None), ("single", 0))):
         write_run(tmp_path / str(i), record(mode, layer, 0.9))
-    table = overview(Study(load_records([tmp_path])))
+    table = overview(Study(load_records([tmp_path]), 50, 0))
     assert table["mix"].iloc[0] == 0.9 and math.isnan(table["mix_lo"].iloc[0])
 
 
@@ -212,14 +216,14 @@ def test_one_encoder_name_for_two_encoders_is_refused(tmp_path):
         (tmp_path / pooling / ".hydra" / "overrides.yaml").write_text(f"- pooling={pooling}\n")
     (tmp_path / "multirun.yaml").write_text("hydra: {}\n")
     with pytest.raises(ProbingError, match="runs named encoder 'tiny' come from different") as e:
-        report([tmp_path], tmp_path / "out", resamples=20)
+        report([tmp_path], tmp_path / "out", 20, 0)
     assert "pooling=first" in str(e.value) and "pooling=mean" in str(e.value)
     assert str(tmp_path / "first") in str(e.value) and "encoder.name" in str(e.value)
     # the same encoder and settings under one name: one group, as before
     run = record("all", None, 0.8, seed=1)
     run["encoder"] |= {"fingerprint": "ab" * 32, "settings": {"pooling": "mean"}}
     write_run(tmp_path / "mean-seed1", run, gold_labels())
-    runs = load_runs([tmp_path / "mean", tmp_path / "mean-seed1"])
+    runs = runs_table(Study(load_records([tmp_path / "mean", tmp_path / "mean-seed1"]), 10, 0))
     assert list(runs["encoder_settings"]) == ["pooling=mean", "pooling=mean"]
 
 
@@ -227,7 +231,7 @@ def test_a_mix_only_sweep_has_no_best_layer(tmp_path):
     for seed in (0, 1):
         write_run(tmp_path / "sweep" / str(seed), record("all", None, 0.9, seed=seed),
                   gold_labels())
-    report([tmp_path / "sweep"], tmp_path / "out", resamples=50)
+    report([tmp_path / "sweep"], tmp_path / "out", 50, 0)
     shown = (tmp_path / "out" / "overview.md").read_text().splitlines()[2].split("|")
     header = (tmp_path / "out" / "overview.md").read_text().splitlines()[0].split("|")
     assert shown[[c.strip() for c in header].index("best_layer")].strip() == "–"
@@ -244,7 +248,7 @@ def test_report_writes_every_table_and_figure(sweep, tmp_path):
         write_run(tmp_path / "other" / str(i), record(mode, layer, 0.8, encoder="deep",
                                                        weights=weights), gold_labels())
     out = tmp_path / "report"
-    report([sweep, tmp_path / "other"], out, resamples=100)
+    report([sweep, tmp_path / "other"], out, 100, 0)
     names = ["runs.csv", *(f"{table}.{suffix}" for table in TABLES
                            for suffix in ("csv", "md", "tex"))]
     for figure in ("layers_upos_tiny", "layers_upos_deep", "summary_tiny", "summary_deep",
@@ -254,11 +258,11 @@ def test_report_writes_every_table_and_figure(sweep, tmp_path):
         assert (out / name).stat().st_size > 0, name
     assert "\\toprule" in (out / "overview.tex").read_text(), "booktabs"
     assert " [" in (out / "overview.md").read_text(), "intervals shown in the tables"
-    assert len(FIGURES) == 6
+    assert len(FIGURES) == 8
 
 
 def test_report_on_one_sweep_folder(sweep):
-    report([sweep], sweep / "report", resamples=50)
+    report([sweep], sweep / "report", 50, 0)
     assert (sweep / "report" / "summary_tiny.pdf").stat().st_size > 0
     assert not (sweep / "report" / "relative_depth.png").exists(), "one encoder"
 
@@ -268,7 +272,7 @@ def test_report_against_pretraining_step(tmp_path):
         for task in ("upos", "xpos"):
             write_run(tmp_path / f"{task}-{step}", record("all", None, score, step=step,
                                                           task=task), gold_labels())
-    report([tmp_path], tmp_path / "report", resamples=50)
+    report([tmp_path], tmp_path / "report", 50, 0)
     assert (tmp_path / "report" / "against_step.png").stat().st_size > 0
     table = pd.read_csv(tmp_path / "report" / "expected_layers.csv")
     assert sorted(table["step"].unique()) == [100, 200, 400]
@@ -284,12 +288,12 @@ def test_record_round_trip(tmp_path):
     assert run.score == 0.8 and run.baseline == 0.25 and run.n_layers == 3
     saved = Predictions.load(folder)
     assert saved["gold"].shape == saved["predicted"].shape == (N_TARGETS,)
-    assert len(load_runs([tmp_path])) == 1
+    assert len(load_records([tmp_path])) == 1
 
 
 def test_no_records_is_a_clear_error(tmp_path):
     with pytest.raises(ProbingError, match=r"no results\.json"):
-        load_runs([tmp_path])
+        load_records([tmp_path])
 
 
 def test_learning_curves(tmp_path):
@@ -310,16 +314,20 @@ def test_learning_curves(tmp_path):
 
 
 def test_bootstrap_official_semeval_score_equals_the_scorer_on_every_resample():
-    from probing.report.bootstrap import indices, target_scores
     from probing.tasks.semeval import LABELS, semeval_official_f1
 
     labels = sorted(LABELS)
     rng = np.random.default_rng(0)
     gold = rng.integers(0, len(labels), 300)
     predicted = np.where(rng.random(300) < 0.6, gold, rng.integers(0, len(labels), 300))
-    fast = target_scores(gold, predicted, "semeval_official_f1", None, labels, resamples=40,
-                         seed=3)
+    sentence = np.arange(300) // 3
+    counts = bootstrap.SentenceDraws(40, 3).counts("semeval", 100)
+    fast = labelling_scores(gold, predicted, sentence, counts, "semeval_official_f1", None,
+                            labels)
     names = np.array(labels)
-    slow = [semeval_official_f1(names[gold[rows]].tolist(), names[predicted[rows]].tolist())
-            for chunk in indices(300, 40, 3) for rows in chunk]
+    slow = []
+    for row in counts.astype(int):
+        items = np.repeat(np.arange(300), row[sentence])
+        slow.append(semeval_official_f1(names[gold[items]].tolist(),
+                                        names[predicted[items]].tolist()))
     assert fast == pytest.approx(slow, abs=1e-6)

@@ -1,145 +1,127 @@
-"""Percentile bootstrap intervals over test targets and seeds, vectorised with numpy.
+"""The report's intervals: a cluster bootstrap over test sentences and seeds, and Student-t
+intervals over seeds for what does not depend on the test sentences.
 
-- Targets: resample i draws n of a task's n test targets with replacement. The draws depend
-  only on (seed, n, i), so every run scored on the same test file gets the same resample:
-  differences between runs (delta_l, selectivity) and E_delta are paired.
+- Sentences (a cluster bootstrap): resample i draws n of the n test sentences with replacement,
+  as one count per sentence; every item of a drawn sentence (a word, an arc, a span) enters
+  with its sentence's count. Targets of one sentence are not independent (upos, deps and consts
+  have many a sentence), so resampling targets would understate the variance.
+- Paired: the counts depend only on (seed, the test file, its number of sentences, i), so every
+  run scored on the same test sentences (every layer and seed of a task, and tasks that share
+  a test file, upos and deps on EWT) sees the same resamples, and differences between runs
+  (delta_l, selectivity, E_delta orders) are paired. Runs on other test files get other draws:
+  independent.
 - Seeds: where a configuration ran with k seeds, resample i also draws k of its seeds with
-  replacement and averages their scores on that resample of targets (a two-level bootstrap:
-  test sampling and training randomness). Mixing weights and E_s do not depend on the test
-  targets; their intervals come from the seed draws alone (a point where one seed ran).
-- Interval: the 2.5th and 97.5th percentiles of the resampled statistic (percentile method).
-
-Accuracy, micro-F1 and SemEval's official F1 are computed from per-target counts; any other
-metric calls the task's `Labeling.score` once per resample (slow: seconds a run).
+  replacement (independently for each configuration) and averages their scores on that
+  resample of sentences.
+- Interval: the 2.5th and 97.5th percentiles of the resampled statistic (percentile method),
+  over the resamples where it is defined; how many were not is counted, never dropped silently.
+- Seed-only statistics (mixing weights, E_s, MDL codelengths, CKA): with few seeds the min-max
+  of the seeds is no 95% interval; theirs is mean +- t_{0.975, k-1} s / sqrt(k), none from one
+  seed.
 """
 
-from collections.abc import Callable, Iterator
+import hashlib
+from dataclasses import dataclass
 
 import numpy as np
-from hydra.utils import get_class
+from scipy import stats
 
-from probing.tasks.semeval import OTHER, relation
-
-RESAMPLES = 1000
-SEED = 0
 LEVEL = 0.95
-CHUNK = 2_000_000  # targets drawn per chunk of resamples: bounds memory at ~8 MB of indices
 
 
-def indices(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> Iterator[np.ndarray]:
-    """The resamples of n targets, in chunks of rows of int32 indices; the same for the same
-    (n, resamples, seed)."""
-    rows = max(1, CHUNK // max(n, 1))
-    for start in range(0, resamples, rows):
-        rng = np.random.default_rng([seed, n, start])
-        yield rng.integers(0, n, size=(min(rows, resamples - start), n), dtype=np.int32)
+def _words(text: str) -> list[int]:
+    """A stable 64-bit number of a text, as two 32-bit words for numpy's seed sequence."""
+    digest = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    return [digest & 0xFFFFFFFF, digest >> 32]
 
 
-def _counts(per_target: np.ndarray, resamples: int, seed: int) -> np.ndarray:
-    """Sums of per-target columns (n, k) over each resample: (resamples, k)."""
-    n = per_target.shape[0]
-    return np.concatenate([per_target[idx].sum(axis=1) for idx in indices(n, resamples, seed)])
+class SentenceDraws:
+    """The resamples of test sentences: (resamples, n) counts, one table per test file."""
+
+    def __init__(self, resamples: int, seed: int) -> None:
+        self.resamples, self.seed = resamples, seed
+        self._counts: dict[tuple[str, int], np.ndarray] = {}
+
+    def counts(self, test_file: str, n: int) -> np.ndarray:
+        """How often each of the n sentences of `test_file` is drawn in each resample: the
+        same for the same (seed, test file, n)."""
+        key = (test_file, n)
+        if key not in self._counts:
+            rng = np.random.default_rng([self.seed, n, *_words(test_file)])
+            self._counts[key] = rng.multinomial(n, np.full(n, 1 / n),
+                                                size=self.resamples).astype(np.float32)
+        return self._counts[key]
+
+    def over_seeds(self, samples: np.ndarray, configuration: str) -> np.ndarray:
+        """(k seeds, resamples) scores -> (resamples,): resample i averages k seeds drawn with
+        replacement (the draws keyed on the configuration); one seed passes through."""
+        samples = np.atleast_2d(samples)
+        k = samples.shape[0]
+        if k == 1:
+            return samples[0]
+        rng = np.random.default_rng([self.seed, k, self.resamples, *_words(configuration)])
+        pick = rng.integers(0, k, size=(samples.shape[1], k))
+        return samples[pick, np.arange(samples.shape[1])[:, None]].mean(axis=1)
 
 
-def _accuracy(gold: np.ndarray, predicted: np.ndarray, labels: list[str], resamples: int,
-              seed: int) -> np.ndarray:
-    correct = (gold == predicted).astype(np.float32)[:, None]
-    return _counts(correct, resamples, seed)[:, 0] / len(gold)
+@dataclass(frozen=True)
+class Interval:
+    lo: float
+    hi: float
+    undefined: float  # the share of resamples where the statistic is undefined (NaN)
 
 
-def _micro_f1(gold: np.ndarray, predicted: np.ndarray, labels: list[str], resamples: int,
-              seed: int) -> np.ndarray:
-    gold, predicted = gold.astype(bool), predicted.astype(bool)
-    if gold.ndim == 1:
-        raise ValueError("micro_f1 of single-label predictions is accuracy")
-    per_target = np.stack([(gold & predicted).sum(1), (~gold & predicted).sum(1),
-                           (gold & ~predicted).sum(1)], axis=1).astype(np.float32)
-    tp, fp, fn = _counts(per_target, resamples, seed).T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+def interval(samples: np.ndarray | None, level: float = LEVEL) -> Interval:
+    """Percentile interval of bootstrap samples over the resamples where they are defined;
+    NaN where there are none."""
+    if samples is None or np.size(samples) == 0:
+        return Interval(float("nan"), float("nan"), float("nan"))
+    samples = np.asarray(samples, dtype=float)
+    defined = samples[np.isfinite(samples)]
+    undefined = 1 - len(defined) / len(samples)
+    if not len(defined):
+        return Interval(float("nan"), float("nan"), undefined)
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(defined, [tail, 100 - tail])
+    return Interval(float(lo), float(hi), undefined)
 
 
-def _semeval_official_f1(gold: np.ndarray, predicted: np.ndarray, labels: list[str],
-                         resamples: int, seed: int) -> np.ndarray:
-    """The official SemEval-2010 Task 8 score (`probing.tasks.semeval.semeval_official_f1`)
-    from per-target counts: per relation R (Other left out), correct (exact label, direction
-    included), predicted as R in either direction, gold R; F1 averaged over the relations
-    that occur in the resample's gold."""
-    names = sorted({relation(label) for label in labels} - {OTHER})
-    of = np.array([names.index(relation(label)) if relation(label) in names else -1
-                   for label in labels])
-    gold_r, predicted_r = of[gold], of[predicted]
-    columns = [np.stack([(gold == predicted) & (gold_r == r), predicted_r == r, gold_r == r],
-                        axis=1) for r in range(len(names))]
-    counts = _counts(np.concatenate(columns, axis=1).astype(np.float32), resamples, seed)
-    correct, n_predicted, n_gold = (counts[:, k::3] for k in range(3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(n_predicted > 0, correct / n_predicted, 0.0)
-        recall = np.where(n_gold > 0, correct / n_gold, 0.0)
-        f1 = np.where(correct > 0, 2 * precision * recall / (precision + recall), 0.0)
-    present = n_gold > 0
-    return np.where(present.any(axis=1), (f1 * present).sum(axis=1) / present.sum(axis=1), 0.0)
-
-
-# metric -> (gold, predicted, label names, resamples, seed) -> (resamples,) scores
-FAST: dict[str, Callable[[np.ndarray, np.ndarray, list[str], int, int], np.ndarray]] = {
-    "accuracy": _accuracy, "micro_f1": _micro_f1, "semeval_official_f1": _semeval_official_f1}
-
-
-def target_scores(gold: np.ndarray, predicted: np.ndarray, metric: str, labeling: str | None = None,
-                  labels: list[str] | None = None, resamples: int = RESAMPLES,
-                  seed: int = SEED) -> np.ndarray:
-    """The metric on every resample of the test targets: (resamples,)."""
-    if metric in FAST and not (metric == "micro_f1" and gold.ndim == 1):
-        return FAST[metric](gold, predicted, labels or [], resamples, seed)
-    if labeling is None:
-        raise ValueError(f"no vectorised {metric}; the record names no Labeling to score it")
-    scorer = get_class(labeling)()
-    return np.array([scorer.score(gold[rows], predicted[rows], labels or [])[metric]
-                     for idx in indices(len(gold), resamples, seed) for rows in idx])
-
-
-def over_seeds(samples: np.ndarray, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
-    """(k seeds, resamples) scores -> (resamples,): resample i averages k seeds drawn with
-    replacement; one seed passes through."""
-    samples = np.atleast_2d(samples)
-    k = samples.shape[0]
-    if k == 1:
-        return samples[0]
-    pick = np.random.default_rng([seed, k, resamples]).integers(0, k, size=(samples.shape[1], k))
-    return samples[pick, np.arange(samples.shape[1])[:, None]].mean(axis=1)
-
-
-def seed_values(values: np.ndarray, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
-    """(k seeds, ...) values that do not depend on the test targets (mixing weights, E_s) ->
-    (resamples, ...): means of k seeds drawn with replacement."""
+def seed_interval(values: np.ndarray, level: float = LEVEL
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and Student-t interval over seeds of (k, ...) values: mean +- t s / sqrt(k) with
+    t the (1 + level) / 2 quantile of t with k - 1 degrees of freedom; NaN bounds from one
+    seed (no spread to estimate)."""
     values = np.asarray(values, dtype=float)
     k = values.shape[0]
-    pick = np.random.default_rng([seed, k, resamples, 1]).integers(0, k, size=(resamples, k))
-    return values[pick].mean(axis=1)
+    mean = values.mean(axis=0)
+    if k < 2:
+        nan = np.full_like(mean, np.nan)
+        return mean, nan, nan
+    half = stats.t.ppf((1 + level) / 2, k - 1) * values.std(axis=0, ddof=1) / np.sqrt(k)
+    return mean, mean - half, mean + half
 
 
-def interval(samples: np.ndarray | None, level: float = LEVEL, axis: int = 0
-             ) -> tuple[np.ndarray | float, np.ndarray | float]:
-    """Percentile interval (lo, hi) of bootstrap samples along `axis`; NaN where none."""
-    if samples is None or np.size(samples) == 0:
-        return float("nan"), float("nan")
-    tail = 100 * (1 - level) / 2
-    with np.errstate(invalid="ignore"):
-        lo, hi = np.nanpercentile(samples, [tail, 100 - tail], axis=axis) \
-            if not np.isnan(samples).all() else (np.nan, np.nan)
-    return lo, hi
+def bootstrap_p_value(differences: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of 'the difference is 0': twice the smaller share of
+    resamples on either side of 0 (ties on both), counted as (m + 1) / (n + 1) so that it is
+    never 0; NaN without resamples."""
+    differences = np.asarray(differences, dtype=float)
+    n = len(differences)
+    if n == 0:
+        return float("nan")
+    below = ((differences <= 0).sum() + 1) / (n + 1)
+    above = ((differences >= 0).sum() + 1) / (n + 1)
+    return float(min(1.0, 2 * min(below, above)))
 
 
-def cumulative_expected_layer(scores: np.ndarray) -> np.ndarray | float:
-    """E_delta[l] = sum_l l * delta_l / sum_l delta_l from cumulative scores of layers 0..L-1
-    along the first axis (delta_l = score(0..l) - score(0..l-1)); a resample axis may follow.
-    NaN where a layer is missing or fewer than two layers ran."""
-    scores = np.asarray(scores, dtype=float)
-    if len(scores) < 2:
-        return float("nan") if scores.ndim <= 1 else np.full(scores.shape[1:], np.nan)
-    delta = np.diff(scores, axis=0)
-    layers = np.arange(1, len(scores)).reshape((-1,) + (1,) * (scores.ndim - 1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = (layers * delta).sum(axis=0) / delta.sum(axis=0)
-    return float(value) if np.ndim(value) == 0 else value
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (NaN entries stay NaN and do not count)."""
+    p_values = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p_values, np.nan)
+    tested = np.flatnonzero(~np.isnan(p_values))
+    order = tested[np.argsort(p_values[tested], kind="stable")]
+    m, running = len(order), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted

@@ -1,193 +1,115 @@
 """The report of a set of probe runs: tables and figures (`python -m probing.report`).
 
-Reads every results.json (and the predictions.npz beside it) under the given folders, and the
-failure records and job folders of every sweep among them, and writes into --out (default
-<first path>/report):
+Reads every results.json (and the predictions.npz beside it) under the given folders, the
+failure records and job folders of every sweep among them, and any run folder without a
+record, and writes into --out (default <first path>/report):
 
-tables, each as .csv (numbers, `x`, `x_lo`, `x_hi`), .md and .tex (booktabs; "x [lo, hi]"):
-  overview         per encoder and task: majority baseline, P0, mix, best single layer,
-                   control and selectivity, E_s, E_delta
-  layers           per layer: mixing weight, single-layer and cumulative score, delta_l
-  expected_layers  per task, encoder and step: mix score, E_s, E_delta
-  summary          per configuration: mean over seeds, spread, interval
+tables, each as .csv (full precision: `x`, `x_lo`, `x_hi`), .md and .tex ("x [lo, hi]", with
+notes saying what was resampled and how often) and .json (those notes):
+  overview         edge probe, per encoder and task: majority baseline, P0, mix, best single
+                   layer (chosen on dev), control, selectivity with the share of control keys
+                   seen in training, E_s, E_delta (Tenney's and clipped), normalised depth
+  layers           edge probe, per layer: mixing weight, single-layer and cumulative score,
+                   delta_l
+  expected_layers  edge probe, per task: mix score, E_s, total gain, E_delta and the clipped
+                   variant with normalised depths and the share of undefined resamples
+  orders           edge probe, per encoder and pair of tasks: P(E_delta(A) < E_delta(B)),
+                   bootstrap p-value, Holm-adjusted, whether the order holds at 95%
+  layer_profile    per encoder, task and layer: weight, single-layer score, MDL compression,
+                   UUAS, DSpr, root accuracy, NSpr (where those runs exist)
+  mdl              MDL probes: codelength, uniform codelength, compression, final score
+  cka, cka_matrix  layer similarity: adjacent-layer CKA; every cell of every matrix
+  summary          every configuration of every family: mean over seeds, spread, interval
   runs             one row per run (.csv only)
-  failures         jobs of a sweep that failed or never finished (where any)
-figures (.png and .pdf): see FIGURES.
+  failures         runs and sweep jobs that failed or never finished (where any)
+figures (.png and .pdf): see probing/report/figures.py.
 
-Every interval is a 95% percentile bootstrap interval over test targets (paired across the
-runs of a task and encoder) and seeds; see probing/report/bootstrap.py.
+Intervals: a cluster bootstrap over test sentences and seeds (probing/report/bootstrap.py),
+Student-t intervals over seeds for what does not depend on the test sentences.
 """
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from probing.report import bootstrap
-from probing.report.failures import SweepStatus, sweep_jobs, sweeps_under
-from probing.report.plots import (
-    plot_against_step,
-    plot_layers,
-    plot_relative_depth,
-    plot_scores_by_layer,
-    plot_summary,
-    plot_weights_heatmap,
-)
-from probing.report.tables import (
-    KEYS,
-    NoRecords,
-    Study,
-    expected_layers,
-    layer_table,
-    load_records,
-    overview,
-    runs_table,
-    summary,
-    with_intervals,
-)
+from probing.errors import ProbingError
+from probing.report.collect import NoRecords, load_records, unfinished_runs
+from probing.report.edge_tables import expected_layers, layer_table, overview, runs_table, summary
+from probing.report.failures import sweep_jobs, sweeps_under
+from probing.report.family_tables import cka_matrices, cka_table, layer_profile, mdl_table
+from probing.report.figures import FIGURES, Tables
+from probing.report.formatting import write_table
+from probing.report.notes import Notes, encoder_titles
+from probing.report.orders import order_table
+from probing.report.study import Study
 
 log = logging.getLogger("probing")
 
 
-@dataclass
-class Tables:
-    runs: pd.DataFrame
-    summary: pd.DataFrame
-    layers: pd.DataFrame
-    expected: pd.DataFrame
-    overview: pd.DataFrame
-    sweeps: list[SweepStatus] = field(default_factory=list)
+def check_resamples(resamples: int) -> None:
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
+        raise ProbingError(f"resamples={resamples!r}: the bootstrap needs a positive number of "
+                           "resamples (1000 is usual; set --resamples N, or `resamples` in "
+                           "conf/hydra/callbacks/report.yaml)")
 
 
-def _name(*parts: object) -> str:
-    return "_".join(str(p) for p in parts if p not in (None, "")).replace("/", "_")
+def build_tables(study: Study) -> Tables:
+    return Tables(runs=runs_table(study), summary=summary(study), layers=layer_table(study),
+                  expected=expected_layers(study), overview=overview(study),
+                  orders=order_table(study), profile=layer_profile(study),
+                  mdl=mdl_table(study), cka=cka_table(study), cka_matrix=cka_matrices(study),
+                  titles=encoder_titles(study))
 
 
-def _per_encoder(tables: Tables):
-    """(encoder, step, suffix, title) for every encoder and checkpoint step."""
-    for (encoder, step), _ in tables.layers.groupby(["encoder", "step"]):
-        suffix = _name(encoder, f"step{step}" if step >= 0 else "")
-        title = encoder + (f" · step {step}" if step >= 0 else "")
-        yield encoder, step, suffix, title
+def failures(paths: list[Path]) -> pd.DataFrame:
+    """Sweep jobs and run folders that failed or never finished."""
+    rows = []
+    listed = set()
+    for status in (sweep_jobs(sweep) for sweep in sweeps_under(paths)):
+        for row in status.table():
+            rows.append(row | {"sweep": status.sweep_dir, "overrides": " ".join(row["overrides"])})
+        listed |= {job.folder for job in status.jobs if job.folder}
+    rows += unfinished_runs(paths, listed)
+    columns = ["sweep", "job", "status", "overrides", "error_type", "first_line", "folder"]
+    return pd.DataFrame(rows, columns=columns)
 
 
-def _pick(frame: pd.DataFrame, encoder: str, step: int) -> pd.DataFrame:
-    return frame[(frame["encoder"] == encoder) & (frame["step"] == step)]
+def write_tables(tables: Tables, notes: Notes, out: Path) -> None:
+    named = {"overview": tables.overview, "layers": tables.layers,
+             "expected_layers": tables.expected, "orders": tables.orders,
+             "layer_profile": tables.profile, "mdl": tables.mdl, "cka": tables.cka,
+             "cka_matrix": tables.cka_matrix, "summary": tables.summary}
+    for table, frame in named.items():
+        if not frame.empty or table == "summary":
+            write_table(frame, out, table, notes.of(table), notes.meta(table),
+                        echo=table in ("overview", "orders", "mdl", "cka"))
 
 
-def figure_layers(tables: Tables, out: Path) -> list[Path]:
-    """Per task and encoder: mixing weights, single and cumulative scores."""
-    paths = []
-    for (task, encoder, step), group in tables.layers.groupby(KEYS):
-        title = f"{task} · {encoder}" + (f" · step {step}" if step >= 0 else "")
-        paths += plot_layers(group, title,
-                             out / _name("layers", task, encoder, f"step{step}" if step >= 0
-                                         else ""))
-    return paths
-
-
-def figure_summary(tables: Tables, out: Path) -> list[Path]:
-    """(a) Tenney et al. Figure 1 per encoder: tasks by E_delta, s_l and delta_l bars."""
-    return [path for encoder, step, suffix, title in _per_encoder(tables)
-            for path in plot_summary(_pick(tables.layers, encoder, step),
-                                     _pick(tables.expected, encoder, step), title,
-                                     out / f"summary_{suffix}")]
-
-
-def figure_heatmap(tables: Tables, out: Path) -> list[Path]:
-    """(b) tasks x layers heatmap of the mixing weights, per encoder (that has mix runs)."""
-    return [path for encoder, step, suffix, title in _per_encoder(tables)
-            if _pick(tables.layers, encoder, step)["weight"].notna().any()
-            for path in plot_weights_heatmap(_pick(tables.layers, encoder, step),
-                                             _pick(tables.expected, encoder, step),
-                                             f"mixing weights · {title}",
-                                             out / f"weights_heatmap_{suffix}")]
-
-
-def figure_scores(tables: Tables, out: Path) -> list[Path]:
-    """(c) single and cumulative scores against layer, every task, per encoder."""
-    return [path for encoder, step, suffix, title in _per_encoder(tables)
-            for path in plot_scores_by_layer(_pick(tables.layers, encoder, step), title,
-                                             out / f"scores_by_layer_{suffix}")]
-
-
-def figure_relative_depth(tables: Tables, out: Path) -> list[Path]:
-    """(d) several encoders on the relative depth scale (only where there are several)."""
-    models = tables.layers[["encoder", "step"]].drop_duplicates()
-    if len(models) < 2:
-        return []
-    return plot_relative_depth(tables.layers, tables.expected, out / "relative_depth")
-
-
-def figure_against_step(tables: Tables, out: Path) -> list[Path]:
-    """(e) score and expected layers against the pretraining step, per task."""
-    stepped = tables.expected[tables.expected["step"] >= 0]
-    if stepped["step"].nunique() < 2:
-        return []
-    return plot_against_step(stepped, out / "against_step")
-
-
-# The figures a report draws: a new figure is a function here and an entry in this list.
-FIGURES: list[Callable[[Tables, Path], list[Path]]] = [
-    figure_layers, figure_summary, figure_heatmap, figure_scores, figure_relative_depth,
-    figure_against_step]
-
-
-def write_table(frame: pd.DataFrame, out: Path, name: str, echo: bool = True) -> None:
-    frame.to_csv(out / f"{name}.csv", index=False)
-    if "step" in frame and (frame["step"] < 0).all():  # no checkpoint steps: no column to read
-        frame = frame.drop(columns="step")
-    shown = with_intervals(frame)
-    markdown = shown.to_markdown(index=False)
-    (out / f"{name}.md").write_text(markdown + "\n")
-    (out / f"{name}.tex").write_text(shown.to_latex(index=False, escape=True))
-    if echo:
-        print(f"\n## {name}\n\n{markdown}")
-
-
-def build_tables(paths: list[Path], resamples: int = bootstrap.RESAMPLES,
-                 seed: int = bootstrap.SEED) -> Tables | None:
-    """The tables of every run under `paths`; None where there is no run (only failures)."""
+def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | None:
+    """Write the report of the runs under `paths` into `out`; None where no run finished
+    (the failures are written then)."""
+    check_resamples(resamples)
+    paths = [Path(p) for p in paths]
+    out.mkdir(parents=True, exist_ok=True)
+    failed = failures(paths)
+    if not failed.empty:
+        write_table(failed, out, "failures", [f"{len(failed)} runs or jobs failed or never "
+                                              "finished; they are not in the other tables."])
     try:
         records = load_records(paths)
     except NoRecords:
-        if any(status.jobs for status in map(sweep_jobs, sweeps_under(paths))):
+        if not failed.empty:
             return None
         raise
     study = Study(records, resamples, seed)
-    return Tables(runs=runs_table(study), summary=summary(study), layers=layer_table(study),
-                  expected=expected_layers(study), overview=overview(study))
-
-
-def report(paths: list[Path], out: Path, resamples: int = bootstrap.RESAMPLES,
-           seed: int = bootstrap.SEED) -> Tables | None:
-    paths = [Path(p) for p in paths]
-    out.mkdir(parents=True, exist_ok=True)
-    sweeps = [sweep_jobs(sweep) for sweep in sweeps_under(paths)]
-    failed = [row | {"sweep": status.sweep_dir} for status in sweeps for row in status.table()]
-    if failed:
-        failures = pd.DataFrame(failed)[["sweep", "job", "status", "overrides", "error_type",
-                                         "first_line", "folder"]]
-        failures["overrides"] = failures["overrides"].map(" ".join)
-        failures["job"] = failures["job"].astype("Int64")  # a job number, not 1.000
-        failures["folder"] = failures["folder"].fillna("")  # a job that never started
-        write_table(failures, out, "failures")
-        for status in sweeps:
-            if status.not_done:
-                log.warning("%s", status.message())
-    tables = build_tables(paths, resamples, seed)
-    if tables is None:
-        print(f"\nno finished run; wrote the failures to {out}")
-        return None
-    tables.sweeps = sweeps
+    tables = build_tables(study)
+    notes = Notes(study, tables)
     tables.runs.to_csv(out / "runs.csv", index=False)
-    write_table(tables.overview, out, "overview")
-    write_table(tables.layers, out, "layers")
-    write_table(tables.expected, out, "expected_layers")
-    write_table(tables.summary, out, "summary", echo=False)
-    for figure in FIGURES:
-        figure(tables, out)
-    print(f"\nwrote {out}")
+    write_tables(tables, notes, out)
+    for note in notes.warnings():
+        log.warning("%s", note)
+        print(f"note: {note}")
+    figures = [path for figure in FIGURES for path in figure(tables, out)]
+    print(f"\nwrote {len(figures)} figure files and the tables into {out}")
     return tables

@@ -1,0 +1,188 @@
+"""The tables of the edge probe's layer analysis (Tenney et al. 2019), from edge records only:
+per layer, per task (E_s, E_delta) and the overview; and the tables of every run (runs,
+summary). The point values are means over seeds; the intervals resample test sentences and
+seeds (bootstrap.py), or seeds alone where nothing depends on the test sentences."""
+
+import numpy as np
+import pandas as pd
+
+from probing.report.collect import settings_text
+from probing.report.expected import Gains, expected_layers_of, normalised_depth
+from probing.report.pipeline import task_rank
+from probing.report.rows import (
+    interval_kind,
+    seed_kind,
+    with_interval,
+    with_scores,
+    with_seed_interval,
+)
+from probing.report.study import KEYS, NONE, Study, layer_of, step_of
+
+SEED_ONLY = ("mdl", "cka")  # families whose score is not resampled over test sentences
+VARIANTS = ("against", "debiased")  # family settings that make runs different configurations
+
+
+def variant(record) -> str:
+    """What else sets a run apart from another of the same selection: `against=bert`."""
+    return ", ".join(f"{k}={record.family_fields[k]}" for k in VARIANTS
+                     if record.family_fields.get(k))
+
+
+def runs_table(study: Study) -> pd.DataFrame:
+    """One row per run: what was probed, how, and what came out."""
+    return pd.DataFrame([{
+        "task": r.task, "encoder": r.encoder, "encoder_settings": settings_text(r),
+        "step": step_of(r), "family": r.family, "control": r.control, "mode": r.mode,
+        "layer": layer_of(r), "seed": r.seed, "metric": r.metric, "score": r.score,
+        "dev_score": r.dev.get(r.metric, float("nan")), "baseline": r.baseline,
+        "center_of_gravity": r.center_of_gravity, "gamma": r.gamma, "n_layers": r.n_layers,
+        "predictions": r.family in SEED_ONLY or study.predictions(r) is not None,
+        "run": str(r.folder)} for r in study.records])
+
+
+def summary(study: Study) -> pd.DataFrame:
+    """Test score of every configuration of every family: mean over seeds, spread, interval
+    and what it resampled."""
+    configs: dict[tuple, list] = {}
+    for r in study.records:
+        key = (r.family, r.task, r.encoder, step_of(r), r.control, r.mode, layer_of(r),
+               r.metric, variant(r))
+        configs.setdefault(key, []).append(r)
+    rows = []
+    for key, runs in sorted(configs.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][3],
+                                                            task_rank(kv[0][1]), kv[0][4:])):
+        row = dict(zip(["family", *KEYS, "control", "mode", "layer", "metric", "variant"], key,
+                       strict=True))
+        if runs[0].family in SEED_ONLY:
+            with_seed_interval(row, "score", [r.score for r in runs])
+            row["interval"] = seed_kind(len(runs))
+        else:
+            scores = study.scores(runs)
+            with_scores(row, "score", scores)
+            row["interval"] = interval_kind(scores)
+        row["score_std"] = float(np.std([r.score for r in runs], ddof=1)) if len(runs) > 1 \
+            else float("nan")
+        row["seeds"] = len({r.seed for r in runs})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def layer_table(study: Study) -> pd.DataFrame:
+    """Per task, encoder and step, one row per layer: mixing weight (t-interval over seeds),
+    single-layer score, cumulative score and its gain delta_l over layers 0..l-1 (bootstrap
+    intervals, paired); delta_0 is not a gain and has no row value."""
+    rows = []
+    for key, runs in study.groups().items():
+        weights, weights_lo, weights_hi, _ = study.weights(runs)
+        single, cumulative = study.by_layer(runs, "single"), study.by_layer(runs, "cumulative")
+        for layer in range(study.n_layers(runs)):
+            row = dict(zip(KEYS, key, strict=True), layer=layer, metric=runs[0].metric)
+            row["weight"], row["weight_lo"], row["weight_hi"] = (
+                float(weights[layer]), float(weights_lo[layer]), float(weights_hi[layer]))
+            with_scores(row, "single", single[layer])
+            with_scores(row, "cumulative", cumulative[layer])
+            if layer == 0:
+                with_interval(row, "delta", float("nan"), None)
+            else:
+                before, now = cumulative[layer - 1], cumulative[layer]
+                paired = None if before.samples is None or now.samples is None else (
+                    now.samples - before.samples)
+                with_interval(row, "delta", now.point - before.point, paired)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _gains(study: Study, runs: list) -> Gains:
+    return expected_layers_of(study.by_layer(runs, "cumulative"))
+
+
+def with_expected_layers(row: dict, gains: Gains) -> None:
+    """The total gain, Tenney's and the clipped E_delta with the share of resamples where each
+    is undefined, their normalised depths, and whether E_delta is defined."""
+    with_scores(row, "gain", gains.gain)
+    for name, variant in (("E_delta", gains.tenney), ("E_delta_clipped", gains.clipped)):
+        with_interval(row, name, variant.point, variant.samples, always_share=True)
+    for name, variant in (("depth", gains.tenney), ("depth_clipped", gains.clipped)):
+        row[name], row[f"{name}_lo"], row[f"{name}_hi"] = (
+            float(normalised_depth(v, gains.n_layers)) for v in (
+                variant.point, variant.interval.lo, variant.interval.hi))
+    row["E_delta_defined"] = gains.tenney.defined
+
+
+def _seeds(study: Study, runs: list, mode: str) -> int:
+    """The fewest seeds of any configuration of this mode (layer by layer)."""
+    counts = [len(study.select(runs, mode, layer)) for layer in range(study.n_layers(runs))] \
+        if mode != "all" else [len(study.select(runs, "all"))]
+    return min(counts, default=0)
+
+
+def expected_layers(study: Study) -> pd.DataFrame:
+    """Per task, encoder and step: the mix score, E_s (t over the mix seeds), the total gain
+    and E_delta, Tenney's and clipped, with their normalised depths and undefined shares."""
+    rows = []
+    for key, runs in study.groups().items():
+        row = dict(zip(KEYS, key, strict=True), encoder_settings=settings_text(runs[0]),
+                   metric=runs[0].metric, n_layers=study.n_layers(runs),
+                   seeds=_seeds(study, runs, "all"),
+                   cumulative_seeds=_seeds(study, runs, "cumulative"))
+        with_scores(row, "score", study.scores(study.select(runs, "all")))
+        mean, lo, hi, _ = study.center_of_gravity(runs)
+        row["E_s"], row["E_s_lo"], row["E_s_hi"] = mean, lo, hi
+        with_expected_layers(row, _gains(study, runs))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def best_on_dev(study: Study, runs: list) -> int | None:
+    """The single layer whose mean dev score is highest (test stays unseen); None where no
+    layer ran alone."""
+    dev = [np.mean([r.dev.get(r.metric, np.nan) for r in study.select(runs, "single", layer)])
+           if study.select(runs, "single", layer) else np.nan
+           for layer in range(study.n_layers(runs))]
+    return None if np.isnan(dev).all() else int(np.nanargmax(dev))
+
+
+def control_seen(controls: list) -> float:
+    """The share of test targets whose control key was seen in training, from the control
+    records (NaN where the task does not say)."""
+    shares = [r.task_info["control_key_seen_in_train"] for r in controls
+              if r.task_info.get("control_key_seen_in_train") is not None]
+    return float(np.mean(shares)) if shares else float("nan")
+
+
+def overview(study: Study) -> pd.DataFrame:
+    """Per encoder and task (Tenney et al. 2019, Table 1 and 2 in one): majority baseline,
+    P0 (layer 0 alone), the full mix, the best single layer chosen on dev and its test score,
+    the control task's mix score and selectivity (mix - control, paired) with the share of
+    test targets whose control key was seen in training, E_s and E_delta."""
+    controls = study.groups(control=True)
+    rows = []
+    for key, runs in study.groups().items():
+        row = {"encoder": key[1], "task": key[0], "step": key[2],
+               "encoder_settings": settings_text(runs[0]), "metric": runs[0].metric,
+               "n_layers": study.n_layers(runs), "seeds": _seeds(study, runs, "all"),
+               "layer_seeds": min(_seeds(study, runs, "single"),
+                                  _seeds(study, runs, "cumulative"))}
+        with_scores(row, "majority", study.baseline(runs))
+        single = study.by_layer(runs, "single")
+        with_scores(row, "P0", single[0])
+        mix = study.scores(study.select(runs, "all"))
+        with_scores(row, "mix", mix)
+        best = best_on_dev(study, runs)
+        row["best_layer"] = best
+        with_scores(row, "best_single", NONE if best is None else single[best])
+        control_runs = study.select(controls.get(key, []), "all")
+        control = study.scores(control_runs)
+        with_scores(row, "control", control)
+        paired = None if mix.samples is None or control.samples is None else (
+            mix.samples - control.samples)
+        with_interval(row, "selectivity", mix.point - control.point, paired)
+        row["control_seen"] = control_seen(control_runs)
+        mean, lo, hi, _ = study.center_of_gravity(runs)
+        row["E_s"], row["E_s_lo"], row["E_s_hi"] = mean, lo, hi
+        with_expected_layers(row, _gains(study, runs))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["best_layer"] = frame["best_layer"].astype("Int64")  # a layer, not 3.000
+    return frame

@@ -1,0 +1,182 @@
+"""The runs of a report and their resampled scores: a configuration's score is the mean of its
+seeds, with bootstrap samples over test sentences and seeds (probing/report/bootstrap.py),
+computed once a run and metric."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from probing.errors import ProbingError
+from probing.report.bootstrap import SentenceDraws, seed_interval
+from probing.report.pipeline import task_rank
+from probing.report.record import PREDICTIONS_NAME, Predictions, RunRecord
+from probing.report.resample import can_resample, labelling_scores, structural_scores
+
+KEYS = ["task", "encoder", "step"]
+
+
+def step_of(record: RunRecord) -> int:
+    """The pretraining step, -1 for an encoder that has none."""
+    return -1 if record.step is None else int(record.step)
+
+
+def layer_of(record: RunRecord) -> int:
+    return -1 if record.layer is None else int(record.layer)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One configuration's statistic: the mean of its seeds and its bootstrap samples."""
+
+    point: float
+    samples: np.ndarray | None  # (resamples,), None where a run saved no predictions
+    seeds: int
+    draws: tuple[str, int] | None = None  # the sentence draws (equal: paired resamples)
+
+
+NONE = Scores(float("nan"), None, 0)
+
+
+class Study:
+    """The runs of a report, grouped, with resampled scores."""
+
+    def __init__(self, records: list[RunRecord], resamples: int, seed: int) -> None:
+        self.records, self.resamples, self.seed = records, resamples, seed
+        self.draws = SentenceDraws(resamples, seed)
+        self._predictions: dict[Path, Predictions | None] = {}
+        self._samples: dict[tuple[Path, str], np.ndarray | None] = {}
+
+    def predictions(self, record: RunRecord) -> Predictions | None:
+        if record.folder not in self._predictions:
+            self._predictions[record.folder] = Predictions.load(record.folder)
+        return self._predictions[record.folder]
+
+    @property
+    def without_predictions(self) -> list[RunRecord]:
+        """Runs of a family that saves predictions whose predictions.npz is missing."""
+        return [r for r in self.records
+                if r.family not in ("mdl", "cka") and self.predictions(r) is None]
+
+    def test_sentences(self, record: RunRecord) -> tuple[str, int]:
+        """The key of a run's sentence draws: its test file and its number of sentences."""
+        test = (record.task_info.get("files") or {}).get("test") or record.corpus
+        n = (record.sizes.get("test") or {}).get("sentences")
+        if n is None:
+            predictions = self.predictions(record)
+            n = 0 if predictions is None else int(predictions["sentence"].max(initial=-1)) + 1
+        return str(test), int(n)
+
+    def run_samples(self, record: RunRecord, metric: str) -> np.ndarray | None:
+        """One run's `metric` on every resample of its test sentences; None where it saved no
+        predictions or none that give this metric."""
+        key = (record.folder, metric)
+        if key not in self._samples:
+            predictions = self.predictions(record)
+            self._samples[key] = None if predictions is None or not can_resample(
+                predictions.arrays, metric) else self._resampled(record, predictions, metric)
+        return self._samples[key]
+
+    def _resampled(self, record: RunRecord, predictions: Predictions, metric: str,
+                   predicted: np.ndarray | None = None) -> np.ndarray:
+        counts = self.draws.counts(*self.test_sentences(record))
+        sentence = predictions["sentence"]
+        if len(sentence) and (sentence.min() < 0 or sentence.max() >= counts.shape[1]):
+            raise ProbingError(f"{record.folder / PREDICTIONS_NAME}: sentence indices "
+                               f"{sentence.min()}..{sentence.max()} outside the test split's "
+                               f"{counts.shape[1]} sentences; rerun that run")
+        if "length" in predictions.arrays:
+            return structural_scores(predictions.arrays, counts, metric)
+        return labelling_scores(predictions["gold"], predictions["predicted"] if predicted is
+                                None else predicted, sentence, counts, metric, record.labeling,
+                                record.labels)
+
+    def scores(self, runs: list[RunRecord], metric: str | None = None) -> Scores:
+        """The configuration's `metric` (default: each run's own) on test: the mean of its
+        seeds, resampled over sentences and seeds."""
+        if not runs:
+            return NONE
+        name = metric or runs[0].metric
+        values = [float(r.test.get(name, float("nan"))) for r in runs]
+        samples = [self.run_samples(run, name) for run in runs]
+        draws = self.test_sentences(runs[0])
+        if any(s is None for s in samples):
+            return Scores(float(np.mean(values)), None, len(runs), draws)
+        return Scores(float(np.mean(values)),
+                      self.draws.over_seeds(np.stack(samples), configuration(runs[0], name)),
+                      len(runs), draws)
+
+    def baseline(self, runs: list[RunRecord]) -> Scores:
+        """The majority baseline on test, resampled like the runs where its label is known."""
+        if not runs:
+            return NONE
+        run = runs[0]
+        predictions = self.predictions(run)
+        samples = None
+        if (predictions is not None and run.baseline_label in run.labels
+                and "gold" in predictions.arrays):
+            gold = predictions["gold"]
+            label = run.labels.index(run.baseline_label)
+            majority = np.full_like(gold, label) if gold.ndim == 1 else np.zeros_like(gold)
+            if gold.ndim > 1:
+                majority[:, label] = 1
+            samples = self._resampled(run, predictions, run.metric, majority)
+        return Scores(run.baseline, samples, 1, self.test_sentences(run))
+
+    def groups(self, family: str = "edge", control: bool | None = False
+               ) -> dict[tuple, list[RunRecord]]:
+        """A family's runs by (task, encoder, step), tasks in pipeline order; only the control
+        runs, only the others, or all."""
+        grouped: dict[tuple, list[RunRecord]] = {}
+        for r in self.records:
+            if r.family == family and (control is None or r.control == control):
+                grouped.setdefault((r.task, r.encoder, step_of(r)), []).append(r)
+        return dict(sorted(grouped.items(), key=lambda kv: (kv[0][1], kv[0][2],
+                                                            task_rank(kv[0][0]))))
+
+    @staticmethod
+    def select(runs: list[RunRecord], mode: str, layer: int | None = None) -> list[RunRecord]:
+        return [r for r in runs if r.mode == mode and (layer is None or r.layer == layer)]
+
+    @staticmethod
+    def n_layers(runs: list[RunRecord]) -> int:
+        return max(r.n_layers for r in runs)
+
+    def by_layer(self, runs: list[RunRecord], mode: str, metric: str | None = None
+                 ) -> list[Scores]:
+        return [self.scores(self.select(runs, mode, layer), metric)
+                for layer in range(self.n_layers(runs))]
+
+    def weights(self, runs: list[RunRecord]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Mixing weights of the mix runs: mean, t-interval bounds over seeds, seeds."""
+        mix = [r for r in self.select(runs, "all") if r.weights is not None]
+        if not mix:
+            nan = np.full(self.n_layers(runs), np.nan)
+            return nan, nan, nan, 0
+        return (*seed_interval(np.array([r.weights for r in mix])), len(mix))
+
+    def center_of_gravity(self, runs: list[RunRecord]) -> tuple[float, float, float, int]:
+        """E_s of the mix runs: mean, t-interval bounds over seeds, seeds."""
+        mix = [r for r in self.select(runs, "all") if r.weights is not None]
+        if not mix:
+            return float("nan"), float("nan"), float("nan"), 0
+        mean, lo, hi = seed_interval(np.array([r.center_of_gravity for r in mix]))
+        return float(mean), float(lo), float(hi), len(mix)
+
+    def seeds(self, family: str = "edge") -> dict[str, list[int]]:
+        """How many seeds each kind of configuration ran with: {kind: sorted distinct k}."""
+        configs: dict[tuple, int] = {}
+        for r in self.records:
+            if r.family == family:
+                key = (r.task, r.encoder, step_of(r), r.control, r.mode, layer_of(r))
+                configs[key] = configs.get(key, 0) + 1
+        kinds: dict[str, set[int]] = {}
+        for (_, _, _, control, mode, _), k in configs.items():
+            kinds.setdefault("control" if control else mode, set()).add(k)
+        return {kind: sorted(ks) for kind, ks in sorted(kinds.items())}
+
+
+def configuration(record: RunRecord, metric: str) -> str:
+    """What identifies a configuration (all but the seed), as the key of its seed draws."""
+    return "|".join(map(str, (record.family, record.task, record.encoder, step_of(record),
+                              record.control, record.mode, layer_of(record), metric)))

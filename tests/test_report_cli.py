@@ -1,0 +1,51 @@
+"""`python -m probing.report`: its defaults come from the sweep report's config, a bad number
+of resamples is refused in one line, and what is missing is said."""
+
+import pytest
+import yaml
+from helpers import REPO, fake_record, run_cli
+
+import probing.report.__main__ as cli
+from probing.report import bootstrap
+from probing.report.callback import SweepReport
+
+
+def test_defaults_come_from_the_report_config(tmp_path, monkeypatch):
+    saved = yaml.safe_load((REPO / "conf" / "hydra" / "callbacks" / "report.yaml").read_text())
+    settings = saved["report"]
+    assert cli.report_settings().resamples == settings["resamples"]
+    called = {}
+    monkeypatch.setattr(cli, "report", lambda *args: called.update(args=args))
+    cli.main([str(tmp_path)])
+    paths, out, resamples, seed = called["args"]
+    assert paths == [tmp_path]
+    assert (resamples, seed) == (settings["resamples"], settings["seed"])
+    assert out == tmp_path / settings["folder"]
+    cli.main([str(tmp_path), "--resamples", "7", "--seed", "3", "--out", str(tmp_path / "o")])
+    assert called["args"][1:] == (tmp_path / "o", 7, 3)
+    assert not hasattr(bootstrap, "RESAMPLES") and not hasattr(bootstrap, "SEED")
+
+
+@pytest.mark.parametrize("resamples", ["-5", "0"])
+def test_a_bad_number_of_resamples_is_refused(tmp_path, resamples):
+    fake_record(tmp_path / "run")
+    result = run_cli([str(tmp_path), "--resamples", resamples], tmp_path,
+                     module="probing.report")
+    assert result.returncode == 1
+    assert f"resamples={resamples}" in result.stderr and "positive" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "report").exists()
+
+
+def test_the_sweep_callback_refuses_them_too(tmp_path, caplog):
+    fake_record(tmp_path / "run")
+    SweepReport(resamples=0, seed=0, folder="report").write_report(tmp_path)
+    assert "resamples=0" in caplog.text and not (tmp_path / "report" / "overview.csv").exists()
+
+
+def test_a_report_without_predictions_says_so(tmp_path):
+    fake_record(tmp_path / "run")
+    (tmp_path / "run" / "predictions.npz").unlink()
+    result = run_cli([str(tmp_path), "--resamples", "20"], tmp_path, module="probing.report")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Missing intervals: 1 of 1 runs saved no predictions.npz" in result.stdout
