@@ -83,7 +83,7 @@ def test_console_scripts():
 def test_conf_path_in_a_checkout_and_installed(tmp_path):
     assert str(REPO / "conf") == CONF_PATH
     assert str(REPO / "conf" / "pretrain") == PRETRAIN_CONF_PATH
-    installed = tmp_path / "site-packages" / "probing" / "config.py"
+    installed = tmp_path / "site-packages" / "probing" / "schemas.py"
     installed.parent.mkdir(parents=True)
     (tmp_path / "site-packages" / "conf").mkdir()  # another project's conf/ does not count
     (tmp_path / "site-packages" / "conf" / "config.yaml").touch()
