@@ -49,7 +49,7 @@ def test_shipped_configs_pass(tiny_bert, treebank, tmp_path):
                        "tasks"):
         check_settings(composed([f"+experiment={experiment}", "+pretrain_run=/tmp"]))
     for objective in ("bert_tiny", "bert", "bert_base", "elmo_tiny", "elmo", "elmo_original"):
-        for text in ("text", "gutenberg"):
+        for text in ("files", "gutenberg"):
             check_settings(compose_pretraining([f"objective={objective}", f"text={text}"]))
     for softmax in ("full", "sampled", "adaptive"):
         check_settings(compose_pretraining(["objective=elmo_tiny", f"objective/softmax={softmax}"]))
