@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import accumulate, pairwise
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 class Pooling(StrEnum):
@@ -17,13 +17,54 @@ class Pooling(StrEnum):
     mean = "mean"
     last = "last"
 
-    def select(self, word_ids: torch.Tensor) -> torch.Tensor:
-        """word_ids: (rows, pieces), the word of each piece or -1 (special tokens, padding).
-        True on the pieces whose average is their word's vector."""
-        is_word = word_ids >= 0
-        starts = word_ids != F.pad(word_ids, (1, 0), value=-1)[:, :-1]
-        ends = word_ids != F.pad(word_ids, (0, 1), value=-1)[:, 1:]
-        return {"first": is_word & starts, "mean": is_word, "last": is_word & ends}[self.value]
+    def pieces(self, starts: np.ndarray, counts: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For words whose pieces sit at positions starts[j] .. starts[j] + counts[j] - 1:
+        (word j, position, weight) of every piece that enters a word's vector; a word's vector
+        is the weighted sum over its entries."""
+        words = np.arange(len(counts))
+        if self is Pooling.first:
+            return words, starts, np.ones(len(counts), np.float32)
+        if self is Pooling.last:
+            return words, starts + counts - 1, np.ones(len(counts), np.float32)
+        positions = np.arange(starts[0], starts[-1] + counts[-1]) if len(counts) else starts
+        return (np.repeat(words, counts), positions,
+                np.repeat(1 / counts, counts).astype(np.float32))
+
+
+class LongWords(StrEnum):
+    """What to do with a single word that has more pieces than the model's window."""
+
+    error = "error"        # stop, naming the word
+    truncate = "truncate"  # encode its leading characters that fit, with a warning
+
+
+@dataclass(frozen=True)
+class Row:
+    """One pass through the model: the piece ids of each of its words, and which of its words
+    take their vectors from it (words [keep_start, keep_end) of the row)."""
+
+    pieces: list[list[int]]
+    keep_start: int
+    keep_end: int
+
+
+def pooling_matrix(rows: list[Row], pooling: Pooling, first_position: int, n_positions: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights (rows, kept words, positions) that turn a row's piece vectors into its kept
+    words' vectors by one batched matrix product, and a mask (rows, kept words) of the slots
+    that hold a word. A row's pieces start at `first_position` (after its special tokens)."""
+    width = max(row.keep_end - row.keep_start for row in rows)
+    weights = np.zeros((len(rows), width, n_positions), np.float32)
+    mask = np.zeros((len(rows), width), bool)
+    for r, row in enumerate(rows):
+        counts = np.array([len(p) for p in row.pieces[row.keep_start:row.keep_end]])
+        skipped = sum(len(p) for p in row.pieces[:row.keep_start])
+        starts = first_position + skipped + np.concatenate([[0], np.cumsum(counts)[:-1]])
+        words, positions, values = pooling.pieces(starts.astype(np.int64), counts)
+        weights[r, words, positions] = values
+        mask[r, :len(counts)] = True
+    return torch.from_numpy(weights), torch.from_numpy(mask)
 
 
 @dataclass(frozen=True)
