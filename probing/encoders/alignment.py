@@ -17,19 +17,18 @@ class Pooling(StrEnum):
     mean = "mean"
     last = "last"
 
-    def pieces(self, starts: np.ndarray, counts: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def pieces(self, starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For words whose pieces sit at positions starts[j] .. starts[j] + counts[j] - 1:
-        (word j, position, weight) of every piece that enters a word's vector; a word's vector
-        is the weighted sum over its entries."""
-        words = np.arange(len(counts))
+        the position of each word's first piece that enters its vector, and (word, position)
+        of the others (mean pooling only); a word's vector is the average of its entries."""
         if self is Pooling.first:
-            return words, starts, np.ones(len(counts), np.float32)
+            return starts, np.zeros((2, 0), np.int64)
         if self is Pooling.last:
-            return words, starts + counts - 1, np.ones(len(counts), np.float32)
-        positions = np.arange(starts[0], starts[-1] + counts[-1]) if len(counts) else starts
-        return (np.repeat(words, counts), positions,
-                np.repeat(1 / counts, counts).astype(np.float32))
+            return starts + counts - 1, np.zeros((2, 0), np.int64)
+        words = np.repeat(np.arange(len(counts)), counts - 1)
+        offset = np.arange(len(words)) - np.repeat(np.cumsum(counts - 1) - (counts - 1),
+                                                    counts - 1)
+        return starts, np.stack([words, starts[words] + 1 + offset])
 
 
 class LongWords(StrEnum):
@@ -49,22 +48,49 @@ class Row:
     keep_end: int
 
 
-def pooling_matrix(rows: list[Row], pooling: Pooling, first_position: int, n_positions: int
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weights (rows, kept words, positions) that turn a row's piece vectors into its kept
-    words' vectors by one batched matrix product, and a mask (rows, kept words) of the slots
-    that hold a word. A row's pieces start at `first_position` (after its special tokens)."""
-    width = max(row.keep_end - row.keep_start for row in rows)
-    weights = np.zeros((len(rows), width, n_positions), np.float32)
-    mask = np.zeros((len(rows), width), bool)
-    for r, row in enumerate(rows):
-        counts = np.array([len(p) for p in row.pieces[row.keep_start:row.keep_end]])
-        skipped = sum(len(p) for p in row.pieces[:row.keep_start])
-        starts = first_position + skipped + np.concatenate([[0], np.cumsum(counts)[:-1]])
-        words, positions, values = pooling.pieces(starts.astype(np.int64), counts)
-        weights[r, words, positions] = values
-        mask[r, :len(counts)] = True
-    return torch.from_numpy(weights), torch.from_numpy(mask)
+@dataclass(frozen=True)
+class WordPooling:
+    """Where each word's vector comes from in a batch's piece vectors flattened to
+    (rows x positions, dim): the first piece of each word (`first`), the other pieces that
+    enter a word's average (`extra_words`, `extra_positions`), and 1 / pieces per word
+    (`scale`, None where every word is one piece)."""
+
+    first: torch.Tensor
+    extra_words: torch.Tensor
+    extra_positions: torch.Tensor
+    scale: torch.Tensor | None
+
+    @classmethod
+    def of(cls, rows: list[Row], pooling: Pooling, first_position: int, width: int
+           ) -> "WordPooling":
+        """For rows padded to `width` positions whose pieces start at `first_position`
+        (after the special tokens); the words kept from each row, row after row."""
+        firsts, extras, counts = [], [], []
+        n_words = 0
+        for r, row in enumerate(rows):
+            kept = np.array([len(p) for p in row.pieces[row.keep_start:row.keep_end]])
+            skipped = sum(len(p) for p in row.pieces[:row.keep_start])
+            starts = (r * width + first_position + skipped
+                      + np.concatenate([[0], np.cumsum(kept)[:-1]])).astype(np.int64)
+            first, extra = pooling.pieces(starts, kept)
+            firsts.append(first)
+            extras.append(extra + np.array([[n_words], [0]]))
+            counts.append(kept if pooling is Pooling.mean else np.ones_like(kept))
+            n_words += len(kept)
+        extra = np.concatenate(extras, axis=1)
+        count = np.concatenate(counts)
+        scale = torch.from_numpy(1 / count).float() if (count > 1).any() else None
+        return cls(torch.from_numpy(np.concatenate(firsts)), torch.from_numpy(extra[0]),
+                   torch.from_numpy(extra[1]), scale)
+
+    def __call__(self, layer: torch.Tensor) -> torch.Tensor:
+        """(rows, positions, dim) -> (words, dim)."""
+        flat = layer.flatten(0, 1)
+        words = flat.index_select(0, self.first.to(flat.device))
+        if len(self.extra_words):
+            words.index_add_(0, self.extra_words.to(flat.device),
+                             flat.index_select(0, self.extra_positions.to(flat.device)))
+        return words if self.scale is None else words * self.scale.to(flat.device)[:, None]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from probing.checkpoints import checkpoint_provenance
 from probing.devices import resolve_device
-from probing.encoders.alignment import LongWords, Pooling, Row, plan_windows, pooling_matrix
+from probing.encoders.alignment import LongWords, Pooling, Row, WordPooling, plan_windows
 from probing.encoders.base import Encoder, hash_module
 from probing.errors import ProbingError
 
@@ -128,8 +128,7 @@ class HFEncoder(Encoder):
         inputs = {"input_ids": input_ids, "attention_mask": attention}
         if "token_type_ids" in self.tokenizer.model_input_names:
             inputs["token_type_ids"] = torch.zeros_like(input_ids)
-        weights, mask = pooling_matrix(rows, self.pooling, len(prefix), width)
-        return PieceBatch(inputs, weights, mask)
+        return PieceBatch(inputs, WordPooling.of(rows, self.pooling, len(prefix), width))
 
     def forward(self, prepared: "PieceBatch") -> tuple[torch.Tensor, ...]:
         inputs = {k: v.to(self.device) for k, v in prepared.inputs.items()}
@@ -137,12 +136,10 @@ class HFEncoder(Encoder):
             return self.model(**inputs, output_hidden_states=True).hidden_states
 
     def words(self, prepared: "PieceBatch", output: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """One batched matrix product per layer pools pieces into words (slots of a row that
-        hold no word are dropped by the mask)."""
-        weights = prepared.weights.to(self.device)
+        """Each layer's piece vectors gathered (and averaged) into word vectors."""
         with torch.inference_mode():
-            pooled = torch.stack([torch.bmm(weights, layer.float()) for layer in output], dim=2)
-            return pooled[prepared.mask.to(self.device)].cpu()
+            return torch.stack([prepared.pooling(layer.float()) for layer in output],
+                               dim=1).cpu()
 
     def _word_pieces(self, words: list[str]) -> list[list[int]]:
         """Piece ids of each word; words not seen before are tokenized in one call."""
@@ -230,12 +227,11 @@ class HFEncoder(Encoder):
 
 @dataclass
 class PieceBatch:
-    """A prepared batch: model inputs (rows, positions), pooling weights (rows, kept words,
-    positions) and the mask (rows, kept words) of the slots that hold a word."""
+    """A prepared batch: model inputs (rows, positions) and where each word's vector comes
+    from in the model's output."""
 
     inputs: dict[str, torch.Tensor]
-    weights: torch.Tensor
-    mask: torch.Tensor
+    pooling: WordPooling
 
 
 def _special_tokens(tokenizer) -> tuple[list[int], list[int]]:

@@ -97,9 +97,7 @@ def _build(encoder: Encoder, sentences: list[list[str]], root: Path, key: str,
         with tqdm(total=int(offsets[-1]), initial=done, unit="word",
                   desc=f"extract {desc}".strip()) as progress:
             for shard in pending:
-                start, end = bounds[shard]
-                order = start + np.argsort(-sizes[start:end], kind="stable")
-                for batch in _batches(order, sizes, batch_size):
+                for batch in shard_batches(sizes, *bounds[shard], batch_size):
                     _encode_batch(encoder, sentences, batch, partial, clock, desc)
                     progress.update(int(lengths[batch].sum()))
                 with clock("write"), cache_io(root):
@@ -174,8 +172,11 @@ def cache_io(root: Path) -> Iterator[None]:
         raise ProbingError(f"{what}. To go on, {todo}.") from e
 
 
-def _batches(indices: np.ndarray, sizes: np.ndarray, budget: int) -> Iterator[np.ndarray]:
-    """Consecutive runs of sentences whose padded size (count x largest) stays in budget."""
+def shard_batches(sizes: np.ndarray, start: int, end: int, budget: int
+                  ) -> Iterator[np.ndarray]:
+    """The batches that encode sentences [start, end): longest first, each a run of sentences
+    whose padded size (count x largest) stays within `budget`."""
+    indices = start + np.argsort(-sizes[start:end], kind="stable")
     start = 0
     while start < len(indices):
         end = start + 1
