@@ -237,8 +237,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="300 sentences; no ablation")
     parser.add_argument("--max-wait", type=float, default=MAX_WAIT_S[0],
                         help="seconds to wait for a quiet machine before each measurement")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="torch threads of every measurement (default: the CPUs here)")
     args = parser.parse_args()
     quick, MAX_WAIT_S[0] = args.quick, args.max_wait
+    torch.set_num_threads(args.threads)
     device, dtype = choose_device_and_dtype()
     data = Path(composed().paths.data_dir).expanduser()
     settings = features_settings()
