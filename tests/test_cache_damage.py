@@ -276,3 +276,11 @@ def test_a_probe_run_on_a_damaged_cache_warns_and_gives_the_clean_numbers(tiny_b
     records = [json.loads((tmp_path / run / "results.json").read_text())
                for run in ("clean", "damaged")]
     assert records[0]["metrics"] == records[1]["metrics"]
+
+
+def test_a_file_where_the_partial_folder_goes_is_replaced(encoder, tmp_path, caplog):
+    partial_folder(tmp_path, cache_key(encoder, SENTENCES)).write_text("not a folder")
+    with caplog.at_level("WARNING"):
+        activations = extract_as_configured(encoder, SENTENCES, tmp_path, **SETTINGS)
+    assert "starting this cache over" in caplog.text and not activations.reused
+    assert not partial_folder(tmp_path, activations.meta["key"]).exists()

@@ -120,7 +120,7 @@ class PartialCache:
         shape = (int(offsets[-1]), n_layers, dim)
         self.plan = {"format": FORMAT_VERSION, "key": key, "shape": list(shape),
                      "n_sentences": len(offsets) - 1}
-        if folder.exists():
+        if folder.exists() or folder.is_symlink():
             reason = self._unusable()
             if reason is None:
                 ensure_space(folder, shape_bytes(shape), folder / VECTORS)
@@ -129,7 +129,7 @@ class PartialCache:
                 self._forget_damaged_shards()
                 return
             log.warning("%s: %s; starting this cache over", folder, reason)
-            shutil.rmtree(folder)
+            discard(folder)
         self.shard_size = shard_size
         ensure_space(folder.parent, shape_bytes(shape) + offsets.nbytes)
         try:
