@@ -65,22 +65,21 @@ class WordPooling:
            ) -> "WordPooling":
         """For rows padded to `width` positions whose pieces start at `first_position`
         (after the special tokens); the words kept from each row, row after row."""
-        firsts, extras, counts = [], [], []
-        n_words = 0
+        kept, row_of, skipped = [], [], []
         for r, row in enumerate(rows):
-            kept = np.array([len(p) for p in row.pieces[row.keep_start:row.keep_end]])
-            skipped = sum(len(p) for p in row.pieces[:row.keep_start])
-            starts = (r * width + first_position + skipped
-                      + np.concatenate([[0], np.cumsum(kept)[:-1]])).astype(np.int64)
-            first, extra = pooling.pieces(starts, kept)
-            firsts.append(first)
-            extras.append(extra + np.array([[n_words], [0]]))
-            counts.append(kept if pooling is Pooling.mean else np.ones_like(kept))
-            n_words += len(kept)
-        extra = np.concatenate(extras, axis=1)
-        count = np.concatenate(counts)
-        scale = torch.from_numpy(1 / count).float() if (count > 1).any() else None
-        return cls(torch.from_numpy(np.concatenate(firsts)), torch.from_numpy(extra[0]),
+            counts = [len(p) for p in row.pieces]
+            kept += counts[row.keep_start:row.keep_end]
+            row_of += [r] * (row.keep_end - row.keep_start)
+            skipped.append(sum(counts[:row.keep_start]))
+        counts, row_of = np.array(kept, np.int64), np.array(row_of, np.int64)
+        before = np.cumsum(counts) - counts  # pieces of the batch's kept words before each
+        row_start = np.searchsorted(row_of, row_of)  # each word's row's first kept word
+        starts = (row_of * width + first_position + np.array(skipped, np.int64)[row_of]
+                  + before - before[row_start])
+        first, extra = pooling.pieces(starts, counts)
+        scale = (torch.from_numpy(1 / counts).float()
+                 if pooling is Pooling.mean and (counts > 1).any() else None)
+        return cls(torch.from_numpy(first), torch.from_numpy(extra[0]),
                    torch.from_numpy(extra[1]), scale)
 
     def __call__(self, layer: torch.Tensor) -> torch.Tensor:

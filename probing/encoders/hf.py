@@ -4,8 +4,10 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -118,16 +120,16 @@ class HFEncoder(Encoder):
             rows.extend(Row(pieces[w.start:w.end], w.keep_start - w.start, w.keep_end - w.start)
                         for w in plan_windows(counts, self.max_pieces, self.stride))
         prefix, suffix = self._specials
-        ids = [[*prefix, *(i for p in row.pieces for i in p), *suffix] for row in rows]
-        width = max(map(len, ids))
-        input_ids = torch.full((len(ids), width), self.tokenizer.pad_token_id)
-        attention = torch.zeros((len(ids), width), dtype=torch.long)
-        for r, row_ids in enumerate(ids):
-            input_ids[r, :len(row_ids)] = torch.tensor(row_ids)
-            attention[r, :len(row_ids)] = 1
-        inputs = {"input_ids": input_ids, "attention_mask": attention}
+        ids = [[*prefix, *chain.from_iterable(row.pieces), *suffix] for row in rows]
+        lengths = np.array([len(row_ids) for row_ids in ids])
+        width = int(lengths.max())
+        attention = np.arange(width) < lengths[:, None]
+        input_ids = np.full((len(ids), width), self.tokenizer.pad_token_id, np.int64)
+        input_ids[attention] = np.fromiter(chain.from_iterable(ids), np.int64, lengths.sum())
+        inputs = {"input_ids": torch.from_numpy(input_ids),
+                  "attention_mask": torch.from_numpy(attention.astype(np.int64))}
         if "token_type_ids" in self.tokenizer.model_input_names:
-            inputs["token_type_ids"] = torch.zeros_like(input_ids)
+            inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
         return PieceBatch(inputs, WordPooling.of(rows, self.pooling, len(prefix), width))
 
     def forward(self, prepared: "PieceBatch") -> tuple[torch.Tensor, ...]:
