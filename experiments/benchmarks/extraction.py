@@ -186,7 +186,7 @@ def ablation(corpus: str, settings: dict, values: dict) -> list[dict]:
             "threads": torch.get_num_threads(), **settings}
     variants = [("defaults (conf/config.yaml features:)", {})]
     variants += [(f"features.batch_size={b} (padded positions per batch)", {"batch_size": b})
-                 for b in (1024, 2048, 4096, 8192) if b != settings["batch_size"]]
+                 for b in (512, 1024, 2048, 4096, 8192) if b != settings["batch_size"]]
     variants += [("eager attention instead of sdpa", {"attention": "eager"}),
                  ("1 thread", {"threads": 1}),
                  ("torch.compile(dynamic=True), compile time included", {"compile": True})]

@@ -34,13 +34,13 @@ class Encoder(ABC):
         """The model's output for a prepared batch."""
 
     @abstractmethod
-    def words(self, prepared: Any, output: Any) -> torch.Tensor:
-        """(n_words, n_layers, dim) float32 on the CPU: the batch's words, sentence after
+    def words(self, prepared: Any, output: Any, dtype: torch.dtype) -> torch.Tensor:
+        """(n_words, n_layers, dim) in `dtype` on the CPU: the batch's words, sentence after
         sentence, each word's vector of each layer."""
 
     def encode(self, sentences: list[list[str]]) -> list[torch.Tensor]:
         prepared = self.prepare(sentences)
-        vectors = self.words(prepared, self.forward(prepared))
+        vectors = self.words(prepared, self.forward(prepared), torch.float32)
         return [v.transpose(0, 1) for v in vectors.split([len(w) for w in sentences])]
 
     @abstractmethod

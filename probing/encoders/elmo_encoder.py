@@ -82,8 +82,8 @@ class ELMoEncoder(Encoder):
         with torch.inference_mode():
             return self.model(prepared[0].to(self.device)).layers()
 
-    def words(self, prepared: tuple[torch.Tensor, torch.Tensor],
-              output: torch.Tensor) -> torch.Tensor:
+    def words(self, prepared: tuple[torch.Tensor, torch.Tensor], output: torch.Tensor,
+              dtype: torch.dtype) -> torch.Tensor:
         """(layers, rows, positions, dim) -> the word positions' vectors (n_words, layers, dim)."""
         with torch.inference_mode():
-            return output.permute(1, 2, 0, 3)[prepared[1].to(output.device)].float().cpu()
+            return output.permute(1, 2, 0, 3)[prepared[1].to(output.device)].to(dtype).cpu()

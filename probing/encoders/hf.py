@@ -137,11 +137,16 @@ class HFEncoder(Encoder):
         with torch.inference_mode():
             return self.model(**inputs, output_hidden_states=True).hidden_states
 
-    def words(self, prepared: "PieceBatch", output: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """Each layer's piece vectors gathered (and averaged) into word vectors."""
+    def words(self, prepared: "PieceBatch", output: tuple[torch.Tensor, ...],
+              dtype: torch.dtype) -> torch.Tensor:
+        """Each layer's piece vectors gathered (and averaged) into word vectors, written
+        straight into the output in `dtype` (no float32 copy of every layer first)."""
         with torch.inference_mode():
-            return torch.stack([prepared.pooling(layer.float()) for layer in output],
-                               dim=1).cpu()
+            words = torch.empty(len(prepared.pooling.first), len(output), self.dim, dtype=dtype,
+                                device=output[0].device)
+            for i, layer in enumerate(output):
+                words[:, i] = prepared.pooling(layer.float())
+            return words.cpu()
 
     def _word_pieces(self, words: list[str]) -> list[list[int]]:
         """Piece ids of each word; words not seen before are tokenized in one call."""

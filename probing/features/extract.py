@@ -122,7 +122,7 @@ def _encode_batch(encoder: Encoder, sentences: list[list[str]], batch: np.ndarra
     with clock("forward"):
         output = encoder.forward(prepared)
     with clock("pool"):
-        vectors = _to_float16(encoder.words(prepared, output), words, desc)
+        vectors = _finite(encoder.words(prepared, output, torch.float16), words, desc)
     with clock("write"), cache_io(partial.folder.parent):
         for i, rows in zip(batch, np.split(vectors, np.cumsum([len(w) for w in words])[:-1]),
                            strict=True):
@@ -190,9 +190,9 @@ def shard_batches(sizes: np.ndarray, start: int, end: int, budget: int
         start = end
 
 
-def _to_float16(vectors: torch.Tensor, words: list[list[str]], desc: str) -> np.ndarray:
-    """(n_words, n_layers, dim) float16, refused when anything is not finite in float16."""
-    array = vectors.to(torch.float16)
+def _finite(array: torch.Tensor, words: list[list[str]], desc: str) -> np.ndarray:
+    """(n_words, n_layers, dim) float16 as numpy, refused when anything is not finite (in
+    float16: a value beyond its range is infinite)."""
     finite = torch.isfinite(array).flatten(1).all(1)
     if not finite.all():
         bad = int(np.searchsorted(np.cumsum([len(w) for w in words]),
