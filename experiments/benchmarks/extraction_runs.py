@@ -3,7 +3,7 @@ its peak resident memory (ru_maxrss) is its own:
 
     python experiments/benchmarks/extraction_runs.py '<spec as JSON>'
 
-prints one JSON line. Kinds:
+prints one JSON line (peak memory: VmHWM). Kinds:
 - plain: what a user writes without the framework: the encoder's own model and tokenizer (or,
   for ELMo, its character ids), sentences in file order, batches of 32, every layer's output,
   nothing pooled or kept;
@@ -127,7 +127,16 @@ def measure(spec: dict) -> dict:
     return {"kind": spec["kind"], "sentences": len(sentences), "words": n_words,
             "seconds": round(seconds, 3), "words_per_s": round(n_words / seconds, 1),
             "timings": timings, "useful_flops": useful_flops(encoder, sentences),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM of /proc/self/status, which counts this
+    program only (ru_maxrss would also count the benchmark's own memory, copied at fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 if __name__ == "__main__":
