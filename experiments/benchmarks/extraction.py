@@ -225,7 +225,7 @@ def plot(rows: list[dict], dev_rss: float) -> None:
               title="MiniLM-L6 extraction speed")
     memory.plot(words, [r["peak_rss_mb"] for r in rows], "o-", label="EWT train slices")
     memory.axhline(dev_rss * 1.15, color="grey", ls="--", label="EWT dev peak +15%")
-    memory.set(xlabel="corpus (thousand words)", ylabel="peak RSS (MB)", ylim=(0, None),
+    memory.set(xlabel="corpus (thousand words)", ylabel="peak RSS (MB)", ylim=(0, dev_rss * 1.3),
                title="peak resident memory")
     memory.legend(fontsize=7)
     figure.tight_layout()
