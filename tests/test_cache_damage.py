@@ -173,28 +173,33 @@ def test_a_clean_cache_is_reused_and_equals_a_fresh_one(encoder, built, tmp_path
     np.testing.assert_array_equal(reused.offsets, fresh.offsets)
 
 
-def test_a_damaged_finished_shard_of_a_partial_cache_is_encoded_again(encoder, tmp_path,
-                                                                      caplog):
+def interrupted(encoder, root, settings: dict, batches: int) -> None:
+    """An extraction that stops after `batches` batches, leaving its partial folder."""
     class Stop(Exception):
         pass
 
     calls = []
     original = encoder.forward
 
-    def stop_after_three(batch):
+    def stop(batch):
         calls.append(1)
-        if len(calls) > 3:
+        if len(calls) > batches:
             raise Stop
         return original(batch)
 
-    key = cache_key(encoder, SENTENCES)
-    settings = {"batch_size": 64, "shard_size": 4}
-    encoder.forward = stop_after_three
+    encoder.forward = stop
     try:
         with pytest.raises(Stop):
-            extract_as_configured(encoder, SENTENCES, tmp_path, **settings)
+            extract_as_configured(encoder, SENTENCES, root, **settings)
     finally:
         del encoder.forward
+
+
+def test_a_damaged_finished_shard_of_a_partial_cache_is_encoded_again(encoder, tmp_path,
+                                                                      caplog):
+    key = cache_key(encoder, SENTENCES)
+    settings = {"batch_size": 64, "shard_size": 4}
+    interrupted(encoder, tmp_path, settings, batches=3)
     partial = partial_folder(tmp_path, key)
     marks = sorted(p.name for p in (partial / "done").iterdir())
     assert marks, "some shards were finished"
@@ -210,19 +215,8 @@ def test_a_damaged_finished_shard_of_a_partial_cache_is_encoded_again(encoder, t
 
 @pytest.mark.parametrize("damage", [cut(OFFSETS), cut(VECTORS), missing("plan.json")])
 def test_a_partial_cache_with_damaged_files_is_started_over(encoder, tmp_path, damage, caplog):
-    class Stop(Exception):
-        pass
-
-    def stop(batch):
-        raise Stop
-
     key = cache_key(encoder, SENTENCES)
-    encoder.forward = stop
-    try:
-        with pytest.raises(Stop):
-            extract_as_configured(encoder, SENTENCES, tmp_path, **SETTINGS)
-    finally:
-        del encoder.forward
+    interrupted(encoder, tmp_path, SETTINGS, batches=0)
     damage(partial_folder(tmp_path, key))
     with caplog.at_level("WARNING"):
         activations = extract_as_configured(encoder, SENTENCES, tmp_path, **SETTINGS)
@@ -255,27 +249,6 @@ def test_check_names_a_cache_whose_checksum_fails_and_exits_1(built, tmp_path):
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert f"damaged  {folder.name[:12]} shard 0 of vectors.npy" in bad.stdout
     assert f"probing-cache remove {folder.name[:12]} --cache-dir {folder.parent}" in bad.stderr
-
-
-def test_a_probe_run_on_a_damaged_cache_warns_and_gives_the_clean_numbers(tiny_bert, tmp_path):
-    from test_run import overrides, run_cli, write_treebank
-
-    folder = tmp_path / "treebank"
-    folder.mkdir()
-    corpus = {split: write_treebank(folder / f"{split}.conllu", 8, seed)
-              for seed, split in enumerate(("train", "dev", "test"))}
-    cache = tmp_path / "cache"
-    args = [*overrides(tiny_bert, corpus, cache), "trainer.max_epochs=2"]
-    clean = run_cli([*args, f"hydra.run.dir={tmp_path / 'clean'}"], tmp_path)
-    assert clean.returncode == 0, clean.stderr
-    for key in [p for p in cache.iterdir() if p.is_dir()]:
-        infinities(key) if (key / VECTORS).stat().st_size > 8192 else bit_flips(key, 50)
-    damaged = run_cli([*args, f"hydra.run.dir={tmp_path / 'damaged'}"], tmp_path)
-    assert damaged.returncode == 0, damaged.stderr
-    assert "is damaged" in damaged.stdout + damaged.stderr
-    records = [json.loads((tmp_path / run / "results.json").read_text())
-               for run in ("clean", "damaged")]
-    assert records[0]["metrics"] == records[1]["metrics"]
 
 
 def test_a_file_where_the_partial_folder_goes_is_replaced(encoder, tmp_path, caplog):

@@ -182,13 +182,19 @@ def test_two_concurrent_runs_share_one_extraction(tiny_bert, encoder, tmp_path):
     assert files_of(tmp_path / key) == files_of(tmp_path / "clean" / key)
 
 
-def test_command_line_reports_bad_settings_and_folders_without_traceback(tiny_bert, tmp_path):
-    from test_run import overrides, run_cli, write_treebank
+def small_treebank(folder):
+    """Train, dev and test files of 8 sentences each."""
+    from test_run import write_treebank
 
-    folder = tmp_path / "treebank"
     folder.mkdir()
-    corpus = {split: write_treebank(folder / f"{split}.conllu", 8, seed)
-              for seed, split in enumerate(("train", "dev", "test"))}
+    return {split: write_treebank(folder / f"{split}.conllu", 8, seed)
+            for seed, split in enumerate(("train", "dev", "test"))}
+
+
+def test_command_line_reports_bad_settings_and_folders_without_traceback(tiny_bert, tmp_path):
+    from test_run import overrides, run_cli
+
+    corpus = small_treebank(tmp_path / "treebank")
     cache = tmp_path / "cache"
     bad = run_cli([*overrides(tiny_bert, corpus, cache), "features.shard_size=0",
                    f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
@@ -204,3 +210,26 @@ def test_command_line_reports_bad_settings_and_folders_without_traceback(tiny_be
     assert unwritable.returncode == 1 and "Traceback" not in output
     assert f"cannot write the activation cache folder {blocker / 'cache'}" in output
     assert "PROBING_CACHE_DIR" in output and "paths.cache_dir" in output
+
+
+def test_a_probe_run_on_a_damaged_cache_warns_and_gives_the_clean_numbers(tiny_bert, tmp_path):
+    import numpy as np
+    from test_run import overrides, run_cli
+
+    from probing.features.layout import VECTORS, read_header
+
+    corpus = small_treebank(tmp_path / "treebank")
+    cache = tmp_path / "cache"
+    args = [*overrides(tiny_bert, corpus, cache), "trainer.max_epochs=2"]
+    clean = run_cli([*args, f"hydra.run.dir={tmp_path / 'clean'}"], tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    for key in [p for p in cache.iterdir() if p.is_dir()]:  # 64 values of each made +inf
+        with open(key / VECTORS, "r+b") as f:
+            f.seek(read_header(key / VECTORS)[2] + 256)
+            f.write(np.full(64, np.inf, np.float16).tobytes())
+    damaged = run_cli([*args, f"hydra.run.dir={tmp_path / 'damaged'}"], tmp_path)
+    assert damaged.returncode == 0, damaged.stderr
+    assert "is damaged" in damaged.stdout + damaged.stderr
+    records = [json.loads((tmp_path / run / "results.json").read_text())
+               for run in ("clean", "damaged")]
+    assert records[0]["metrics"] == records[1]["metrics"]
