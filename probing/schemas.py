@@ -17,7 +17,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from probing.checkpoints import register_resolvers as register_checkpoint_resolver
-from probing.encoders.alignment import Pooling
+from probing.encoders.alignment import LongWords, Pooling
 
 
 def conf_path(package_file: str = __file__) -> str:
@@ -47,7 +47,7 @@ class HFEncoderConf:
     dtype: str = MISSING
     random_init: bool = MISSING
     seed: int = MISSING
-    long_words: str = MISSING
+    long_words: LongWords = MISSING
 
 
 @dataclass

@@ -6,6 +6,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from from_yaml import extract_as_configured, hf_encoder
 
 from probing.encoders.alignment import plan_windows
 from probing.encoders.hf import HFEncoder
@@ -28,7 +29,7 @@ def positions_of(word_ids: list, word: int) -> list[int]:
 
 @pytest.mark.parametrize("pooling", ["first", "mean", "last"])
 def test_pooling_selects_the_words_pieces(tiny_bert, pooling):
-    encoder = HFEncoder(str(tiny_bert), pooling=pooling)
+    encoder = hf_encoder(tiny_bert, pooling=pooling)
     [words] = encoder.encode([SENTENCE])
     pieces, word_ids = reference_pieces(encoder, SENTENCE)
     assert words.shape == (3, len(SENTENCE), 32)
@@ -40,21 +41,21 @@ def test_pooling_selects_the_words_pieces(tiny_bert, pooling):
 
 def test_multi_piece_word_poolings_differ(tiny_bert):
     """'xyz' is three pieces: first, mean and last must give three different vectors."""
-    vectors = [HFEncoder(str(tiny_bert), pooling=p).encode([SENTENCE])[0][:, 5]
+    vectors = [hf_encoder(tiny_bert, pooling=p).encode([SENTENCE])[0][:, 5]
                for p in ("first", "mean", "last")]
     assert not torch.allclose(vectors[0], vectors[1])
     assert not torch.allclose(vectors[1], vectors[2])
 
 
 def test_batch_mates_and_padding_do_not_change_a_sentence(tiny_bert):
-    encoder = HFEncoder(str(tiny_bert))
+    encoder = hf_encoder(tiny_bert)
     alone = encoder.encode([SENTENCE[:3]])[0]
     in_batch = encoder.encode([SENTENCE, SENTENCE[:3], ["a"]])[1]
     torch.testing.assert_close(alone, in_batch, atol=1e-5, rtol=1e-5)
 
 
 def test_word_without_pieces_gets_the_unknown_token(tiny_bert):
-    encoder = HFEncoder(str(tiny_bert))
+    encoder = hf_encoder(tiny_bert)
     [words] = encoder.encode([["the", "\u200b", "cat"]])
     [expected] = encoder.encode([["the", "[UNK]", "cat"]])
     torch.testing.assert_close(words, expected)
@@ -80,7 +81,7 @@ def test_a_sentence_that_fits_is_one_window():
 
 def test_long_sentence_equals_single_pass_over_each_words_window(tiny_bert):
     """Windows of whole words: a word's vectors are those of a plain pass over its window."""
-    encoder = HFEncoder(str(tiny_bert), pooling="mean", max_length=12, stride=4)
+    encoder = hf_encoder(tiny_bert, pooling="mean", max_length=12, stride=4)
     words = [random.Random(i).choice(["the", "cat", "sat", "xyz", "mats", "."])
              for i in range(40)]
     [vectors] = encoder.encode([words])
@@ -95,13 +96,13 @@ def test_long_sentence_equals_single_pass_over_each_words_window(tiny_bert):
 
 
 def test_windows_do_not_change_a_sentence_that_fits(tiny_bert):
-    wide = HFEncoder(str(tiny_bert), max_length=64)
-    narrow = HFEncoder(str(tiny_bert), max_length=64, stride=2)
+    wide = hf_encoder(tiny_bert, max_length=64)
+    narrow = hf_encoder(tiny_bert, max_length=64, stride=2)
     torch.testing.assert_close(wide.encode([SENTENCE])[0], narrow.encode([SENTENCE])[0])
 
 
 def test_thousand_word_sentence(tiny_bert):
-    encoder = HFEncoder(str(tiny_bert))
+    encoder = hf_encoder(tiny_bert)
     words = ["the", "big", "cat", "sat", "."] * 200
     [vectors] = encoder.encode([words])
     assert vectors.shape == (3, 1000, 32)
@@ -110,22 +111,22 @@ def test_thousand_word_sentence(tiny_bert):
 
 
 def test_word_longer_than_the_window_is_an_error(tiny_bert):
-    encoder = HFEncoder(str(tiny_bert), max_length=6)
+    encoder = hf_encoder(tiny_bert, max_length=6)
     with pytest.raises(ProbingError, match=r"alone is .*long_words=truncate"):
         encoder.encode([["the", "xyzxyz"]])
 
 
 def test_word_longer_than_the_window_can_be_cut(tiny_bert, caplog):
-    encoder = HFEncoder(str(tiny_bert), max_length=6, long_words="truncate")
+    encoder = hf_encoder(tiny_bert, max_length=6, long_words="truncate")
     [vectors] = encoder.encode([["the", "xyzxyz", "mat"]])
     assert vectors.shape == (3, 3, 32) and torch.isfinite(vectors).all()
     assert "cut the" in caplog.text and "'xyzxyz'" in caplog.text
-    assert encoder.settings != HFEncoder(str(tiny_bert), max_length=6).settings
+    assert encoder.settings != hf_encoder(tiny_bert, max_length=6).settings
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(ProbingError, match="could not load"):
-        HFEncoder(str(tmp_path / "no-such-model"))
+        hf_encoder(tmp_path / "no-such-model")
 
 
 def test_fingerprint_follows_weights_not_location(tiny_bert, tmp_path):
@@ -133,10 +134,10 @@ def test_fingerprint_follows_weights_not_location(tiny_bert, tmp_path):
 
     same = make_tiny_bert(tmp_path / "copy", seed=0)
     other = make_tiny_bert(tmp_path / "other", seed=1)
-    fingerprint = HFEncoder(str(tiny_bert)).fingerprint()
-    assert HFEncoder(str(same)).fingerprint() == fingerprint
-    assert HFEncoder(str(other)).fingerprint() != fingerprint
-    assert HFEncoder(str(tiny_bert), random_init=True, seed=3).fingerprint() != fingerprint
+    fingerprint = hf_encoder(tiny_bert).fingerprint()
+    assert hf_encoder(same).fingerprint() == fingerprint
+    assert hf_encoder(other).fingerprint() != fingerprint
+    assert hf_encoder(tiny_bert, random_init=True, seed=3).fingerprint() != fingerprint
 
 
 BLANKS = ["", " ", "\u200b", "\ufeff"]
@@ -147,10 +148,9 @@ def test_blank_words_are_the_unknown_token_and_extraction_warns_once(tiny_bert, 
     """Empty, whitespace-only and zero-width words make no piece: each is encoded as [UNK],
     keeps a vector of its own, and leaves the other words' vectors as they were; extraction
     warns once per corpus, with how many there are and where the first one is."""
-    from probing.features import extract
 
     torch.set_num_threads(1)
-    encoder = HFEncoder(str(tiny_bert))
+    encoder = hf_encoder(tiny_bert)
     sentences = [["the", "cat", "sat"], *(["the", blank, "cat", blank, "."] for blank in BLANKS)]
     assert encoder.blank_words(sentences) == [(i, j) for i in range(1, 5) for j in (1, 3)]
     encoded = encoder.encode(sentences)
@@ -160,10 +160,11 @@ def test_blank_words_are_the_unknown_token_and_extraction_warns_once(tiny_bert, 
         torch.testing.assert_close(vectors, expected)
     torch.testing.assert_close(encoded[0], encoder.encode([["the", "cat", "sat"]])[0])
 
-    clean = extract(encoder, [["the", "cat", "sat"]], tmp_path / "clean", desc="toy/clean")
+    clean = extract_as_configured(encoder, [["the", "cat", "sat"]], tmp_path / "clean",
+                                  desc="toy/clean")
     assert "no piece" not in caplog.text
     with caplog.at_level("WARNING"):
-        activations = extract(encoder, sentences, tmp_path / "cache", batch_size=8,
+        activations = extract_as_configured(encoder, sentences, tmp_path / "cache", batch_size=8,
                               shard_size=2, desc="toy/train")
     warnings = [r.getMessage() for r in caplog.records if "no piece of" in r.getMessage()]
     assert len(warnings) == 1, "once per corpus, not once per batch"
@@ -187,4 +188,4 @@ def test_damaged_weights_file_is_named_with_a_fix(tiny_bert, tmp_path):
     weights = damaged / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])  # a copy cut short
     with pytest.raises(ProbingError, match=r"model\.safetensors is damaged or incomplete.*again"):
-        HFEncoder(str(damaged))
+        hf_encoder(damaged)

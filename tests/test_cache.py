@@ -7,10 +7,9 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from from_yaml import extract_as_configured, hf_encoder
 
-from probing.encoders.hf import HFEncoder
-from probing.features import extract
-from probing.features.cache import cache_key, is_complete
+from probing.features.layout import cache_key
 
 SENTENCES = [["the", "cat", "sat"], ["a", "big", "dog", "ran", "."], ["xyz"], ["the", "mat"]] * 5
 
@@ -24,17 +23,17 @@ class CountingEncoder:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def encode(self, sentences):
+    def prepare(self, sentences):
         if self.fail_after is not None and self.batches >= self.fail_after:
             raise KeyboardInterrupt("simulated kill")
         self.batches += 1
         self.sentences += len(sentences)
-        return self.inner.encode(sentences)
+        return self.inner.prepare(sentences)
 
 
 def test_round_trip(tiny_bert, tmp_path):
-    encoder = HFEncoder(str(tiny_bert))
-    activations = extract(encoder, SENTENCES, tmp_path, batch_size=16, shard_size=3)
+    encoder = hf_encoder(tiny_bert)
+    activations = extract_as_configured(encoder, SENTENCES, tmp_path, batch_size=16, shard_size=3)
     assert activations.vectors.dtype == np.float16
     assert activations.vectors.shape == (sum(map(len, SENTENCES)), 3, 32)
     for i, words in enumerate(SENTENCES):
@@ -43,9 +42,9 @@ def test_round_trip(tiny_bert, tmp_path):
 
 
 def test_second_extraction_reads_the_cache(tiny_bert, tmp_path):
-    first = extract(HFEncoder(str(tiny_bert)), SENTENCES, tmp_path)
-    counting = CountingEncoder(HFEncoder(str(tiny_bert)))
-    again = extract(counting, SENTENCES, tmp_path)
+    first = extract_as_configured(hf_encoder(tiny_bert), SENTENCES, tmp_path)
+    counting = CountingEncoder(hf_encoder(tiny_bert))
+    again = extract_as_configured(counting, SENTENCES, tmp_path)
     assert counting.sentences == 0
     np.testing.assert_array_equal(first.vectors, again.vectors)
 
@@ -53,32 +52,32 @@ def test_second_extraction_reads_the_cache(tiny_bert, tmp_path):
 def test_key_depends_on_weights_pooling_and_sentences(tiny_bert, tmp_path):
     from conftest import make_tiny_bert
 
-    encoder = HFEncoder(str(tiny_bert))
+    encoder = hf_encoder(tiny_bert)
     key = cache_key(encoder, SENTENCES)
-    assert cache_key(HFEncoder(str(tiny_bert)), SENTENCES) == key
-    assert cache_key(HFEncoder(str(tiny_bert), pooling="first"), SENTENCES) != key
-    assert cache_key(HFEncoder(str(tiny_bert), stride=5), SENTENCES) != key
+    assert cache_key(hf_encoder(tiny_bert), SENTENCES) == key
+    assert cache_key(hf_encoder(tiny_bert, pooling="first"), SENTENCES) != key
+    assert cache_key(hf_encoder(tiny_bert, stride=5), SENTENCES) != key
     other = make_tiny_bert(tmp_path / "other", seed=1)
-    assert cache_key(HFEncoder(str(other)), SENTENCES) != key
+    assert cache_key(hf_encoder(other), SENTENCES) != key
     assert cache_key(encoder, SENTENCES[:-1]) != key
     assert cache_key(encoder, [["the", "cat sat"]]) != cache_key(encoder, [["the cat", "sat"]])
 
 
 def test_interrupted_extraction_is_never_read_and_resumes(tiny_bert, tmp_path):
-    encoder = HFEncoder(str(tiny_bert))
+    encoder = hf_encoder(tiny_bert)
     key = cache_key(encoder, SENTENCES)
     interrupted = CountingEncoder(encoder, fail_after=6)
     with pytest.raises(KeyboardInterrupt):
-        extract(interrupted, SENTENCES, tmp_path, batch_size=8, shard_size=4)
-    assert not is_complete(tmp_path / key)
+        extract_as_configured(interrupted, SENTENCES, tmp_path, batch_size=8, shard_size=4)
     assert not (tmp_path / key).exists()
     assert (tmp_path / f"{key}.partial").is_dir()
 
     resumed = CountingEncoder(encoder)
-    activations = extract(resumed, SENTENCES, tmp_path, batch_size=8, shard_size=4)
+    activations = extract_as_configured(resumed, SENTENCES, tmp_path, batch_size=8, shard_size=4)
     assert 0 < resumed.sentences < len(SENTENCES), "finished shards must not be encoded again"
     assert not (tmp_path / f"{key}.partial").exists()
-    clean = extract(encoder, SENTENCES, tmp_path / "clean", batch_size=8, shard_size=4)
+    clean = extract_as_configured(encoder, SENTENCES, tmp_path / "clean", batch_size=8,
+                                  shard_size=4)
     np.testing.assert_array_equal(activations.vectors, clean.vectors)
 
 
@@ -86,38 +85,38 @@ def test_killed_process_leaves_no_complete_cache(tiny_bert, tmp_path):
     """A real SIGKILL in the middle of writing: the folder named by the key never appears."""
     script = textwrap.dedent(f"""
         import os, signal
-        from probing.encoders.hf import HFEncoder
+        from probing.composed import configured_encoder
         from probing.features import extract
-        encoder = HFEncoder({str(tiny_bert)!r})
+        encoder = configured_encoder("hf", name_or_path={str(tiny_bert)!r}, device="cpu")
         calls = []
-        original = encoder.encode
-        def encode(sentences):
+        original = encoder.forward
+        def forward(batch):
             calls.append(1)
             if len(calls) == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
-            return original(sentences)
-        encoder.encode = encode
+            return original(batch)
+        encoder.forward = forward
         extract(encoder, {SENTENCES!r}, {str(tmp_path)!r}, batch_size=8, shard_size=4)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert result.returncode == -9
-    key = cache_key(HFEncoder(str(tiny_bert)), SENTENCES)
+    key = cache_key(hf_encoder(tiny_bert), SENTENCES)
     assert not (tmp_path / key).exists()
-    activations = extract(HFEncoder(str(tiny_bert)), SENTENCES, tmp_path, batch_size=8,
+    activations = extract_as_configured(hf_encoder(tiny_bert), SENTENCES, tmp_path, batch_size=8,
                           shard_size=4)
-    clean = extract(HFEncoder(str(tiny_bert)), SENTENCES, tmp_path / "clean")
+    clean = extract_as_configured(hf_encoder(tiny_bert), SENTENCES, tmp_path / "clean")
     np.testing.assert_array_equal(activations.vectors, clean.vectors)
 
 
 def test_non_finite_activations_are_refused(tiny_bert, tmp_path):
     from probing.errors import ProbingError
 
-    encoder = HFEncoder(str(tiny_bert))
+    encoder = hf_encoder(tiny_bert)
     with torch.no_grad():
         encoder.model.embeddings.word_embeddings.weight.mul_(1e30)
     encoder._fingerprint = None
     with pytest.raises(ProbingError, match="non-finite"):
-        extract(encoder, SENTENCES, tmp_path)
+        extract_as_configured(encoder, SENTENCES, tmp_path)
     assert not any(p.name == cache_key(encoder, SENTENCES) for p in tmp_path.iterdir())
 
 
@@ -125,4 +124,4 @@ def test_empty_sentence_is_refused(tiny_bert, tmp_path):
     from probing.errors import ProbingError
 
     with pytest.raises(ProbingError, match="empty sentence"):
-        extract(HFEncoder(str(tiny_bert)), [["a"], []], tmp_path)
+        extract_as_configured(hf_encoder(tiny_bert), [["a"], []], tmp_path)

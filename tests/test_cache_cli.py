@@ -1,4 +1,5 @@
-"""`python -m probing.cache list | remove`: what the activation cache holds, and removing it."""
+"""`probing-cache list | check | remove` (python -m probing.features): what the activation
+cache holds, whether it is whole, and removing it."""
 
 import argparse
 import os
@@ -6,13 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from from_yaml import extract_as_configured, hf_encoder
 from helpers import REPO
 
-from probing.cache import main, remove_caches
-from probing.encoders.hf import HFEncoder
 from probing.errors import ProbingError
-from probing.features import extract
-from probing.features.cache import cache_key
+from probing.features.__main__ import main, remove_caches
+from probing.features.layout import cache_key
 
 TRAIN = [["the", "cat", "sat"], ["a", "big", "dog", "ran", "."]] * 3
 DEV = [["the", "mat"], ["a", "dog"]]
@@ -21,23 +21,23 @@ DEV = [["the", "mat"], ["a", "dog"]]
 @pytest.fixture
 def caches(tiny_bert, tmp_path):
     """Three complete caches (two encoders) and one interrupted extraction."""
-    first = HFEncoder(str(tiny_bert), name="tiny", pooling="first")
-    second = HFEncoder(str(tiny_bert), name="tiny-mean", pooling="mean")
+    first = hf_encoder(tiny_bert, name="tiny", pooling="first")
+    second = hf_encoder(tiny_bert, name="tiny-mean", pooling="mean")
     root = tmp_path / "cache"
-    extract(first, TRAIN, root, desc="toy/train")
-    extract(first, DEV, root, desc="toy/dev")
-    extract(second, TRAIN, root, desc="toy/train")
+    extract_as_configured(first, TRAIN, root, desc="toy/train")
+    extract_as_configured(first, DEV, root, desc="toy/dev")
+    extract_as_configured(second, TRAIN, root, desc="toy/train")
 
     class Stop(Exception):
         pass
 
-    def fail(sentences):
+    def fail(batch):
         raise Stop
 
-    broken = HFEncoder(str(tiny_bert), name="tiny-last", pooling="last")
-    broken.encode = fail
+    broken = hf_encoder(tiny_bert, name="tiny-last", pooling="last")
+    broken.forward = fail
     with pytest.raises(Stop):
-        extract(broken, DEV, root, desc="toy/dev")
+        extract_as_configured(broken, DEV, root, desc="toy/dev")
     keys = {"train": cache_key(first, TRAIN), "dev": cache_key(first, DEV),
             "mean": cache_key(second, TRAIN), "partial": cache_key(broken, DEV)}
     return root, keys
@@ -112,7 +112,8 @@ def test_remove_skips_a_cache_being_extracted(caches, capsys):
 ])
 def test_remove_mistakes_are_clear_errors(caches, keys, encoder, message):
     root, _ = caches
-    args = argparse.Namespace(cache_dir=root, keys=keys, encoder=encoder, partial=False)
+    args = argparse.Namespace(cache_dir=root, keys=keys, encoder=encoder, partial=False,
+                              damaged=False)
     with pytest.raises(ProbingError, match=message):
         remove_caches(args)
     assert len(names(root)) == 4
@@ -121,11 +122,11 @@ def test_remove_mistakes_are_clear_errors(caches, keys, encoder, message):
 def test_command_line(caches, tmp_path):
     root, keys = caches
     env = {**os.environ, "PYTHONPATH": str(REPO), "PROBING_CACHE_DIR": str(root)}
-    listed = subprocess.run([sys.executable, "-m", "probing.cache", "list"], env=env,
+    listed = subprocess.run([sys.executable, "-m", "probing.features", "list"], env=env,
                             capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr
     assert keys["train"][:12] in listed.stdout
-    missing = subprocess.run([sys.executable, "-m", "probing.cache", "list", "--cache-dir",
+    missing = subprocess.run([sys.executable, "-m", "probing.features", "list", "--cache-dir",
                               str(tmp_path / "nowhere")], env=env, capture_output=True, text=True)
     assert missing.returncode == 1
     assert f"no cache folder at {tmp_path / 'nowhere'}" in missing.stderr

@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from from_yaml import elmo_encoder
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
@@ -106,15 +107,13 @@ def test_token_embeddings_match_tensorflow(fixture):
     with h5py.File(fixture / "elmo_token_embeddings.hdf5", "r") as f:
         expected = f["embedding"][...]
     assert len(vocab) == len(expected)
-    encoder = ELMoEncoder(str(fixture / "options.json"), str(fixture / "lm_weights.hdf5"),
-                          device="cpu")
+    encoder = elmo_encoder(fixture / "options.json", fixture / "lm_weights.hdf5")
     layer0 = torch.cat([vectors[0] for vectors in encoder.encode([[w] for w in vocab])])
     np.testing.assert_allclose(layer0[:, :16].numpy(), expected, rtol=0, atol=ATOL)
 
 
 def test_stateless_ignores_batch_mates_padding_and_order(fixture, sentences):
-    encoder = ELMoEncoder(str(fixture / "options.json"), str(fixture / "lm_weights.hdf5"),
-                          device="cpu")
+    encoder = elmo_encoder(fixture / "options.json", fixture / "lm_weights.hdf5")
     everything = [s for group in sentences for s in group]
     alone = [encoder.encode([s])[0] for s in everything]
     shuffled = list(range(len(everything)))
@@ -139,8 +138,7 @@ def test_stateless_ignores_batch_mates_padding_and_order(fixture, sentences):
 
 
 def test_encoder_contract(fixture):
-    encoder = ELMoEncoder(str(fixture / "options.json"), str(fixture / "lm_weights.hdf5"),
-                          device="cpu")
+    encoder = elmo_encoder(fixture / "options.json", fixture / "lm_weights.hdf5")
     assert (encoder.n_layers, encoder.dim, encoder.settings) == (3, 32, {"stateful": False})
     sentences = [["The", "cat", "sat", "."], ["Hi"]]
     out = encoder.encode(sentences)
@@ -149,16 +147,15 @@ def test_encoder_contract(fixture):
     torch.testing.assert_close(out[0][0, :, :16], out[0][0, :, 16:], rtol=0, atol=0)
     assert not torch.equal(out[0][1, :, :16], out[0][1, :, 16:])  # forward != backward
     assert encoder.sizes(sentences) == [6, 3]
-    again = ELMoEncoder(str(fixture / "options.json"), str(fixture / "lm_weights.hdf5"),
-                        device="cpu")
-    random_init = ELMoEncoder(str(fixture / "options.json"), random_init=True, device="cpu")
+    again = elmo_encoder(fixture / "options.json", fixture / "lm_weights.hdf5")
+    random_init = elmo_encoder(fixture / "options.json", random_init=True)
     assert encoder.fingerprint() == again.fingerprint() != random_init.fingerprint()
 
 
 def test_random_init_has_the_shape_but_not_the_weights(fixture):
     loaded = elmo(fixture).state_dict()
-    fresh = [ELMoEncoder(str(fixture / "options.json"), random_init=True, seed=seed,
-                         device="cpu").model.state_dict() for seed in (0, 0, 1)]
+    fresh = [elmo_encoder(fixture / "options.json", random_init=True, seed=seed).model.state_dict()
+             for seed in (0, 0, 1)]
     assert {k: v.shape for k, v in fresh[0].items()} == {k: v.shape for k, v in loaded.items()}
     for name, tensor in loaded.items():
         if tensor.abs().sum() > 0:
@@ -225,7 +222,7 @@ def test_bad_files_name_the_file(fixture, tmp_path):
     with pytest.raises(ProbingError, match=r"lm_weights\.hdf5: dataset 'char_embed' has shape"):
         load_elmo(other_shape, weights)
     with pytest.raises(ProbingError, match="weight_file"):
-        ELMoEncoder(str(fixture / "options.json"), None, device="cpu")
+        elmo_encoder(fixture / "options.json", None)
 
 
 def test_hydra_configs_build_the_encoder(data_dir):

@@ -78,6 +78,7 @@ def test_console_scripts():
     scripts = PYPROJECT["project"]["scripts"]
     assert sorted(scripts) == sorted(SCRIPTS)
     assert scripts["probing-report"] == "probing.report.__main__:main"
+    assert scripts["probing-cache"] == "probing.features.__main__:main"
 
 
 def test_conf_path_in_a_checkout_and_installed(tmp_path):

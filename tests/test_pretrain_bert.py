@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from from_yaml import hf_encoder
 from helpers import bert_overrides
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -19,7 +20,6 @@ from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
 from probing.checkpoints import checkpoint_sweep, list_checkpoints, read_info
-from probing.encoders.hf import HFEncoder
 from probing.errors import ProbingError
 from probing.pretrain.bert_objective import (
     BertObjective,
@@ -408,7 +408,7 @@ def test_attention_offsets(pretrained, corpus_dir, tmp_path):
 def test_checkpoint_is_an_hf_encoder(pretrained):
     first, last = list_checkpoints(pretrained)[0], list_checkpoints(pretrained)[-1]
     assert type(AutoModel.from_pretrained(last)).__name__ == "BertModel"
-    encoders = [HFEncoder(str(folder), device="cpu") for folder in (first, last)]
+    encoders = [hf_encoder(folder) for folder in (first, last)]
     vectors = encoders[1].encode([["The", "old", "captain", "saw", "a", "whale", "."]])
     assert vectors[0].shape == (3, 7, 32)
     assert encoders[1].max_length == 32, "the window is the length it was trained on"

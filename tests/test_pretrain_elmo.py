@@ -14,11 +14,11 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from from_yaml import elmo_encoder
 from hydra.utils import instantiate
 from safetensors.torch import load_file
 
 from probing.checkpoints import list_checkpoints, read_info
-from probing.encoders.elmo_encoder import ELMoEncoder
 from probing.errors import ProbingError
 from probing.models.elmo_bilm import batch_to_char_ids, word_char_ids
 from probing.pretrain.corpus import TextCorpus
@@ -305,8 +305,7 @@ def test_stopped_and_resumed_run_ends_with_the_same_weights(pretrained, corpus_d
 
 def encoder_matches(folder: Path, model) -> None:
     """The ELMo encoder reads the checkpoint in `folder` and gives `model`'s layers."""
-    encoder = ELMoEncoder(str(folder / "options.json"), str(folder / "weights.hdf5"),
-                          device="cpu")
+    encoder = elmo_encoder(folder / "options.json", folder / "weights.hdf5")
     sentences = [["The", "old", "sailor", "saw", "a", "whale", "."], ["Unseen", "words"]]
     with torch.no_grad():
         layers = model.bilm.eval()(batch_to_char_ids(sentences)).layers()
@@ -339,8 +338,7 @@ def test_pretraining_checkpoint_is_an_elmo_encoder(pretrained, corpus_dir):
     assert (folder / "vocab.txt").read_text().split("\n")[:4] == ["<S>", "</S>", "<UNK>", "."]
     made = objective(text_corpus(corpus_dir), pretrained.parent / "cache")
     encoder_matches(folder, made.load_model(folder))
-    encoder = ELMoEncoder(str(folder / "options.json"), str(folder / "weights.hdf5"),
-                          device="cpu")
+    encoder = elmo_encoder(folder / "options.json", folder / "weights.hdf5")
     assert encoder.provenance()["step"] == 40
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from itertools import accumulate, pairwise
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 class Pooling(StrEnum):
@@ -17,13 +17,79 @@ class Pooling(StrEnum):
     mean = "mean"
     last = "last"
 
-    def select(self, word_ids: torch.Tensor) -> torch.Tensor:
-        """word_ids: (rows, pieces), the word of each piece or -1 (special tokens, padding).
-        True on the pieces whose average is their word's vector."""
-        is_word = word_ids >= 0
-        starts = word_ids != F.pad(word_ids, (1, 0), value=-1)[:, :-1]
-        ends = word_ids != F.pad(word_ids, (0, 1), value=-1)[:, 1:]
-        return {"first": is_word & starts, "mean": is_word, "last": is_word & ends}[self.value]
+    def pieces(self, starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For words whose pieces sit at positions starts[j] .. starts[j] + counts[j] - 1:
+        the position of each word's first piece that enters its vector, and (word, position)
+        of the others (mean pooling only); a word's vector is the average of its entries."""
+        if self is Pooling.first:
+            return starts, np.zeros((2, 0), np.int64)
+        if self is Pooling.last:
+            return starts + counts - 1, np.zeros((2, 0), np.int64)
+        words = np.repeat(np.arange(len(counts)), counts - 1)
+        offset = np.arange(len(words)) - np.repeat(np.cumsum(counts - 1) - (counts - 1),
+                                                    counts - 1)
+        return starts, np.stack([words, starts[words] + 1 + offset])
+
+
+class LongWords(StrEnum):
+    """What to do with a single word that has more pieces than the model's window."""
+
+    error = "error"        # stop, naming the word
+    truncate = "truncate"  # encode its leading characters that fit, with a warning
+
+
+@dataclass(frozen=True)
+class Row:
+    """One pass through the model: the piece ids of each of its words, and which of its words
+    take their vectors from it (words [keep_start, keep_end) of the row)."""
+
+    pieces: list[list[int]]
+    keep_start: int
+    keep_end: int
+
+
+@dataclass(frozen=True)
+class WordPooling:
+    """Where each word's vector comes from in a batch's piece vectors flattened to
+    (rows x positions, dim): the first piece of each word (`first`), the other pieces that
+    enter a word's average (`extra_words`, `extra_positions`), and 1 / pieces per word
+    (`scale`, None where every word is one piece)."""
+
+    first: torch.Tensor
+    extra_words: torch.Tensor
+    extra_positions: torch.Tensor
+    scale: torch.Tensor | None
+
+    @classmethod
+    def of(cls, rows: list[Row], pooling: Pooling, first_position: int, width: int
+           ) -> "WordPooling":
+        """For rows padded to `width` positions whose pieces start at `first_position`
+        (after the special tokens); the words kept from each row, row after row."""
+        kept, row_of, skipped = [], [], []
+        for r, row in enumerate(rows):
+            counts = [len(p) for p in row.pieces]
+            kept += counts[row.keep_start:row.keep_end]
+            row_of += [r] * (row.keep_end - row.keep_start)
+            skipped.append(sum(counts[:row.keep_start]))
+        counts, row_of = np.array(kept, np.int64), np.array(row_of, np.int64)
+        before = np.cumsum(counts) - counts  # pieces of the batch's kept words before each
+        row_start = np.searchsorted(row_of, row_of)  # each word's row's first kept word
+        starts = (row_of * width + first_position + np.array(skipped, np.int64)[row_of]
+                  + before - before[row_start])
+        first, extra = pooling.pieces(starts, counts)
+        scale = (torch.from_numpy(1 / counts).float()
+                 if pooling is Pooling.mean and (counts > 1).any() else None)
+        return cls(torch.from_numpy(first), torch.from_numpy(extra[0]),
+                   torch.from_numpy(extra[1]), scale)
+
+    def __call__(self, layer: torch.Tensor) -> torch.Tensor:
+        """(rows, positions, dim) -> (words, dim)."""
+        flat = layer.flatten(0, 1)
+        words = flat.index_select(0, self.first.to(flat.device))
+        if len(self.extra_words):
+            words.index_add_(0, self.extra_words.to(flat.device),
+                             flat.index_select(0, self.extra_positions.to(flat.device)))
+        return words if self.scale is None else words * self.scale.to(flat.device)[:, None]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ class Encoder(ABC):
     layer 0 is the non-contextual embedding layer. `fingerprint()` identifies the weights,
     configuration and tokenizer, and `settings` the alignment choices that change the vectors;
     together they key the activation cache.
+
+    Encoding a batch is three steps, so that extraction can time and overlap them: `prepare`
+    (tokenise and align, on the CPU), `forward` (the model alone) and `words` (the model's
+    output pooled into word vectors, every word of the batch in order).
     """
 
     name: str
@@ -22,7 +26,22 @@ class Encoder(ABC):
     dim: int
 
     @abstractmethod
-    def encode(self, sentences: list[list[str]]) -> list[torch.Tensor]: ...
+    def prepare(self, sentences: list[list[str]]) -> Any:
+        """The model's inputs for a batch of sentences, and what `words` needs to align."""
+
+    @abstractmethod
+    def forward(self, prepared: Any) -> Any:
+        """The model's output for a prepared batch."""
+
+    @abstractmethod
+    def words(self, prepared: Any, output: Any, dtype: torch.dtype) -> torch.Tensor:
+        """(n_words, n_layers, dim) in `dtype` on the CPU: the batch's words, sentence after
+        sentence, each word's vector of each layer."""
+
+    def encode(self, sentences: list[list[str]]) -> list[torch.Tensor]:
+        prepared = self.prepare(sentences)
+        vectors = self.words(prepared, self.forward(prepared), torch.float32)
+        return [v.transpose(0, 1) for v in vectors.split([len(w) for w in sentences])]
 
     @abstractmethod
     def fingerprint(self) -> str: ...

@@ -1,10 +1,10 @@
 """ELMo as an Encoder for probing: the biLM of `probing.models.elmo_bilm` (published or
 self-pretrained weights), its three layers per word.
 
-LSTM state: `stateful=False` (the default, and what probing wants) runs every sentence from zero
-state, so a sentence's vectors depend on nothing but the sentence. `stateful=True` carries each
-batch row's final state into the same row of the next batch, as bilm-tf and AllenNLP do; vectors
-then depend on what was encoded before.
+LSTM state: `stateful=False` (conf/encoder/elmo.yaml's, and what probing wants) runs every
+sentence from zero state, so a sentence's vectors depend on nothing but the sentence.
+`stateful=True` carries each batch row's final state into the same row of the next batch, as
+bilm-tf and AllenNLP do; vectors then depend on what was encoded before.
 """
 
 import hashlib
@@ -25,16 +25,15 @@ class ELMoEncoder(Encoder):
     """ELMo's three layers per word for probing: [x; x] (char-CNN token layer), then
     [forward; backward] of LSTM layers 1 and 2. Reads whole words: no subword alignment.
 
-    `stateful=False` (the default) encodes every sentence from zero LSTM state, so its vectors
-    do not depend on its batch or on batch order; `stateful=True` carries state from batch to
-    batch like the original. `random_init` builds the same shape (from `options_file`) with
+    `stateful=False` (what probing wants) encodes every sentence from zero LSTM state, so its
+    vectors do not depend on its batch or on batch order; `stateful=True` carries state from
+    batch to batch like the original. `random_init` builds the same shape (from `options_file`) with
     fresh weights from `seed` — Tenney et al.'s random-encoder baseline; `weight_file` is then
     not read.
     """
 
-    def __init__(self, options_file: str, weight_file: str | None = None,
-                 name: str = "elmo", stateful: bool = False, device: str = "auto",
-                 random_init: bool = False, seed: int = 0) -> None:
+    def __init__(self, options_file: str, weight_file: str | None, name: str, stateful: bool,
+                 device: str, random_init: bool, seed: int) -> None:
         self.name = name
         self.options_file = options_file
         self.device = resolve_device(device)
@@ -71,8 +70,20 @@ class ELMoEncoder(Encoder):
     def sizes(self, sentences: list[list[str]]) -> list[int]:
         return [len(words) + 2 for words in sentences]  # with <S> and </S>
 
-    def encode(self, sentences: list[list[str]]) -> list[torch.Tensor]:
-        char_ids = batch_to_char_ids(sentences, self.model.max_chars).to(self.device)
+    def prepare(self, sentences: list[list[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Character ids (rows, words, max_chars) and the mask (rows, words + 2) of the
+        positions that are words once the model has put <S> and </S> around each sentence."""
+        lengths = torch.tensor([len(words) for words in sentences])
+        positions = torch.arange(int(lengths.max()) + 2)
+        words = (positions[None] >= 1) & (positions[None] <= lengths[:, None])
+        return batch_to_char_ids(sentences, self.model.max_chars), words
+
+    def forward(self, prepared: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         with torch.inference_mode():
-            layers = self.model(char_ids).layers().float().cpu()
-        return [layers[:, i, 1:len(words) + 1] for i, words in enumerate(sentences)]
+            return self.model(prepared[0].to(self.device)).layers()
+
+    def words(self, prepared: tuple[torch.Tensor, torch.Tensor], output: torch.Tensor,
+              dtype: torch.dtype) -> torch.Tensor:
+        """(layers, rows, positions, dim) -> the word positions' vectors (n_words, layers, dim)."""
+        with torch.inference_mode():
+            return output.permute(1, 2, 0, 3)[prepared[1].to(output.device)].to(dtype).cpu()

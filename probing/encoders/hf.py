@@ -3,15 +3,18 @@
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from probing.checkpoints import checkpoint_provenance
 from probing.devices import resolve_device
-from probing.encoders.alignment import Pooling, Window, plan_windows
+from probing.encoders.alignment import LongWords, Pooling, Row, WordPooling, plan_windows
 from probing.encoders.base import Encoder, hash_module
 from probing.errors import ProbingError
 
@@ -19,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Keys of a model config that name where it came from rather than what it computes.
 _PROVENANCE_KEYS = {"transformers_version", "architectures", "dtype", "torch_dtype"}
+_MEMO_WORDS = 1 << 20  # word types whose pieces are remembered
+_CHUNK = 4096  # sentences tokenized together when counting pieces
 
 
 class HFEncoder(Encoder):
@@ -39,14 +44,15 @@ class HFEncoder(Encoder):
     same architecture with fresh weights from `seed`, the usual random-encoder baseline.
     """
 
-    def __init__(self, name_or_path: str, name: str | None = None,
-                 pooling: Pooling | str = Pooling.mean, max_length: int | None = None,
-                 stride: int | None = None, device: str = "auto", dtype: str = "float32",
-                 random_init: bool = False, seed: int = 0, long_words: str = "error") -> None:
-        if long_words not in ("error", "truncate"):
-            raise ProbingError(f"encoder.long_words must be error or truncate, not {long_words!r}")
-        self.long_words = long_words
-        self.name = name or str(name_or_path)
+    def __init__(self, name_or_path: str, name: str, pooling: Pooling | str,
+                 max_length: int | None, stride: int | None, device: str, dtype: str,
+                 random_init: bool, seed: int, long_words: LongWords | str) -> None:
+        try:
+            self.long_words = LongWords(long_words)
+        except ValueError:
+            raise ProbingError(f"encoder.long_words must be error or truncate, not "
+                               f"{long_words!r}") from None
+        self.name = name
         self.name_or_path = str(name_or_path)
         self.pooling = Pooling(pooling)
         self.device = resolve_device(device)
@@ -75,11 +81,13 @@ class HFEncoder(Encoder):
                 f"0 < stride <= max_length - {n_special}; got max_length={self.max_length}, "
                 f"stride={self.stride}")
         self._fingerprint: str | None = None
+        self._pieces: dict[str, list[int]] = {}
+        self._specials = _special_tokens(self.tokenizer)
 
     @property
     def settings(self) -> dict:
         # Refusing long words never changes a vector, so only cutting them enters the key.
-        cut = {"long_words": "truncate"} if self.long_words == "truncate" else {}
+        cut = {"long_words": "truncate"} if self.long_words is LongWords.truncate else {}
         return {"pooling": self.pooling.value, "max_length": self.max_length,
                 "stride": self.stride, **cut}
 
@@ -99,51 +107,65 @@ class HFEncoder(Encoder):
         return {} if self.random_init else checkpoint_provenance(self.name_or_path)
 
     def sizes(self, sentences: list[list[str]]) -> list[int]:
-        n_special = self.tokenizer.num_special_tokens_to_add()
+        n_special = sum(map(len, self._specials))
         return [sum(counts) + n_special for counts in self._piece_counts(sentences)]
 
-    def encode(self, sentences: list[list[str]]) -> list[torch.Tensor]:
-        counts = self._piece_counts(sentences)
-        sentences = [self._with_unknowns(self._fitting_words(words, n), n)
-                     for words, n in zip(sentences, counts, strict=True)]
-        rows: list[tuple[int, Window]] = []
-        for i in range(len(sentences)):
-            rows.extend((i, window) for window in plan_windows(counts[i], self.max_pieces,
-                                                                 self.stride))
-        batch = self.tokenizer([sentences[i][w.start:w.end] for i, w in rows],
-                               is_split_into_words=True, padding=True, return_tensors="pt")
-        with torch.inference_mode():
-            output = self.model(**batch.to(self.device), output_hidden_states=True)
-        hidden = torch.stack(output.hidden_states).float()  # (layers, rows, pieces, dim)
-        lengths = [len(words) for words in sentences]
-        words = self._pool(hidden, batch, rows, lengths)
-        return list(words.cpu().split(lengths, dim=1))
+    def prepare(self, sentences: list[list[str]]) -> "PieceBatch":
+        """Pieces of every word (from a per-word memo: a word's pieces do not depend on its
+        neighbours), windows for long sentences, padded model inputs and the pooling weights."""
+        rows: list[Row] = []
+        for words in sentences:
+            pieces = self._fitting(words, self._word_pieces(words))
+            counts = [len(p) for p in pieces]
+            rows.extend(Row(pieces[w.start:w.end], w.keep_start - w.start, w.keep_end - w.start)
+                        for w in plan_windows(counts, self.max_pieces, self.stride))
+        prefix, suffix = self._specials
+        ids = [[*prefix, *chain.from_iterable(row.pieces), *suffix] for row in rows]
+        lengths = np.array([len(row_ids) for row_ids in ids])
+        width = int(lengths.max())
+        attention = np.arange(width) < lengths[:, None]
+        input_ids = np.full((len(ids), width), self.tokenizer.pad_token_id, np.int64)
+        input_ids[attention] = np.fromiter(chain.from_iterable(ids), np.int64, lengths.sum())
+        inputs = {"input_ids": torch.from_numpy(input_ids),
+                  "attention_mask": torch.from_numpy(attention.astype(np.int64))}
+        if "token_type_ids" in self.tokenizer.model_input_names:
+            inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
+        return PieceBatch(inputs, WordPooling.of(rows, self.pooling, len(prefix), width))
 
-    def _pool(self, hidden: torch.Tensor, batch, rows: list[tuple[int, Window]],
-              lengths: list[int]) -> torch.Tensor:
-        """Average the selected pieces of each kept word into that word's slot of the output."""
-        word_ids = torch.tensor([[-1 if w is None else w for w in batch.word_ids(r)]
-                                 for r in range(len(rows))])
-        first_word = torch.tensor([0, *lengths]).cumsum(0)
-        base = torch.tensor([first_word[i] + w.start for i, w in rows])[:, None]
-        keep = torch.tensor([[w.keep_start - w.start, w.keep_end - w.start] for _, w in rows])
-        chosen = (self.pooling.select(word_ids) & (word_ids >= keep[:, :1])
-                  & (word_ids < keep[:, 1:])).flatten().nonzero().squeeze(1)
-        target = (base + word_ids).flatten()[chosen]
-        counts = torch.bincount(target, minlength=sum(lengths))
-        flat = hidden.flatten(1, 2)
-        out = flat.new_zeros(flat.shape[0], sum(lengths), flat.shape[2])
-        out.index_add_(1, target.to(flat.device), flat[:, chosen.to(flat.device)])
-        return out / counts.to(flat.device)[None, :, None]
+    def forward(self, prepared: "PieceBatch") -> tuple[torch.Tensor, ...]:
+        inputs = {k: v.to(self.device) for k, v in prepared.inputs.items()}
+        with torch.inference_mode():
+            return self.model(**inputs, output_hidden_states=True).hidden_states
+
+    def words(self, prepared: "PieceBatch", output: tuple[torch.Tensor, ...],
+              dtype: torch.dtype) -> torch.Tensor:
+        """Each layer's piece vectors gathered (and averaged) into word vectors, written
+        straight into the output in `dtype` (no float32 copy of every layer first)."""
+        with torch.inference_mode():
+            words = torch.empty(len(prepared.pooling.first), len(output), self.dim, dtype=dtype,
+                                device=output[0].device)
+            for i, layer in enumerate(output):
+                words[:, i] = prepared.pooling(layer.float())
+            return words.cpu()
+
+    def _word_pieces(self, words: list[str]) -> list[list[int]]:
+        """Piece ids of each word; words not seen before are tokenized in one call."""
+        new = list({w: None for w in words if w not in self._pieces})
+        if new:
+            if len(self._pieces) + len(new) > _MEMO_WORDS:  # memory bounded on any corpus
+                self._pieces.clear()
+                new = list(dict.fromkeys(words))
+            encoded = self.tokenizer([[w] for w in new], is_split_into_words=True,
+                                     add_special_tokens=False)["input_ids"]
+            self._pieces.update(zip(new, encoded, strict=True))
+        return [self._pieces[w] for w in words]
 
     def _piece_counts(self, sentences: list[list[str]]) -> list[list[int]]:
-        encoded = self.tokenizer(sentences, is_split_into_words=True, add_special_tokens=False)
         counts = []
-        for i, words in enumerate(sentences):
-            per_word = [0] * len(words)
-            for word in encoded.word_ids(i):
-                per_word[word] += 1
-            counts.append(per_word)
+        for start in range(0, len(sentences), _CHUNK):
+            chunk = sentences[start:start + _CHUNK]
+            pieces = iter(self._word_pieces([w for words in chunk for w in words]))
+            counts.extend([len(next(pieces)) for _ in words] for words in chunk)
         return counts
 
     def blank_words(self, sentences: list[list[str]]) -> list[tuple[int, int]]:
@@ -165,52 +187,66 @@ class HFEncoder(Encoder):
             desc or "corpus", len(blank), self.name, self.tokenizer.unk_token, j + 1,
             sentences[i][j], i + 1, " ".join(sentences[i])[:100])
 
-    def _with_unknowns(self, words: list[str], counts: list[int]) -> list[str]:
-        """Words the tokenizer maps to no piece at all (empty, whitespace-only, zero-width or
-        control characters) become the unknown token, one piece, so that every word has a
-        vector. Updates counts in place."""
-        if 0 not in counts:
-            return words
-        if self.tokenizer.unk_token is None:
-            blank = words[counts.index(0)]
+    def _fitting(self, words: list[str], pieces: list[list[int]]) -> list[list[int]]:
+        """Every word as at least one piece and at most a window's: a word the tokenizer maps
+        to no piece (empty, whitespace-only, zero-width or control characters) becomes the
+        unknown token; a word longer than the window stops the run or is cut to its leading
+        characters that fit, by `long_words`."""
+        if all(0 < len(p) <= self.max_pieces for p in pieces):
+            return pieces
+        return [self._unknown(words) if not p else self._fitting_word(words, i, p)
+                for i, p in enumerate(pieces)]
+
+    def _unknown(self, words: list[str]) -> list[int]:
+        if self.tokenizer.unk_token_id is None:
+            blank = next(w for w, p in zip(words, self._word_pieces(words), strict=True)
+                         if not p)
             raise ProbingError(
                 f"encoder {self.name}: the word {blank!r} makes no piece and this tokenizer has "
                 f"no unknown token to encode it as; drop or replace such words in the corpus "
                 f"(sentence: {' '.join(words)[:100]!r})")
-        words = [w if count else self.tokenizer.unk_token
-                 for w, count in zip(words, counts, strict=True)]
-        counts[:] = [count or 1 for count in counts]
-        return words
+        return [self.tokenizer.unk_token_id]
 
-    def _fitting_words(self, words: list[str], counts: list[int]) -> list[str]:
-        """Words with more pieces than the window stop the run or are cut to their leading
-        characters that fit, by `long_words`. Updates counts in place."""
-        if max(counts, default=0) <= self.max_pieces:
-            return words
-        words = list(words)
-        for i, count in enumerate(counts):
-            if count <= self.max_pieces:
-                continue
-            if self.long_words == "error":
-                raise ProbingError(
-                    f"encoder {self.name}: the word {words[i][:60]!r} alone is {count} pieces, "
-                    f"more than the model's window of {self.max_pieces}; drop or shorten it in "
-                    f"the corpus, or set encoder.long_words=truncate to encode its first "
-                    f"pieces (sentence: {' '.join(words)[:100]!r})")
-            word = words[i]
-            # Pieces grow with characters: cut in proportion until it fits. One character can
-            # still be several byte-level pieces, so the loop also ends there.
-            while count > self.max_pieces and len(word) > 1:
-                word = word[:max(1, len(word) * self.max_pieces // count)]
-                [[count]] = self._piece_counts([[word]])
-            if count > self.max_pieces:
-                raise ProbingError(f"encoder {self.name}: even the first character of "
-                                   f"{words[i][:60]!r} is more pieces than the model's window "
-                                   f"of {self.max_pieces}; give a larger encoder.max_length")
-            log.warning("encoder %s: cut the %d-piece word %r to %r, the window's %d pieces",
-                        self.name, counts[i], words[i][:60], word[:60], self.max_pieces)
-            words[i], counts[i] = word, count
-        return words
+    def _fitting_word(self, words: list[str], i: int, pieces: list[int]) -> list[int]:
+        count = len(pieces)
+        if count <= self.max_pieces:
+            return pieces
+        if self.long_words is LongWords.error:
+            raise ProbingError(
+                f"encoder {self.name}: the word {words[i][:60]!r} alone is {count} pieces, "
+                f"more than the model's window of {self.max_pieces}; drop or shorten it in "
+                f"the corpus, or set encoder.long_words=truncate to encode its first "
+                f"pieces (sentence: {' '.join(words)[:100]!r})")
+        word = words[i]
+        # Pieces grow with characters: cut in proportion until it fits. One character can
+        # still be several byte-level pieces, so the loop also ends there.
+        while len(pieces) > self.max_pieces and len(word) > 1:
+            word = word[:max(1, len(word) * self.max_pieces // len(pieces))]
+            [pieces] = self._word_pieces([word])
+        if len(pieces) > self.max_pieces:
+            raise ProbingError(f"encoder {self.name}: even the first character of "
+                               f"{words[i][:60]!r} is more pieces than the model's window "
+                               f"of {self.max_pieces}; give a larger encoder.max_length")
+        log.warning("encoder %s: cut the %d-piece word %r to %r, the window's %d pieces",
+                    self.name, count, words[i][:60], word[:60], self.max_pieces)
+        return pieces
+
+
+@dataclass
+class PieceBatch:
+    """A prepared batch: model inputs (rows, positions) and where each word's vector comes
+    from in the model's output."""
+
+    inputs: dict[str, torch.Tensor]
+    pooling: WordPooling
+
+
+def _special_tokens(tokenizer) -> tuple[list[int], list[int]]:
+    """The ids the tokenizer puts before and after a single sequence ([CLS] .. [SEP])."""
+    bare = tokenizer(["a"], is_split_into_words=True, add_special_tokens=False)["input_ids"]
+    full = tokenizer(["a"], is_split_into_words=True)["input_ids"]
+    start = next(i for i in range(len(full)) if full[i:i + len(bare)] == bare)
+    return full[:start], full[start + len(bare):]
 
 
 def _load(auto_class, name_or_path: str, **kwargs):

@@ -1,14 +1,14 @@
-"""The activation cache: every layer's word vectors of one corpus under one encoder, on disk.
+"""The activation cache: a complete cache opened for reading, and one being written.
 
-A cache is a folder named by its key, holding `vectors.npy` (n_words, n_layers, dim) float16,
-memory-mapped on reading, `offsets.npy` (sentence i is rows offsets[i]:offsets[i+1]) and
-`meta.json`. It is built in `<key>.partial/` and renamed into place when complete, so a folder
-named by a key is always whole; a partial folder records finished shards and is resumed.
+The files and their names are `layout`'s; whether a folder is whole is `check`'s. A cache is
+built in its partial folder shard by shard (plain writes at each sentence's rows, no growing
+memory map, so that the process's memory does not grow with the corpus), each finished shard's
+checksum read back from the file and kept in its mark, and the folder is renamed into place
+with the checksums in meta.json once every shard is done.
 """
 
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -21,33 +21,34 @@ from pathlib import Path
 import numpy as np
 
 from probing.atomic import write_json_atomic
-from probing.encoders.base import Encoder
 from probing.errors import ProbingError
+from probing.features.check import check_folder
+from probing.features.layout import (
+    CHECKSUM,
+    DONE,
+    DTYPE,
+    FORMAT_VERSION,
+    META,
+    OFFSETS,
+    PLAN,
+    READ_BYTES,
+    VECTORS,
+    Shards,
+    file_checksum,
+    header_checksum,
+    read_header,
+    removal_name,
+    shard_bounds,
+    write_header,
+)
 
 log = logging.getLogger(__name__)
-
-FORMAT_VERSION = 1
-
-
-def corpus_hash(sentences: list[list[str]]) -> str:
-    """Hash of the exact word sequences encoded: tasks that read the same sentences, from the
-    same file or not, share one cache, and a change in how a reader splits words does not."""
-    digest = hashlib.sha256()
-    for words in sentences:
-        digest.update("\x1f".join(words).encode())
-        digest.update(b"\x1e")
-    return digest.hexdigest()
-
-
-def cache_key(encoder: Encoder, sentences: list[list[str]]) -> str:
-    parts = {"encoder": encoder.fingerprint(), "settings": encoder.settings,
-             "corpus": corpus_hash(sentences), "format": FORMAT_VERSION}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
 class Activations:
-    """A complete cache, opened read-only."""
+    """A complete cache, opened read-only: `vectors` (n_words, n_layers, dim) float16,
+    memory-mapped; sentence i is rows offsets[i]:offsets[i + 1]."""
 
     vectors: np.ndarray
     offsets: np.ndarray
@@ -55,10 +56,14 @@ class Activations:
     reused: bool = True
 
     @classmethod
-    def open(cls, folder: Path, reused: bool = True) -> "Activations":
-        meta = json.loads((folder / "meta.json").read_text())
-        return cls(np.load(folder / "vectors.npy", mmap_mode="r"),
-                   np.load(folder / "offsets.npy"), meta, reused)
+    def open(cls, folder: Path, reused: bool = True, checksums: bool = True) -> "Activations":
+        """Open after checking the folder (every shard's checksum unless `checksums` is
+        False); a damaged folder raises DamagedCache."""
+        checked = check_folder(folder, checksums)
+        meta = checked.meta
+        vectors = np.memmap(folder / VECTORS, dtype=DTYPE, mode="r", offset=checked.data_start,
+                            shape=(meta["n_words"], meta["n_layers"], meta["dim"]))
+        return cls(vectors, checked.offsets, meta, reused)
 
     @property
     def n_layers(self) -> int:
@@ -76,10 +81,6 @@ class Activations:
         return self.vectors[self.offsets[i]:self.offsets[i + 1]]
 
 
-def is_complete(folder: Path) -> bool:
-    return (folder / "meta.json").is_file()
-
-
 @contextmanager
 def exclusive(lock_path: Path) -> Iterator[None]:
     """Hold an exclusive lock, so that two runs of a sweep never build the same cache at once."""
@@ -92,102 +93,145 @@ def exclusive(lock_path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def discard(path: Path) -> None:
+    """Delete a cache folder (or whatever sits at its name): renamed away first, so that no
+    reader ever opens it half deleted."""
+    doomed = removal_name(path)
+    os.replace(path, doomed)
+    if doomed.is_dir() and not doomed.is_symlink():
+        shutil.rmtree(doomed)
+    else:
+        doomed.unlink()
+
+
 class PartialCache:
-    """A cache being written: shards of sentences are filled in and marked done one by one.
+    """A cache being written: shards of consecutive sentences are filled in and marked done.
 
     `plan.json` says what the folder is being built for (key, shape, shard size, format); a
     partial folder whose plan is missing, unreadable, invalid or made for anything else is
-    deleted and started over, never trusted.
+    deleted and started over, never trusted. A finished shard whose checksum no longer matches
+    its mark is encoded again.
     """
 
     def __init__(self, folder: Path, key: str, offsets: np.ndarray, n_layers: int, dim: int,
-                 shard_size: int, describe: dict | None = None) -> None:
-        self.folder = folder
-        self.done = folder / "done"
-        self.offsets = offsets
+                 shard_size: int, describe: dict) -> None:
+        self.folder, self.offsets = folder, offsets
+        self.done = folder / DONE
         shape = (int(offsets[-1]), n_layers, dim)
-        n_shards = -(-(len(offsets) - 1) // shard_size)
-        expected = {"format": FORMAT_VERSION, "key": key, "shape": list(shape),
-                    "n_sentences": len(offsets) - 1}
-        if folder.exists():
-            reason = self._unusable(expected)
+        self.plan = {"format": FORMAT_VERSION, "key": key, "shape": list(shape),
+                     "n_sentences": len(offsets) - 1}
+        if folder.exists() or folder.is_symlink():
+            reason = self._unusable()
             if reason is None:
-                self.vectors = np.load(folder / "vectors.npy", mmap_mode="r+")
-                ensure_space(folder, self.vectors.nbytes, folder / "vectors.npy")
-                reserve(folder / "vectors.npy")
+                ensure_space(folder, shape_bytes(shape), folder / VECTORS)
+                reserve(folder / VECTORS)
+                self._open(shape)
+                self._forget_damaged_shards()
                 return
             log.warning("%s: %s; starting this cache over", folder, reason)
-            shutil.rmtree(folder)
+            discard(folder)
+        self.shard_size = shard_size
         ensure_space(folder.parent, shape_bytes(shape) + offsets.nbytes)
         try:
-            folder.mkdir(parents=True)
-            self.done.mkdir()
-            self.shard_size = shard_size
-            np.save(folder / "offsets.npy", offsets)
-            self.vectors = np.lib.format.open_memmap(folder / "vectors.npy", mode="w+",
-                                                     dtype=np.float16, shape=shape)
-            reserve(folder / "vectors.npy")
+            self.done.mkdir(parents=True)
+            np.save(folder / OFFSETS, offsets)
+            write_header(folder / VECTORS, shape)
+            reserve(folder / VECTORS)
+            self._open(shape)
             # The plan is written last: a folder without it is restarted from scratch.
-            write_json_atomic(folder / "plan.json", {**expected, "shard_size": shard_size,
-                                                     "n_shards": n_shards, **(describe or {})})
+            write_json_atomic(folder / PLAN, {**self.plan, "shard_size": shard_size,
+                                              "n_shards": len(self.bounds), **describe})
         except BaseException:
             # Leave nothing that takes space and could never be resumed.
-            self.vectors = None
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
-    def _unusable(self, expected: dict) -> str | None:
+    def _open(self, shape: tuple[int, ...]) -> None:
+        self.bounds = shard_bounds(len(self.offsets) - 1, self.shard_size)
+        _, _, data_start = read_header(self.folder / VECTORS)
+        self.shards = Shards(data_start, shape[1] * shape[2] * DTYPE.itemsize, self.offsets,
+                             self.shard_size)
+        # closed by finish or close
+        self.file = open(self.folder / VECTORS, "r+b", buffering=0)  # noqa: SIM115
+
+    def _unusable(self) -> str | None:
         """Why the partial folder cannot be resumed, or None when it can (sets shard_size)."""
         try:
-            plan = json.loads((self.folder / "plan.json").read_text())
+            plan = json.loads((self.folder / PLAN).read_text())
         except (OSError, ValueError) as e:
-            return f"no readable plan.json ({e})"
+            return f"no readable {PLAN} ({e})"
         if not isinstance(plan, dict):
-            return "plan.json is not an object"
-        for name, value in expected.items():
+            return f"{PLAN} is not an object"
+        for name, value in self.plan.items():
             if plan.get(name) != value:
-                return f"plan.json has {name}={plan.get(name)!r}, this run needs {value!r}"
+                return f"{PLAN} has {name}={plan.get(name)!r}, this run needs {value!r}"
         shard_size = plan.get("shard_size")
         if type(shard_size) is not int or shard_size < 1:
-            return f"plan.json has an invalid shard_size {shard_size!r}"
+            return f"{PLAN} has an invalid shard_size {shard_size!r}"
         self.shard_size = shard_size
-        n_shards = -(-expected["n_sentences"] // shard_size)
+        n_shards = len(shard_bounds(self.plan["n_sentences"], shard_size))
         try:
-            vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
-            offsets = np.load(self.folder / "offsets.npy")
+            shape, dtype, start = read_header(self.folder / VECTORS)
+            size = (self.folder / VECTORS).stat().st_size
+            offsets = np.load(self.folder / OFFSETS)
             marks = [p.name for p in self.done.iterdir()]
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, SyntaxError, TypeError) as e:
             return f"its files cannot be read ({e})"
-        if list(vectors.shape) != expected["shape"] or vectors.dtype != np.float16:
-            return f"vectors.npy holds {vectors.dtype} {vectors.shape}"
-        del vectors
+        if list(shape) != self.plan["shape"] or dtype != DTYPE:
+            return f"{VECTORS} holds {dtype} {shape}"
+        if size != start + int(np.prod(shape)) * DTYPE.itemsize:
+            return f"{VECTORS} is {size:,} bytes, not the size of {tuple(shape)}"
         if not np.array_equal(offsets, self.offsets):
-            return "offsets.npy differs from this corpus"
+            return f"{OFFSETS} differs from this corpus"
         if any(not m.isdigit() or int(m) >= n_shards for m in marks):
-            return f"unexpected files in {self.done}"
+            return f"unexpected files in {self.done} (this corpus has {n_shards} shards)"
         return None
+
+    def _forget_damaged_shards(self) -> None:
+        buffer = bytearray(READ_BYTES)
+        for mark in sorted(self.done.iterdir()):
+            shard = int(mark.name)
+            if mark.read_text().strip() != self.shards.checksum(self.file, shard, buffer):
+                log.warning("%s: shard %d does not match its checksum; encoding it again",
+                            self.folder, shard)
+                mark.unlink()
 
     def is_done(self, shard: int) -> bool:
         return (self.done / str(shard)).exists()
 
-    def write(self, sentence: int, vectors: np.ndarray) -> None:
-        """vectors: (n_layers, n_words, dim) of one sentence."""
-        self.vectors[self.offsets[sentence]:self.offsets[sentence + 1]] = vectors.swapaxes(0, 1)
+    def write(self, sentence: int, rows: np.ndarray) -> None:
+        """rows: (n_words, n_layers, dim) float16 of one sentence, C-contiguous."""
+        position = self.shards.data_start + int(self.offsets[sentence]) * self.shards.row_bytes
+        view = memoryview(rows).cast("B")
+        while view:
+            written = os.pwrite(self.file.fileno(), view, position)
+            view, position = view[written:], position + written
 
     def mark_done(self, shard: int) -> None:
-        self.vectors.flush()
-        (self.done / str(shard)).touch()
+        """The shard's checksum, read back from the file, is its mark."""
+        digest = self.shards.checksum(self.file, shard, bytearray(READ_BYTES))
+        (self.done / str(shard)).write_text(digest)
 
     def finish(self, final: Path, meta: dict) -> None:
-        """Write the metadata and rename the folder into place: from here on it is complete."""
-        self.vectors.flush()
-        del self.vectors
-        write_json_atomic(self.folder / "meta.json", meta)
+        """Write the metadata with every checksum and rename the folder into place: from
+        here on it is complete."""
+        self.file.close()
+        sums = [(self.done / str(shard)).read_text().strip() for shard in range(len(self.bounds))]
+        write_json_atomic(self.folder / META, {
+            **meta, "format": FORMAT_VERSION, "shard_size": self.shard_size,
+            "checksums": {"algorithm": CHECKSUM, "offsets": file_checksum(self.folder / OFFSETS),
+                          "header": header_checksum(self.folder / VECTORS,
+                                                    self.shards.data_start),
+                          "shards": sums}})
         os.replace(self.folder, final)
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.close()
 
 
 def shape_bytes(shape: tuple[int, ...]) -> int:
-    return int(np.prod(shape)) * np.dtype(np.float16).itemsize + 128
+    return int(np.prod(shape)) * DTYPE.itemsize + 128
 
 
 # Room left beside the vectors for the offsets, the plan, the metadata and the lock.
@@ -196,8 +240,7 @@ MARGIN = 1 << 16
 
 def ensure_space(folder: Path, size: int, existing: Path | None = None) -> None:
     """Stop before writing when the file system of `folder` cannot hold `size` more bytes (less
-    what `existing` already has on disk): a memory-mapped write to a full disk is a bus error,
-    not an exception."""
+    what `existing` already has on disk)."""
     needed = size + MARGIN
     if existing is not None:
         needed -= min(size, existing.stat().st_blocks * 512)
@@ -208,7 +251,7 @@ def ensure_space(folder: Path, size: int, existing: Path | None = None) -> None:
 
 def reserve(path: Path) -> None:
     """Allocate every block of `path` now, so that a disk that fills up later fails here with
-    an error rather than in the middle of a memory-mapped write."""
+    an error rather than in the middle of an extraction."""
     fd = os.open(path, os.O_RDWR)
     try:
         os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
@@ -228,8 +271,9 @@ class NoSpaceError(ProbingError):
             f"not enough free space for the activation cache in {folder}: it needs "
             f"{_mb(needed)}, {_mb(free)} are free. Free some space there, or move the cache to "
             f"a larger disk with PROBING_CACHE_DIR=/path or the override paths.cache_dir=/path "
-            f"(`python -m probing.cache list` shows the caches there and their sizes)")
+            f"(`probing-cache list` shows the caches there and their sizes)")
 
 
 def _mb(n: int) -> str:
     return f"{n / 2**20:,.1f} MB"
+

@@ -1,5 +1,5 @@
-"""Issue 12: the activation cache under a full disk, bad settings, stale partial folders,
-unwritable folders, kill -9 and concurrent runs."""
+"""The activation cache under a full disk, bad settings, stale partial folders, unwritable
+folders, kill -9 and concurrent runs."""
 
 import errno
 import json
@@ -9,12 +9,14 @@ import textwrap
 from collections import namedtuple
 
 import pytest
+from from_yaml import extract_as_configured, hf_encoder
 
 import probing.features.cache as cache_module
 from probing.encoders.hf import HFEncoder
 from probing.errors import ProbingError
-from probing.features import extract
-from probing.features.cache import PartialCache, cache_key
+from probing.features.cache import PartialCache
+from probing.features.layout import cache_key
+from probing.report.record import RunRecord
 
 SENTENCES = [["the", "cat", "sat"], ["a", "big", "dog", "ran", "."], ["xyz"], ["the", "mat"]] * 5
 Usage = namedtuple("Usage", "total used free")
@@ -22,7 +24,7 @@ Usage = namedtuple("Usage", "total used free")
 
 @pytest.fixture
 def encoder(tiny_bert):
-    return HFEncoder(str(tiny_bert))
+    return hf_encoder(tiny_bert)
 
 
 def files_of(folder):
@@ -34,7 +36,7 @@ def test_too_little_free_space_stops_before_writing(encoder, tmp_path, monkeypat
     cache = tmp_path / "cache"
     with pytest.raises(ProbingError, match=rf"not enough free space .* in {cache}: it needs "
                        r"[\d.]+ MB, 0.0 MB are free.*PROBING_CACHE_DIR.*paths.cache_dir"):
-        extract(encoder, SENTENCES, cache, desc="toy/train")
+        extract_as_configured(encoder, SENTENCES, cache, desc="toy/train")
     assert not any(p.name.endswith(".partial") for p in cache.iterdir())
 
 
@@ -45,7 +47,7 @@ def test_write_error_becomes_a_probing_error(encoder, tmp_path, monkeypatch):
     monkeypatch.setattr(PartialCache, "write", full)
     with pytest.raises(ProbingError, match=rf"disk holding the activation cache {tmp_path} is "
                        r"full.*free some space there, or move the cache.*PROBING_CACHE_DIR"):
-        extract(encoder, SENTENCES, tmp_path)
+        extract_as_configured(encoder, SENTENCES, tmp_path)
 
 
 def test_full_disk_while_reserving_is_a_probing_error(encoder, tmp_path, monkeypatch):
@@ -54,7 +56,7 @@ def test_full_disk_while_reserving_is_a_probing_error(encoder, tmp_path, monkeyp
 
     monkeypatch.setattr(cache_module.os, "posix_fallocate", fallocate)
     with pytest.raises(ProbingError, match=f"not enough free space .* in {tmp_path}: it needs"):
-        extract(encoder, SENTENCES, tmp_path)
+        extract_as_configured(encoder, SENTENCES, tmp_path)
     assert not list(tmp_path.glob("*.partial")), "nothing that takes space is left behind"
 
 
@@ -64,7 +66,7 @@ def test_invalid_settings_are_refused_before_anything_is_created(encoder, tmp_pa
                                                                   value):
     cache = tmp_path / "cache"
     with pytest.raises(ProbingError, match=rf"features.{setting}={value}: it must be a whole"):
-        extract(encoder, SENTENCES, cache, **{setting: value})
+        extract_as_configured(encoder, SENTENCES, cache, **{setting: value})
     assert not cache.exists()
 
 
@@ -80,9 +82,9 @@ def test_partial_cache_with_a_bad_plan_is_started_over(encoder, tmp_path, plan):
     (partial / "done" / "0").touch()
     (partial / "plan.json").write_text(plan if isinstance(plan, str) else json.dumps(plan))
     (partial / "vectors.npy").write_bytes(b"junk")
-    activations = extract(encoder, SENTENCES, tmp_path, batch_size=8, shard_size=4)
+    activations = extract_as_configured(encoder, SENTENCES, tmp_path, batch_size=8, shard_size=4)
     assert not partial.exists()
-    extract(encoder, SENTENCES, tmp_path / "clean", batch_size=8, shard_size=4)
+    extract_as_configured(encoder, SENTENCES, tmp_path / "clean", batch_size=8, shard_size=4)
     assert files_of(tmp_path / key) == files_of(tmp_path / "clean" / key)
     assert not activations.reused
 
@@ -93,17 +95,17 @@ def test_partial_cache_with_corrupt_marks_is_started_over(encoder, tmp_path):
     class Stop(Exception):
         pass
 
-    def fail(sentences):
+    def fail(batch):
         raise Stop
 
     broken = HFEncoder.__new__(HFEncoder)
     broken.__dict__.update(encoder.__dict__)
-    broken.encode = fail
+    broken.forward = fail
     with pytest.raises(Stop):
-        extract(broken, SENTENCES, tmp_path, batch_size=8, shard_size=4)
+        extract_as_configured(broken, SENTENCES, tmp_path, batch_size=8, shard_size=4)
     (tmp_path / f"{key}.partial" / "done" / "99").touch()
-    extract(encoder, SENTENCES, tmp_path, batch_size=8, shard_size=4)
-    extract(encoder, SENTENCES, tmp_path / "clean", batch_size=8, shard_size=4)
+    extract_as_configured(encoder, SENTENCES, tmp_path, batch_size=8, shard_size=4)
+    extract_as_configured(encoder, SENTENCES, tmp_path / "clean", batch_size=8, shard_size=4)
     assert files_of(tmp_path / key) == files_of(tmp_path / "clean" / key)
 
 
@@ -112,7 +114,7 @@ def test_cache_folder_that_cannot_be_made_names_it_and_the_setting(encoder, tmp_
     blocker.write_text("")
     with pytest.raises(ProbingError, match=rf"cannot write the activation cache folder "
                        rf"{blocker / 'cache'}.*PROBING_CACHE_DIR=/path.*paths.cache_dir=/path"):
-        extract(encoder, SENTENCES, blocker / "cache")
+        extract_as_configured(encoder, SENTENCES, blocker / "cache")
 
 
 def test_unwritable_cache_folder_names_it_and_the_setting(encoder, tmp_path, monkeypatch):
@@ -122,22 +124,22 @@ def test_unwritable_cache_folder_names_it_and_the_setting(encoder, tmp_path, mon
     monkeypatch.setattr(cache_module, "open", denied, raising=False)
     with pytest.raises(ProbingError, match=rf"cannot write the activation cache folder "
                        rf"{tmp_path}: .*Permission denied.*make it a writable folder"):
-        extract(encoder, SENTENCES, tmp_path)
+        extract_as_configured(encoder, SENTENCES, tmp_path)
 
 
 KILLED_RUN = """
 import os, signal, sys
-from probing.encoders.hf import HFEncoder
 from probing.features import extract
-encoder = HFEncoder(sys.argv[1])
+from probing.composed import configured_encoder
+encoder = configured_encoder("hf", name_or_path=sys.argv[1], device="cpu")
 calls = []
-original = encoder.encode
-def encode(sentences):
+original = encoder.forward
+def forward(batch):
     calls.append(1)
     if len(calls) == int(sys.argv[3]):
         os.kill(os.getpid(), signal.SIGKILL)
-    return original(sentences)
-encoder.encode = encode
+    return original(batch)
+encoder.forward = forward
 extract(encoder, SENTENCES, sys.argv[2], batch_size=8, shard_size=4)
 """
 
@@ -149,21 +151,21 @@ def test_kill_9_then_resume_gives_a_byte_identical_cache(tiny_bert, encoder, tmp
     assert killed.returncode == -9
     key = cache_key(encoder, SENTENCES)
     assert list((tmp_path / f"{key}.partial" / "done").iterdir()), "some shards were finished"
-    extract(encoder, SENTENCES, tmp_path, batch_size=8, shard_size=4)
-    extract(encoder, SENTENCES, tmp_path / "clean", batch_size=8, shard_size=4)
+    extract_as_configured(encoder, SENTENCES, tmp_path, batch_size=8, shard_size=4)
+    extract_as_configured(encoder, SENTENCES, tmp_path / "clean", batch_size=8, shard_size=4)
     assert files_of(tmp_path / key) == files_of(tmp_path / "clean" / key)
 
 
 CONCURRENT_RUN = textwrap.dedent("""
     import sys, time
-    from probing.encoders.hf import HFEncoder
     from probing.features import extract
-    encoder = HFEncoder(sys.argv[1])
-    original = encoder.encode
-    def slow(sentences):
+    from probing.composed import configured_encoder
+    encoder = configured_encoder("hf", name_or_path=sys.argv[1], device="cpu")
+    original = encoder.forward
+    def slow(batch):
         time.sleep(0.05)
-        return original(sentences)
-    encoder.encode = slow
+        return original(batch)
+    encoder.forward = slow
     print("reused" if extract(encoder, SENTENCES, sys.argv[2], batch_size=8,
                               shard_size=4).reused else "extracted")
 """)
@@ -177,17 +179,23 @@ def test_two_concurrent_runs_share_one_extraction(tiny_bert, encoder, tmp_path):
     assert outputs == ["extracted", "reused"]
     key = cache_key(encoder, SENTENCES)
     assert sorted(p.name for p in tmp_path.iterdir()) == [key, f"{key}.lock"]
-    extract(encoder, SENTENCES, tmp_path / "clean", batch_size=8, shard_size=4)
+    extract_as_configured(encoder, SENTENCES, tmp_path / "clean", batch_size=8, shard_size=4)
     assert files_of(tmp_path / key) == files_of(tmp_path / "clean" / key)
 
 
-def test_command_line_reports_bad_settings_and_folders_without_traceback(tiny_bert, tmp_path):
-    from helpers import probe_overrides, run_cli, write_treebank
+def small_treebank(folder):
+    """Train, dev and test files of 8 sentences each."""
+    from helpers import write_treebank
 
-    folder = tmp_path / "treebank"
     folder.mkdir()
-    corpus = {split: write_treebank(folder / f"{split}.conllu", 8, seed)
-              for seed, split in enumerate(("train", "dev", "test"))}
+    return {split: write_treebank(folder / f"{split}.conllu", 8, seed)
+            for seed, split in enumerate(("train", "dev", "test"))}
+
+
+def test_command_line_reports_bad_settings_and_folders_without_traceback(tiny_bert, tmp_path):
+    from helpers import probe_overrides, run_cli
+
+    corpus = small_treebank(tmp_path / "treebank")
     cache = tmp_path / "cache"
     bad = run_cli([*probe_overrides(tiny_bert, corpus, cache), "features.shard_size=0",
                    f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
@@ -203,3 +211,25 @@ def test_command_line_reports_bad_settings_and_folders_without_traceback(tiny_be
     assert unwritable.returncode == 1 and "Traceback" not in output
     assert f"cannot write the activation cache folder {blocker / 'cache'}" in output
     assert "PROBING_CACHE_DIR" in output and "paths.cache_dir" in output
+
+
+def test_a_probe_run_on_a_damaged_cache_warns_and_gives_the_clean_numbers(tiny_bert, tmp_path):
+    import numpy as np
+    from helpers import probe_overrides, run_cli
+
+    from probing.features.layout import VECTORS, read_header
+
+    corpus = small_treebank(tmp_path / "treebank")
+    cache = tmp_path / "cache"
+    args = [*probe_overrides(tiny_bert, corpus, cache), "trainer.max_epochs=2"]
+    clean = run_cli([*args, f"hydra.run.dir={tmp_path / 'clean'}"], tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    for key in [p for p in cache.iterdir() if p.is_dir()]:  # 64 values of each made +inf
+        with open(key / VECTORS, "r+b") as f:
+            f.seek(read_header(key / VECTORS)[2] + 256)
+            f.write(np.full(64, np.inf, np.float16).tobytes())
+    damaged = run_cli([*args, f"hydra.run.dir={tmp_path / 'damaged'}"], tmp_path)
+    assert damaged.returncode == 0, damaged.stderr
+    assert "is damaged" in damaged.stdout + damaged.stderr
+    records = [RunRecord.read(tmp_path / run / "results.json") for run in ("clean", "damaged")]
+    assert records[0].test == records[1].test
