@@ -84,3 +84,21 @@ def test_bare_numbers_and_clear_errors(repo, capsys, caplog):
     with pytest.raises(SystemExit):
         main(["--root", str(repo)])
     assert "results/other.csv not found" in capsys.readouterr().err + caplog.text
+
+
+def test_a_benchmark_json_as_the_source(tmp_path, capsys, caplog):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "bench.json").write_text(
+        '{"command": "x", "encoders": [{"model": "a", "speedup": 2.567, "share": {"write": 0.031}},'
+        ' {"model": "b", "speedup": 1.0, "share": {"write": 0.5}}]}')
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- table: results/bench.json rows=encoders "
+                      "columns=model,speedup,share.write digits=2 -->\n<!-- end table -->\n")
+    main(["--root", str(tmp_path)])
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]]
+            for line in readme.read_text().splitlines() if line.startswith("| ")]
+    assert rows[1:] == [["a", "2.57", "0.03"], ["b", "1.00", "0.50"]]
+    readme.write_text("<!-- table: results/bench.json columns=model -->\n<!-- end table -->\n")
+    with pytest.raises(SystemExit):
+        main(["--root", str(tmp_path)])
+    assert "rows=KEY goes with a JSON source" in capsys.readouterr().err + caplog.text

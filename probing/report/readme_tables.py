@@ -13,15 +13,19 @@ The first names the CSV (relative to the repository root) and, as key=value sett
 `columns` (comma-separated, in order; required), `digits` (decimals, default 3), `where` (a
 pandas query choosing rows, quoted where it has spaces: where="encoder == 'minilm-l6'") and
 `intervals` (yes | no: whether a column `x` with `x_lo`, `x_hi` in the CSV is shown as
-"x [lo, hi]"; default yes). Every number is rounded once, from the CSV's full precision, the
+"x [lo, hi]"; default yes). A benchmark's JSON may stand in for the CSV: `rows=KEY` names the
+list of objects in it that are the rows, their nested keys as dotted columns
+(`breakdown_share.forward`). Every number is rounded once, from the CSV's full precision, the
 way the report's own .md tables are (E_delta printed "undefined" where the CSV says so).
 
 Without --check the tables are rewritten in place. With --check nothing is written: it exits 1
 naming each README and table that differs from what its CSV gives. By default the READMEs are
-README.md and results/**/README.md under --root (default: the current folder).
+README.md, results/**/README.md and docs/*.md under --root (default: the current
+folder).
 """
 
 import argparse
+import json
 import re
 import shlex
 import sys
@@ -34,9 +38,10 @@ from probing.atomic import write_text_atomic
 from probing.errors import ProbingError, reported_without_traceback
 from probing.report.formatting import shown
 
-BLOCK = re.compile(r"<!-- table: (?P<spec>[^\n]*?) -->\n(?P<body>.*?)<!-- end table -->",
-                   re.DOTALL)
-SETTINGS = {"columns", "digits", "where", "intervals"}
+# a marker starts its line, so an example indented in a code block is left alone
+BLOCK = re.compile(r"^<!-- table: (?P<spec>[^\n]*?) -->\n(?P<body>.*?)^<!-- end table -->",
+                   re.DOTALL | re.MULTILINE)
+SETTINGS = {"columns", "digits", "where", "intervals", "rows"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Table:
     digits: int
     where: str | None
     intervals: bool
+    rows: str | None  # for a JSON source: the key of its list of rows
 
 
 def parse(spec: str, where: str) -> Table:
@@ -72,8 +78,11 @@ def parse(spec: str, where: str) -> Table:
     intervals = settings.get("intervals", "yes")
     if intervals not in ("yes", "no"):
         raise ProbingError(f"{where}: intervals={intervals!r}: write yes or no")
+    if words[0].endswith(".json") != ("rows" in settings):
+        raise ProbingError(f"{where}: rows=KEY goes with a JSON source (the key of its list of "
+                           "rows), and only there")
     return Table(words[0], settings["columns"].split(","), digits, settings.get("where"),
-                 intervals == "yes")
+                 intervals == "yes", settings.get("rows"))
 
 
 def render(table: Table, root: Path, where: str) -> str:
@@ -82,7 +91,7 @@ def render(table: Table, root: Path, where: str) -> str:
     if not path.is_file():
         raise ProbingError(f"{where}: {table.source} not found under {root}; commit the CSV "
                            "or fix the marker's path (relative to the repository root)")
-    frame = pd.read_csv(path)
+    frame = read_rows(path, table.rows, where)
     if table.where:
         try:
             frame = frame.query(table.where)
@@ -97,6 +106,16 @@ def render(table: Table, root: Path, where: str) -> str:
         frame = frame.drop(columns=[c for c in frame.columns if c.endswith(("_lo", "_hi"))])
     return shown(frame.reset_index(drop=True), table.digits, table.columns).to_markdown(
         index=False, disable_numparse=True)
+
+
+def read_rows(path: Path, rows: str | None, where: str) -> pd.DataFrame:
+    """A CSV's rows, or the objects of a JSON file's list `rows`, flattened."""
+    if rows is None:
+        return pd.read_csv(path)
+    found = json.loads(path.read_text()).get(rows)
+    if not isinstance(found, list) or not all(isinstance(row, dict) for row in found):
+        raise ProbingError(f"{where}: {path.name} has no list of objects under {rows!r}")
+    return pd.json_normalize(found)
 
 
 def rewritten(text: str, readme: Path, root: Path) -> tuple[str, list[str]]:
@@ -117,7 +136,8 @@ def rewritten(text: str, readme: Path, root: Path) -> tuple[str, list[str]]:
 
 
 def readmes(root: Path) -> list[Path]:
-    found = [root / "README.md", *sorted((root / "results").rglob("README.md"))]
+    found = [root / "README.md", *sorted((root / "results").rglob("README.md")),
+             *sorted((root / "docs").glob("*.md"))]
     return [path for path in found if path.is_file()]
 
 
@@ -138,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("readmes", nargs="*", type=Path,
-                        help="README files (default: README.md and results/**/README.md)")
+                        help="README files (default: README.md, results/**/README.md, docs/*.md)")
     parser.add_argument("--root", type=Path, default=Path("."),
                         help="the repository root, which the markers' paths start from")
     parser.add_argument("--check", action="store_true",
