@@ -98,6 +98,10 @@ def test_a_benchmark_json_as_the_source(tmp_path, capsys, caplog):
     rows = [[cell.strip() for cell in line.split("|")[1:-1]]
             for line in readme.read_text().splitlines() if line.startswith("| ")]
     assert rows[1:] == [["a", "2.57", "0.03"], ["b", "1.00", "0.50"]]
+    readme.write_text("<!-- table: results/bench.json rows=. columns=command -->\n"
+                      "<!-- end table -->\n")
+    main(["--root", str(tmp_path)])
+    assert "| x " in readme.read_text()
     readme.write_text("<!-- table: results/bench.json columns=model -->\n<!-- end table -->\n")
     with pytest.raises(SystemExit):
         main(["--root", str(tmp_path)])

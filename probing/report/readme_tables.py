@@ -15,8 +15,8 @@ pandas query choosing rows, quoted where it has spaces: where="encoder == 'minil
 `intervals` (yes | no: whether a column `x` with `x_lo`, `x_hi` in the CSV is shown as
 "x [lo, hi]"; default yes). A benchmark's JSON may stand in for the CSV: `rows=KEY` names the
 list of objects in it that are the rows, their nested keys as dotted columns
-(`breakdown_share.forward`). Every number is rounded once, from the CSV's full precision, the
-way the report's own .md tables are (E_delta printed "undefined" where the CSV says so).
+(`breakdown_share.forward`); `rows=.` makes the whole object one row. Every number is
+rounded once, from the CSV's full precision, the way the report's own .md tables are (E_delta printed "undefined" where the CSV says so).
 
 Without --check the tables are rewritten in place. With --check nothing is written: it exits 1
 naming each README and table that differs from what its CSV gives. By default the READMEs are
@@ -112,7 +112,8 @@ def read_rows(path: Path, rows: str | None, where: str) -> pd.DataFrame:
     """A CSV's rows, or the objects of a JSON file's list `rows`, flattened."""
     if rows is None:
         return pd.read_csv(path)
-    found = json.loads(path.read_text()).get(rows)
+    data = json.loads(path.read_text())
+    found = [data] if rows == "." else data.get(rows)
     if not isinstance(found, list) or not all(isinstance(row, dict) for row in found):
         raise ProbingError(f"{where}: {path.name} has no list of objects under {rows!r}")
     return pd.json_normalize(found)
