@@ -16,7 +16,8 @@ pandas query choosing rows, quoted where it has spaces: where="encoder == 'minil
 "x [lo, hi]"; default yes). A benchmark's JSON may stand in for the CSV: `rows=KEY` names the
 list of objects in it that are the rows, their nested keys as dotted columns
 (`breakdown_share.forward`); `rows=.` makes the whole object one row. Every number is
-rounded once, from the CSV's full precision, the way the report's own .md tables are (E_delta printed "undefined" where the CSV says so).
+rounded once, from the CSV's full precision, the way the report's own .md tables are
+(E_delta printed "undefined" where the CSV says so).
 
 Without --check the tables are rewritten in place. With --check nothing is written: it exits 1
 naming each README and table that differs from what its CSV gives. By default the READMEs are
