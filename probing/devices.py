@@ -5,11 +5,20 @@ import torch
 from probing.errors import ProbingError
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present, else CPU; anything else is taken as a torch device name."""
+def resolve_device(name: str, setting: str = "device") -> torch.device:
+    """`auto` picks CUDA when present, else CPU; anything else is taken as a torch device name.
+    `setting` is the config key the name came from, for the error message."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ProbingError(f"{setting}={name}: not a device torch knows; use auto, cpu, cuda or "
+                           "cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ProbingError(f"device={name} was asked for but CUDA is not available; use device=cpu")
+        raise ProbingError(f"{setting}={name} was asked for but CUDA is not available; use "
+                           f"{setting}=cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise ProbingError(f"{setting}={name}: only the CPU and CUDA devices are supported; use "
+                           "auto, cpu or cuda")
     return device

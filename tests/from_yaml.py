@@ -13,7 +13,8 @@ from probing.features import Activations, extract
 
 def hf_encoder(name_or_path: str | Path, **values: Any) -> HFEncoder:
     """conf/encoder/hf.yaml for this model folder, on the CPU, with `values` set."""
-    return configured_encoder("hf", name_or_path=str(name_or_path), device="cpu", **values)
+    return configured_encoder("hf", **{"name_or_path": str(name_or_path), "device": "cpu",
+                                       **values})
 
 
 def elmo_encoder(options_file: str | Path, weight_file: str | Path | None = None,

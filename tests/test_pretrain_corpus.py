@@ -71,3 +71,15 @@ def test_workers_end_with_their_parent(tmp_path, how, sig):
         for pid in [int(p.name) for p in tmp_path.iterdir() if p.name.isdigit()]:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_corpus_too_small_to_hold_out_says_so(tmp_path):
+    from probing.errors import ProbingError
+    from probing.pretrain.corpus import TextCorpus
+
+    (tmp_path / "tiny.txt").write_text("One sentence. Two of them. And three.")
+    corpus = TextCorpus([str(tmp_path)], name="tiny", pattern="*.txt", gutenberg=False,
+                        heldout_fraction=0.1, heldout_documents=[], workers=1)
+    with pytest.raises(ProbingError, match="too small to hold anything out: its longest "
+                                           "document has 3 sentences.*documents of 6 or more"):
+        corpus.read()

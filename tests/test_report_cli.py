@@ -37,6 +37,19 @@ def test_a_bad_number_of_resamples_is_refused(tmp_path, resamples):
     assert not (tmp_path / "report").exists()
 
 
+def test_a_negative_seed_and_an_unwritable_folder_are_refused(tmp_path):
+    fake_record(tmp_path / "run")
+    result = run_cli([str(tmp_path), "--seed", "-1"], tmp_path, module="probing.report")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "seed=-1: the bootstrap seed must be a whole number >= 0" in result.stderr
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_cli([str(tmp_path / "run"), "--out", str(blocker / "report")], tmp_path,
+                     module="probing.report")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"cannot write the report into {blocker / 'report'}" in result.stderr
+
+
 def test_the_sweep_callback_refuses_them_too(tmp_path, caplog):
     fake_record(tmp_path / "run")
     SweepReport(resamples=0, seed=0, folder="report").write_report(tmp_path)

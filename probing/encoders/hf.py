@@ -3,6 +3,7 @@
 import hashlib
 import json
 import logging
+import pickle
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # Keys of a model config that name where it came from rather than what it computes.
 _PROVENANCE_KEYS = {"transformers_version", "architectures", "dtype", "torch_dtype"}
+DTYPES = ("float32", "float16", "bfloat16")  # what a model's weights may be loaded as
 _MEMO_WORDS = 1 << 20  # word types whose pieces are remembered
 _CHUNK = 4096  # sentences tokenized together when counting pieces
 
@@ -55,6 +57,8 @@ class HFEncoder(Encoder):
         self.name = name
         self.name_or_path = str(name_or_path)
         self.pooling = Pooling(pooling)
+        if dtype not in DTYPES:
+            raise ProbingError(f"encoder.dtype={dtype}: use one of {', '.join(DTYPES)}")
         self.device = resolve_device(device)
         self.random_init = random_init
         self.tokenizer = _load(AutoTokenizer, self.name_or_path)
@@ -256,6 +260,10 @@ def _load(auto_class, name_or_path: str, **kwargs):
         raise ProbingError(
             f"{Path(name_or_path) / 'model.safetensors'} is damaged or incomplete ({e}); copy or "
             f"download the model again (or save the checkpoint again), then rerun") from None
+    except (pickle.UnpicklingError, EOFError, RuntimeError) as e:
+        raise ProbingError(
+            f"the weights in {name_or_path} cannot be read ({type(e).__name__}: {e}); the file is "
+            f"damaged or not a model: copy or download the model again, then rerun") from None
     except (OSError, ValueError) as e:
         raise ProbingError(
             f"could not load {auto_class.__name__} from {name_or_path!r}: it is neither a local "

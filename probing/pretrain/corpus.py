@@ -17,6 +17,7 @@ import ctypes
 import functools
 import hashlib
 import logging
+import math
 import os
 import re
 import signal
@@ -186,9 +187,20 @@ class TextCorpus:
             raise ProbingError(f"corpus {self.name}: every document is held out; leave some "
                                "out of text.heldout_documents to train on")
         if not splits.heldout:
-            raise ProbingError(f"corpus {self.name}: no held-out text to evaluate on; set "
-                               "text.heldout_fraction > 0 or name text.heldout_documents")
+            raise ProbingError(self._nothing_held_out(splits.train))
         return splits
+
+
+    def _nothing_held_out(self, train: list[Document]) -> str:
+        if self.heldout_fraction == 0:
+            return (f"corpus {self.name}: no held-out text to evaluate on; set "
+                    "text.heldout_fraction > 0 or name text.heldout_documents")
+        longest = max(len(doc.sentences) for doc in train)
+        needed = math.floor(0.5 / self.heldout_fraction) + 1  # round() of n x fraction >= 1
+        return (f"corpus {self.name} is too small to hold anything out: its longest document has "
+                f"{longest} sentences, and text.heldout_fraction={self.heldout_fraction} holds "
+                f"out a sentence only from documents of {needed} or more; give more text, raise "
+                "text.heldout_fraction or name text.heldout_documents")
 
 
 def _read_document(job: tuple[Path, bool]) -> Document:

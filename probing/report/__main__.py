@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from probing.errors import reported_without_traceback
 from probing.report.build import __doc__ as WHAT
-from probing.report.build import check_resamples, report
+from probing.report.build import check_resamples, check_seed, report
 from probing.schemas import CONF_PATH, register_configs
 
 PACKAGE = "pkg://"
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
                                  "conf/hydra/callbacks/report.yaml)")
         args = parser.parse_args(argv)
         check_resamples(args.resamples)
+        check_seed(args.seed)
         report(args.paths, args.out or args.paths[0] / defaults.folder, args.resamples,
                args.seed)
 

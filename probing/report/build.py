@@ -54,6 +54,17 @@ def check_resamples(resamples: int) -> None:
                            "conf/hydra/callbacks/report.yaml)")
 
 
+def check_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ProbingError(f"seed={seed!r}: the bootstrap seed must be a whole number >= 0 (set "
+                           "--seed S, or `seed` in conf/hydra/callbacks/report.yaml)")
+
+
+def _unwritable(out: Path, error: OSError) -> ProbingError:
+    return ProbingError(f"cannot write the report into {out} ({error.strerror or error}); give "
+                        "--out a folder that can be written and has room")
+
+
 def build_tables(study: Study) -> Tables:
     return Tables(runs=runs_table(study), summary=summary(study), layers=layer_table(study),
                   expected=expected_layers(study), overview=overview(study),
@@ -90,8 +101,12 @@ def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | 
     """Write the report of the runs under `paths` into `out`; None where no run finished
     (the failures are written then)."""
     check_resamples(resamples)
+    check_seed(seed)
     paths = [Path(p) for p in paths]
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _unwritable(out, e) from None
     failed = failures(paths)
     if not failed.empty:
         write_table(failed, out, "failures", [f"{len(failed)} runs or jobs failed or never "
@@ -105,11 +120,14 @@ def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | 
     study = Study(records, resamples, seed)
     tables = build_tables(study)
     notes = Notes(study, tables)
-    tables.runs.to_csv(out / "runs.csv", index=False)
-    write_tables(tables, notes, out)
+    try:
+        tables.runs.to_csv(out / "runs.csv", index=False)
+        write_tables(tables, notes, out)
+        figures = [path for figure in FIGURES for path in figure(tables, out)]
+    except OSError as e:
+        raise _unwritable(out, e) from None
     for note in notes.warnings():
         log.warning("%s", note)
         print(f"note: {note}")
-    figures = [path for figure in FIGURES for path in figure(tables, out)]
     print(f"\nwrote {len(figures)} figure files and the tables into {out}")
     return tables
