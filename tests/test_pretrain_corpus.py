@@ -80,6 +80,6 @@ def test_a_corpus_too_small_to_hold_out_says_so(tmp_path):
     (tmp_path / "tiny.txt").write_text("One sentence. Two of them. And three.")
     corpus = TextCorpus([str(tmp_path)], name="tiny", pattern="*.txt", gutenberg=False,
                         heldout_fraction=0.1, heldout_documents=[], workers=1)
-    with pytest.raises(ProbingError, match="too small to hold anything out: its longest "
-                                           "document has 3 sentences.*documents of 6 or more"):
+    with pytest.raises(ProbingError, match=r"too small to hold anything out: its longest "
+                                           r"document has 3 sentences.*documents of 6 or more"):
         corpus.read()
