@@ -9,8 +9,12 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write to a temporary name beside `path`, then rename over it (atomic on POSIX)."""
     path = Path(path)
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temporary behind
+        raise
     return path
 
 

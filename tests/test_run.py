@@ -1,6 +1,7 @@
 """Whole probe runs through Hydra on a tiny random BERT and a small generated treebank."""
 
 import errno
+from pathlib import Path
 import json
 
 import pytest
@@ -169,6 +170,24 @@ def test_a_full_disk_while_writing_leaves_no_half_run(tiny_bert, treebank, tmp_p
                                            r"No space left on device.*MB free there"):
         probe_run(cfg, tmp_path / "run")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == []
+
+
+def test_a_full_disk_at_the_record_leaves_neither_files_nor_temporaries(tiny_bert, treebank,
+                                                                        tmp_path, monkeypatch):
+    real_write_text = Path.write_text
+
+    def disk_full_at_the_record(self, text, *args, **kwargs):
+        if self.name.startswith("results.json"):
+            real_write_text(self, text[:10])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_text(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", disk_full_at_the_record)
+    cfg = composed([*probe_overrides(tiny_bert, treebank, tmp_path / "cache"),
+                    "trainer.max_epochs=1"])
+    with pytest.raises(ProbingError, match="No space left on device"):
+        probe_run(cfg, tmp_path / "run")
+    assert list((tmp_path / "run").iterdir()) == [], "no predictions or figure without a record"
 
 
 def test_output_folder_that_cannot_be_made_is_named(tiny_bert, treebank, tmp_path):

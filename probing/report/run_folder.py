@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from probing.errors import ProbingError
 from probing.probes.family import Inputs, Outcome
 from probing.report.plots import plot_mixing_weights
-from probing.report.record import Predictions, RunRecord
+from probing.report.record import RECORD_NAME, Predictions, RunRecord
 from probing.reproducibility import library_versions
 
 log = logging.getLogger("probing")
@@ -61,9 +61,8 @@ def save_run(folder: Path, record: RunRecord, outcome: Outcome, inputs: Inputs) 
         if record.weights is not None:
             plot_mixing_weights(record.weights, record.center_of_gravity, title(record),
                                 staging / "mixing_weights")
-        for path in staging.iterdir():
-            os.replace(path, folder / path.name)
-        record.write(folder)
+        record.write(staging)
+        _move_in(staging, folder)
     except OSError as e:
         raise ProbingError(
             f"could not write the run's outputs into {folder} ({e.strerror or e}; "
@@ -73,6 +72,21 @@ def save_run(folder: Path, record: RunRecord, outcome: Outcome, inputs: Inputs) 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return RunRecord.from_json(record.to_json(), folder)
+
+
+def _move_in(staging: Path, folder: Path) -> None:
+    """Move the staged files into the run folder, results.json last (renames need no space);
+    where one fails, take back those already moved, so the folder never holds half a run."""
+    files = sorted(staging.iterdir(), key=lambda path: path.name == RECORD_NAME)
+    moved = []
+    try:
+        for path in files:
+            os.replace(path, folder / path.name)
+            moved.append(folder / path.name)
+    except OSError:
+        for path in moved:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def free_space(folder: Path) -> int:
