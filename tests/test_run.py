@@ -1,8 +1,8 @@
 """Whole probe runs through Hydra on a tiny random BERT and a small generated treebank."""
 
 import errno
-from pathlib import Path
 import json
+from pathlib import Path
 
 import pytest
 from helpers import composed, probe_overrides, run_cli
