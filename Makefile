@@ -1,5 +1,5 @@
 # make demo: set up, then run the default probing experiment (MiniLM-L6 x UPOS, all layers).
-# make test: set up, then run the test suite.
+# make test: set up, then run the test suite (make test-fast: without the tests marked slow).
 # make test-install: `pip install .` into a fresh venv; the console scripts from an empty folder.
 # The corpora are read from PROBING_DATA_DIR (default ./data, where `make demo` fetches them).
 
@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 export PROBING_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup demo test test-install lint bench
+.PHONY: setup demo test test-fast test-install lint bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 test-install: setup
 	PROBING_INSTALL_TEST=1 TORCH='$(TORCH)' $(BIN)/python -m pytest -q tests/test_package.py

@@ -213,6 +213,7 @@ def test_command_line_reports_bad_settings_and_folders_without_traceback(tiny_be
     assert "PROBING_CACHE_DIR" in output and "paths.cache_dir" in output
 
 
+@pytest.mark.slow
 def test_a_probe_run_on_a_damaged_cache_warns_and_gives_the_clean_numbers(tiny_bert, tmp_path):
     import numpy as np
     from helpers import probe_overrides, run_cli

@@ -16,13 +16,8 @@ from hydra.utils import instantiate
 from probing.checkpoints import checkpoint_name
 from probing.encoders.elmo_encoder import ELMoEncoder
 from probing.errors import ProbingError
-from probing.models.elmo_bilm import (
-    ELMoBiLM,
-    batch_to_char_ids,
-    load_elmo,
-    save_elmo,
-    word_char_ids,
-)
+from probing.models.elmo_bilm import ELMoBiLM, load_elmo, save_elmo
+from probing.models.elmo_chars import batch_to_char_ids, word_char_ids
 from probing.models.elmo_weights import tf_shapes
 from probing.pretrain.pretrain_schemas import compose_pretraining
 from probing.schemas import register_configs

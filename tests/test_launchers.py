@@ -24,6 +24,7 @@ def sweep(launcher, tiny_bert, treebank, tmp_path, *extra):
     return runs, cache, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_joblib_runs_jobs_in_parallel_and_extracts_each_corpus_once(tiny_bert, treebank,
                                                                      tmp_path):
     runs, cache, log = sweep("joblib", tiny_bert, treebank, tmp_path, "hydra.launcher.n_jobs=2")
@@ -36,6 +37,7 @@ def test_joblib_runs_jobs_in_parallel_and_extracts_each_corpus_once(tiny_bert, t
     assert not list(cache.glob("*.partial"))
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_the_sweep(tiny_bert, treebank, tmp_path):
     runs, cache, _ = sweep("submitit_local", tiny_bert, treebank, tmp_path)
     assert all(r["metrics"]["test"]["accuracy"] > 0 for r in runs)

@@ -430,6 +430,7 @@ def write_treebank(path: Path, n_sentences: int, seed: int) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_experiment_probes_every_checkpoint(pretrained, tmp_path):
     assert checkpoint_sweep(str(pretrained)).count("step-") == 3
     task = {split: write_treebank(tmp_path / f"{split}.conllu", n, seed)

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 
 from probing.checkpoints import list_checkpoints, read_info
 from probing.errors import ProbingError
-from probing.models.elmo_bilm import batch_to_char_ids, word_char_ids
+from probing.models.elmo_chars import batch_to_char_ids, word_char_ids
 from probing.pretrain.corpus import TextCorpus
 from probing.pretrain.elmo_objective import (
     NO_TARGET,

@@ -34,6 +34,7 @@ def test_run_writes_record_predictions_and_figure(tiny_bert, treebank, tmp_path)
     assert not list(tmp_path.glob(".writing-*")), "the staging folder is gone"
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(tiny_bert, treebank, tmp_path):
     cfg = composed(probe_overrides(tiny_bert, treebank, tmp_path / "cache"))
     [first], [second] = probe_run(cfg, tmp_path / "a"), probe_run(cfg, tmp_path / "b")
@@ -53,6 +54,7 @@ def test_wrong_config_is_refused(tiny_bert, treebank, tmp_path):
         composed([*probe_overrides(tiny_bert, treebank, tmp_path), "trainer.lr=fast"])
 
 
+@pytest.mark.slow
 def test_multirun_sweep_shares_one_cache(tiny_bert, treebank, tmp_path):
     cache = tmp_path / "cache"
     result = run_cli(["-m", "mix=single", "mix.layer=0,1,2",
@@ -133,6 +135,7 @@ def test_unseen_label_is_refused_before_extraction_at_its_word(tiny_bert, treeba
     assert not (tmp_path / "cache").exists()
 
 
+@pytest.mark.slow
 def test_every_layer_selection_in_one_run_equals_runs_of_their_own(tiny_bert, treebank,
                                                                     tmp_path):
     """mix=every trains the mix, each layer and each prefix side by side in one bank; without

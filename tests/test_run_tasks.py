@@ -80,6 +80,7 @@ def task_overrides(task: str, corpus, files) -> list[str]:
     return [f"task={task}", *by_task[task]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("task", "metric", "n_spans"), [
     ("deps", "accuracy", 2), ("relations", "semeval_official_f1", 2),
     ("consts", "micro_f1", 1), ("entities", "accuracy", 1)])

@@ -27,7 +27,7 @@ from probing.composed import configured_encoder
 from probing.features import extract
 from probing.features.extract import shard_batches
 from probing.features.layout import shard_bounds
-from probing.models.elmo_bilm import batch_to_char_ids
+from probing.models.elmo_chars import batch_to_char_ids
 
 PLAIN_BATCH = 32
 

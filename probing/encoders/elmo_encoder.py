@@ -17,7 +17,8 @@ from probing.checkpoints import checkpoint_provenance
 from probing.devices import resolve_device
 from probing.encoders.base import Encoder, hash_module
 from probing.errors import ProbingError
-from probing.models.elmo_bilm import ELMoBiLM, batch_to_char_ids, load_elmo
+from probing.models.elmo_bilm import ELMoBiLM, load_elmo
+from probing.models.elmo_chars import batch_to_char_ids
 from probing.models.elmo_weights import read_options
 
 

@@ -49,7 +49,8 @@ from torch import nn
 
 from probing.atomic import write_text_atomic
 from probing.errors import ProbingError
-from probing.models.elmo_bilm import BOS, EOS, ELMoBiLM, save_elmo, word_char_ids
+from probing.models.elmo_bilm import ELMoBiLM, save_elmo
+from probing.models.elmo_chars import BOS, EOS, word_char_ids
 from probing.models.elmo_weights import (
     OPTIONS_NAME,
     WEIGHTS_NAME,

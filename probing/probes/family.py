@@ -104,6 +104,21 @@ class SplitTable(Protocol):
         """What the bank and the loss read for these items."""
 
 
+def sentence_batches(order: np.ndarray, sizes: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Sentences in `order`, cut into batches of whole sentences: a batch is closed once its
+    sentences' `sizes` (targets, words) reach `batch_size`, so a sentence is never split."""
+    batches, current, count = [], [], 0
+    for sentence in order:
+        current.append(sentence)
+        count += sizes[sentence]
+        if count >= batch_size:
+            batches.append(np.array(current))
+            current, count = [], 0
+    if current:
+        batches.append(np.array(current))
+    return batches
+
+
 class TrainedFamily(ProbeFamily):
     """A family trained with the one trainer: a bank of probes over the distinct layer sets of
     the selections, fitted on train with early stopping on dev, then scored on dev and test."""

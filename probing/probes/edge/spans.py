@@ -7,6 +7,7 @@ import torch
 
 from probing.errors import ProbingError
 from probing.features import Activations
+from probing.probes.family import sentence_batches
 from probing.tasks import Example, LabelVocab
 from probing.tasks.labels import Labeling
 
@@ -68,16 +69,9 @@ class SpanTable:
         `batch_size` targets in all (as in jiant's edge probing)."""
         starts = np.flatnonzero(np.r_[True, self.sentence[1:] != self.sentence[:-1]])
         ends = np.r_[starts[1:], len(self.sentence)]
-        batches, current, count = [], [], 0
-        for s in rng.permutation(len(starts)):
-            current.append(np.arange(starts[s], ends[s]))
-            count += ends[s] - starts[s]
-            if count >= batch_size:
-                batches.append(np.concatenate(current))
-                current, count = [], 0
-        if current:
-            batches.append(np.concatenate(current))
-        return batches
+        groups = sentence_batches(rng.permutation(len(starts)), ends - starts, batch_size)
+        return [np.concatenate([np.arange(starts[s], ends[s]) for s in group])
+                for group in groups]
 
     def eval_batches(self, batch_size: int) -> list[np.ndarray]:
         return [np.arange(start, min(start + batch_size, len(self)))

@@ -8,6 +8,7 @@ import torch
 
 from probing.errors import ProbingError
 from probing.features import Activations
+from probing.probes.family import sentence_batches
 from probing.probes.structural.metrics import tree_depths, tree_distances
 from probing.tasks import Example
 
@@ -61,17 +62,7 @@ class TreeTable:
         return self._grouped(np.arange(len(self.gold)), batch_size)
 
     def _grouped(self, order: np.ndarray, batch_size: int) -> list[np.ndarray]:
-        lengths = np.diff(self.offsets)
-        batches, current, count = [], [], 0
-        for sentence in order:
-            current.append(sentence)
-            count += lengths[sentence]
-            if count >= batch_size:
-                batches.append(np.array(current))
-                current, count = [], 0
-        if current:
-            batches.append(np.array(current))
-        return batches
+        return sentence_batches(order, np.diff(self.offsets), batch_size)
 
     def batch(self, index: np.ndarray, device: torch.device) -> TreeBatch:
         starts, lengths = self.offsets[index], np.diff(self.offsets)[index]
