@@ -270,6 +270,28 @@ def test_tokenized_corpus_is_cached(tmp_path, corpus_dir, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == [folder.name], "nothing half-written left"
 
 
+@pytest.mark.parametrize("damage", ["flip a byte", "cut short", "remove", "no meta"])
+def test_a_damaged_token_cache_is_rebuilt_with_a_warning(tmp_path, corpus_dir, caplog, damage):
+    corpus = text_corpus(corpus_dir, heldout_fraction=0.1)
+    folder = tokenized_corpus(corpus, tmp_path, vocab_size=200, lowercase=True, min_frequency=1)
+    clean = TokenizedText.open(folder / "train").ids.copy()
+    ids = folder / "train" / "ids.npy"
+    if damage == "flip a byte":
+        data = bytearray(ids.read_bytes())
+        data[-3] ^= 0x10
+        ids.write_bytes(bytes(data))
+    elif damage == "cut short":
+        ids.write_bytes(ids.read_bytes()[:-8])
+    elif damage == "remove":
+        ids.unlink()
+    else:
+        (folder / "meta.json").unlink()
+    assert tokenized_corpus(corpus, tmp_path, 200, True, 1) == folder
+    assert f"the cache {folder} is damaged" in caplog.text
+    assert np.array_equal(TokenizedText.open(folder / "train").ids, clean)
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]
+
+
 # --- training loop --------------------------------------------------------------------------
 
 def test_run_writes_checkpoints_and_metrics(pretrained):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from probing.atomic import write_json_atomic
+from probing.features.layout import file_checksum, removal_name
 from probing.pretrain.corpus import Document
 
 log = logging.getLogger(__name__)
@@ -70,19 +71,30 @@ def offsets(lengths: np.ndarray) -> np.ndarray:
 def cached_folder(cache_dir: Path, prefix: str, settings: dict,
                   build: Callable[[Path], dict]) -> Path:
     """The cache folder `<prefix>-<hash of settings>`, made by `build(folder)` (which returns
-    what `meta.json` records besides the settings) unless it exists. Built under a temporary
-    name and renamed into place, so a folder with that name is complete; a failed build leaves
-    nothing behind."""
+    what `meta.json` records besides the settings) unless a whole one exists. Built under a
+    temporary name and renamed into place; `meta.json` records every file's size and checksum,
+    and a folder whose files do not match them (a bit flipped, a file cut short or missing) is
+    rebuilt with a warning that names it, never used."""
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
     folder = cache_dir / f"{prefix}-{key}"
-    if (folder / "meta.json").is_file():
-        log.info("%s: reusing %s", prefix, folder)
-        return folder
+    if folder.exists():
+        damage = _damage(folder)
+        if damage is None:
+            log.info("%s: reusing %s", prefix, folder)
+            return folder
+        log.warning("%s: the cache %s is damaged (%s); building it again", prefix, folder,
+                    damage)
+        aside = removal_name(folder)
+        os.rename(folder, aside)
+        shutil.rmtree(aside, ignore_errors=True)
     tmp = cache_dir / f"{folder.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         meta = build(tmp)
-        write_json_atomic(tmp / "meta.json", {**settings, **meta})
+        files = {str(path.relative_to(tmp)): {"size": path.stat().st_size,
+                                              "xxh3": file_checksum(path)}
+                 for path in sorted(tmp.rglob("*")) if path.is_file()}
+        write_json_atomic(tmp / "meta.json", {**settings, **meta, "files": files})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -91,6 +103,23 @@ def cached_folder(cache_dir: Path, prefix: str, settings: dict,
     except OSError:  # another process finished the same cache first
         shutil.rmtree(tmp)
     return folder
+
+
+def _damage(folder: Path) -> str | None:
+    """What is wrong with a cache folder, or None where every file matches meta.json."""
+    try:
+        files = json.loads((folder / "meta.json").read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "meta.json is missing, cut short or of an older version"
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != expected["size"]:
+            return f"{name} has {path.stat().st_size} bytes, not {expected['size']}"
+        if file_checksum(path) != expected["xxh3"]:
+            return f"{name} does not match its checksum"
+    return None
 
 
 def random_stream(*key: int) -> np.random.Generator:
