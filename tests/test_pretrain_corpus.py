@@ -83,3 +83,25 @@ def test_a_corpus_too_small_to_hold_out_says_so(tmp_path):
     with pytest.raises(ProbingError, match=r"too small to hold anything out: its longest "
                                            r"document has 3 sentences.*documents of 6 or more"):
         corpus.read()
+
+
+def test_pretraining_text_is_read_like_the_corpora(tmp_path):
+    from probing.errors import ProbingError
+    from probing.pretrain.corpus import TextCorpus
+
+    def corpus(path):
+        return TextCorpus([str(path)], name="t", pattern="*.txt", gutenberg=False,
+                          heldout_fraction=0.0, heldout_documents=["a"], workers=1)
+
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "a.txt").write_bytes(b"\xef\xbb\xbfThe first sentence. And a second one.\n")
+    (books / "c.txt").write_text("Something to train on. More of it.\n")
+    assert corpus(books).read().heldout[0].sentences[0][0] == "The", "byte-order mark dropped"
+    (books / "b.txt").write_bytes(b"Fine line.\nCaf\xe9 au lait.\n")
+    with pytest.raises(ProbingError, match=r"b\.txt:2: byte e9 at column 4 is not UTF-8.*iconv"):
+        corpus(books).read()
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(ProbingError, match="symbolic link that leads back to itself"):
+        corpus(loop).files()

@@ -32,6 +32,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from probing.errors import ProbingError
+from probing.tasks.text_files import read_text, unreadable
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,11 @@ class TextCorpus:
                 files.extend(found)
             elif path.is_file():
                 files.append(path)
+            elif path.is_symlink():  # a loop or a dangling link: say which, not "not found"
+                try:
+                    path.stat()
+                except OSError as e:
+                    raise unreadable(path, "a text file or folder", e) from None
             else:
                 raise ProbingError(f"corpus path not found: {path}; set text.paths (or "
                                    "PROBING_DATA_DIR for the shared corpora)")
@@ -205,10 +211,7 @@ class TextCorpus:
 
 def _read_document(job: tuple[Path, bool]) -> Document:
     path, gutenberg = job
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise ProbingError(f"{path} is not UTF-8 text ({e}); convert it to UTF-8") from None
+    text = read_text(path, "a UTF-8 text file of the corpus")
     if gutenberg:
         text = strip_gutenberg(text, path)
     sentences = split_sentences(text)
