@@ -85,7 +85,10 @@ def cached_folder(cache_dir: Path, prefix: str, settings: dict,
         log.warning("%s: the cache %s is damaged (%s); building it again", prefix, folder,
                     damage)
         aside = removal_name(folder)
-        os.rename(folder, aside)
+        try:
+            os.rename(folder, aside)
+        except FileNotFoundError:  # another process (a torchrun rank) moved it first
+            pass
         shutil.rmtree(aside, ignore_errors=True)
     tmp = cache_dir / f"{folder.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
