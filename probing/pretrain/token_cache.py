@@ -1,6 +1,7 @@
 """Data helpers every objective shares: a split of the corpus as flat id arrays, the on-disk
 cache that holds them, and the deterministic random streams and batch rows of an epoch."""
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -85,10 +86,8 @@ def cached_folder(cache_dir: Path, prefix: str, settings: dict,
         log.warning("%s: the cache %s is damaged (%s); building it again", prefix, folder,
                     damage)
         aside = removal_name(folder)
-        try:
+        with contextlib.suppress(FileNotFoundError):  # another torchrun rank moved it first
             os.rename(folder, aside)
-        except FileNotFoundError:  # another process (a torchrun rank) moved it first
-            pass
         shutil.rmtree(aside, ignore_errors=True)
     tmp = cache_dir / f"{folder.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
