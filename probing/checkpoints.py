@@ -4,10 +4,15 @@ A run folder holds `checkpoints/step-0001000/`, one folder per saved step. Each 
 its own format (for BERT an ordinary Hugging Face folder: `encoder=hf
 encoder.name_or_path=<folder>` probes it), `checkpoint.json` (the step, tokens seen, held-out
 metrics, ...) and, in the latest one, `trainer_state.pt` for resuming. A folder appears under
-its final name only once complete.
+its final name only once complete. The two newest checkpoints keep their trainer state, so that
+a resume whose newest checkpoint turns out damaged can fall back to the one before it; a
+damaged checkpoint is then set aside as `step-...damaged`, never deleted.
 """
 
 import json
+import logging
+import os
+import re
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -17,6 +22,11 @@ from probing.errors import ProbingError
 CHECKPOINTS = "checkpoints"
 INFO = "checkpoint.json"
 TRAINER_STATE = "trainer_state.pt"
+KEPT_TRAINER_STATES = 2
+DAMAGED = ".damaged"
+STEP_FOLDER = re.compile(r"step-(\d{7})")
+
+log = logging.getLogger(__name__)
 
 
 def checkpoint_name(step: int) -> str:
@@ -32,7 +42,17 @@ def run_of_checkpoint(folder: str | Path) -> Path | None:
 
 
 def read_info(folder: Path) -> dict:
-    return json.loads((folder / INFO).read_text())
+    """A checkpoint's checkpoint.json; an error naming the file where it is damaged."""
+    path = folder / INFO
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ProbingError(f"{path} cannot be read ({e}): the checkpoint is damaged; give "
+                           f"another checkpoint of the run (see its checkpoints/)") from None
+    if not isinstance(info, dict) or not {"step", "tokens", "run"} <= info.keys():
+        raise ProbingError(f"{path} is not a checkpoint record (it lacks step, tokens or run): "
+                           f"the checkpoint is damaged; give another checkpoint of the run")
+    return info
 
 
 def checkpoint_provenance(folder: str | Path) -> dict:
@@ -49,8 +69,25 @@ def list_checkpoints(run_dir: str | Path) -> list[Path]:
     """The complete checkpoints of a run (its folder or its `checkpoints/`), by step."""
     run_dir = Path(run_dir).expanduser()
     root = run_dir / CHECKPOINTS if (run_dir / CHECKPOINTS).is_dir() else run_dir
-    folders = [p for p in root.glob("step-*") if (p / INFO).is_file()]
-    return sorted(folders, key=lambda p: read_info(p)["step"])
+    folders = [p for p in root.glob("step-*") if STEP_FOLDER.fullmatch(p.name)
+               and (p / INFO).is_file()]
+    return sorted(folders, key=step_of)
+
+
+def step_of(folder: Path) -> int:
+    """The step a checkpoint folder holds, from its name (step-0001000)."""
+    return int(STEP_FOLDER.fullmatch(folder.name).group(1))
+
+
+def set_aside(folder: Path, why: str) -> Path:
+    """Rename a damaged checkpoint to `<name>.damaged` (a number added where that is taken), so
+    that no later step is saved over it and nothing reads it; its files are kept."""
+    target, n = folder.with_name(folder.name + DAMAGED), 1
+    while target.exists():
+        target, n = folder.with_name(f"{folder.name}{DAMAGED}-{n}"), n + 1
+    os.replace(folder, target)
+    log.warning("set aside %s as %s: %s", folder, target.name, why)
+    return target
 
 
 def checkpoint_sweep(run_dir: str) -> str:

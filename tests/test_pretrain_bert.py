@@ -5,6 +5,7 @@ generated text; one test reads a real Gutenberg book."""
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +17,16 @@ from from_yaml import hf_encoder
 from helpers import bert_overrides
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
-from probing.checkpoints import checkpoint_sweep, list_checkpoints, read_info
+from probing.checkpoints import (
+    checkpoint_provenance,
+    checkpoint_sweep,
+    list_checkpoints,
+    read_info,
+)
 from probing.errors import ProbingError
 from probing.pretrain.bert_objective import (
     BertObjective,
@@ -298,7 +305,7 @@ def test_run_writes_checkpoints_and_metrics(pretrained):
     checkpoints = list_checkpoints(pretrained)
     assert [read_info(c)["step"] for c in checkpoints] == [0, 12, 24]
     assert [c.name for c in checkpoints] == ["step-0000000", "step-0000012", "step-0000024"]
-    assert [(c / "trainer_state.pt").is_file() for c in checkpoints] == [False, False, True]
+    assert [(c / "trainer_state.pt").is_file() for c in checkpoints] == [False, True, True]
     info = read_info(checkpoints[-1])
     assert info["epoch"] >= 1, "the run crossed an epoch boundary"
     assert info["tokens"] > 24 * 8 * 10
@@ -345,6 +352,85 @@ def test_stopped_and_resumed_run_ends_with_the_same_weights(pretrained, corpus_d
     steps = [int(r.split(",")[0]) for r in (tmp_path / "metrics.csv").read_text().splitlines()[1:]
              if ",train,loss," in r]
     assert steps == sorted(set(steps)), "no step logged twice after resuming"
+
+
+class NotAState:
+    """Pickled by torch.save as an object, which a weights-only load refuses."""
+
+
+DAMAGES = {
+    "trainer state cut short": lambda c: (c / "trainer_state.pt").write_bytes(
+        (c / "trainer_state.pt").read_bytes()[:100]),
+    "trainer state of another kind": lambda c: torch.save(NotAState(), c / "trainer_state.pt"),
+    "trainer state without its parts": lambda c: torch.save({"step": 3}, c / "trainer_state.pt"),
+    "checkpoint.json cut short": lambda c: (c / "checkpoint.json").write_text('{"step": 1'),
+    "weights cut short": lambda c: (c / "model.safetensors").write_bytes(b"\x00" * 10),
+}
+
+
+@pytest.fixture(scope="module")
+def stopped(pretrained, corpus_dir, tmp_path_factory) -> Path:
+    """The run of `pretrained` stopped at step 14: checkpoints 0, 12 and 14, the last two with a
+    trainer state."""
+    run_dir = tmp_path_factory.mktemp("stopped")
+    overrides = bert_overrides(corpus_dir, pretrained.parent / "cache")
+    pretrain(compose_pretraining([*overrides, "train.stop_at=14"]), run_dir)
+    return run_dir
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_newest_checkpoint_is_set_aside_and_the_one_before_resumed(
+        stopped, pretrained, corpus_dir, tmp_path, caplog, damage):
+    run_dir = tmp_path / "run"
+    shutil.copytree(stopped, run_dir)
+    DAMAGES[damage](run_dir / "checkpoints" / "step-0000014")
+    overrides = bert_overrides(corpus_dir, pretrained.parent / "cache")
+    pretrain(compose_pretraining([*overrides, "train.resume=true"]), run_dir)
+    assert "cannot resume from" in caplog.text and "step-0000014" in caplog.text
+    assert (run_dir / "checkpoints" / "step-0000014.damaged").is_dir(), "kept, not deleted"
+    assert [c.name for c in list_checkpoints(run_dir)] == [
+        "step-0000000", "step-0000012", "step-0000024"]
+    resumed, straight = final_weights(run_dir), final_weights(pretrained)
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight), "resumed exactly from 12"
+
+
+def test_no_whole_checkpoint_to_resume_from_is_an_error_naming_each(
+        stopped, pretrained, corpus_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(stopped, run_dir)
+    DAMAGES["trainer state cut short"](run_dir / "checkpoints" / "step-0000014")
+    DAMAGES["checkpoint.json cut short"](run_dir / "checkpoints" / "step-0000012")
+    overrides = bert_overrides(corpus_dir, pretrained.parent / "cache")
+    with pytest.raises(ProbingError, match=r"no checkpoint in .* can be resumed from: "
+                                           r"step-0000014 \(.*\); step-0000012 \(.*"):
+        pretrain(compose_pretraining([*overrides, "train.resume=true"]), run_dir)
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
+        "step-0000000", "step-0000012", "step-0000014"], "nothing moved or deleted"
+
+
+def test_a_full_disk_while_saving_leaves_no_partial_checkpoint(
+        pretrained, corpus_dir, tmp_path, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: No space left on device (os error 28)")
+
+    overrides = bert_overrides(corpus_dir, pretrained.parent / "cache")
+    cfg = compose_pretraining([*overrides, "train.max_steps=12"])
+    saves = iter([True, False])  # step 0 is saved, step 12 finds the disk full
+    real_save = BertObjective.save
+    monkeypatch.setattr(BertObjective, "save", lambda self, model, folder: (
+        real_save(self, model, folder) if next(saves) else disk_full()))
+    with pytest.raises(ProbingError, match=r"could not save the checkpoint .*step-0000012 "
+                                           r"\(.*No space left.*train\.resume=true .*step-0000000"):
+        pretrain(cfg, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-0000000"]
+
+
+def test_checkpoint_sweep_names_a_damaged_checkpoint_record(stopped, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(stopped, run_dir)
+    DAMAGES["checkpoint.json cut short"](run_dir / "checkpoints" / "step-0000012")
+    with pytest.raises(ProbingError, match=r"step-0000012/checkpoint\.json cannot be read"):
+        checkpoint_provenance(run_dir / "checkpoints" / "step-0000012")
 
 
 def test_two_processes_stay_in_sync(corpus_dir, tmp_path):

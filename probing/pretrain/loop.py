@@ -35,7 +35,16 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from probing.atomic import write_json_atomic
-from probing.checkpoints import CHECKPOINTS, INFO, TRAINER_STATE, checkpoint_name, list_checkpoints
+from probing.checkpoints import (
+    CHECKPOINTS,
+    INFO,
+    KEPT_TRAINER_STATES,
+    TRAINER_STATE,
+    checkpoint_name,
+    list_checkpoints,
+    read_info,
+    set_aside,
+)
 from probing.errors import ProbingError
 from probing.pretrain.distributed import Distributed
 from probing.pretrain.metrics import MetricsLog, Tally
@@ -45,6 +54,11 @@ from probing.reproducibility import library_versions, seed_everything
 from probing.settings import check_settings
 
 log = logging.getLogger(__name__)
+TRAINER_STATE_KEYS = {"optimizer", "scheduler", "rng", "world_size", "progress"}
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).strip() or type(error).__name__).splitlines()[0]
 
 
 class Precision(StrEnum):
@@ -132,40 +146,67 @@ class Pretrainer:
         corpus = instantiate(cfg.text)
         cache_dir = Path(cfg.paths.cache_dir).expanduser() / "pretrain"
         env.main_first(lambda: self.objective.prepare(corpus, cache_dir))
-        resume_from = self._resume_point()
-        model = (self.objective.load_model(resume_from) if resume_from
-                 else self.objective.build_model())
+        resume = self._resume_point()
+        model = resume[1] if resume else self.objective.build_model()
         self.model = model.to(env.device)
         self.optimizer = instantiate(cfg.optim.optimizer)(parameter_groups(self.model))
         self.scheduler = LambdaLR(self.optimizer, warmup_then_linear_decay(
             cfg.optim.warmup_steps, self.train.max_steps))
-        if resume_from:
-            self.progress = self._load_state(resume_from)
+        if resume:
+            self.progress = self._load_state(resume[0], resume[2])
         else:
             self.progress = Progress()
             # Dropout differs between processes; the initial weights do not (seeded above).
             dropout_seed = np.random.SeedSequence([cfg.seed, env.rank]).generate_state(1)[0]
             torch.manual_seed(int(dropout_seed))
-        self.resumed_step = self.progress.step if resume_from else None
+        self.resumed_step = self.progress.step if resume else None
         self.net = (DistributedDataParallel(self.model) if env.world_size > 1 else self.model)
         self.autocast = torch.autocast(env.device.type, dtype=torch.bfloat16,
                                        enabled=self.train.precision == Precision.bf16)
 
-    def _resume_point(self) -> Path | None:
-        checkpoints = [p for p in list_checkpoints(self.root) if (p / TRAINER_STATE).is_file()]
+    def _resume_point(self) -> tuple[Path, nn.Module, dict] | None:
+        """The newest checkpoint that loads whole (its folder, model and trainer state). A
+        damaged one is named in a warning and set aside, with any checkpoint after the one
+        resumed from (they would be saved over); where none loads, an error names them all."""
+        checkpoints = list_checkpoints(self.root)
         if not self.train.resume:
-            if list_checkpoints(self.root):
+            if checkpoints:
                 raise ProbingError(f"{self.root} already holds checkpoints: add train.resume=true "
                                    "to continue that run, or name a new one with name=...")
             return None
-        if not checkpoints:
+        candidates = [p for p in checkpoints if (p / TRAINER_STATE).is_file()]
+        if not candidates:
             raise ProbingError(f"train.resume=true but {self.root} holds no checkpoint with a "
                                "trainer state to resume from; drop train.resume to start afresh")
-        log.info("resuming from %s", checkpoints[-1])
-        return checkpoints[-1]
+        damaged = []
+        for folder in reversed(candidates):
+            try:
+                model, state = self._read_checkpoint(folder)
+            except Exception as e:  # a damaged file fails in its library's own way
+                damaged.append(f"{folder.name} ({type(e).__name__}: {first_line(e)})")
+                log.warning("cannot resume from %s, which is damaged: %s", folder, damaged[-1])
+                continue
+            if self.env.is_main:
+                for later in checkpoints[checkpoints.index(folder) + 1:]:
+                    set_aside(later, f"resuming from the earlier {folder.name}")
+            self.env.barrier()
+            log.info("resuming from %s", folder)
+            return folder, model, state
+        raise ProbingError(
+            f"train.resume=true but no checkpoint in {self.root} can be resumed from: "
+            f"{'; '.join(damaged)}. Restore the files from a copy, or start afresh under a new "
+            f"name=...")
 
-    def _load_state(self, folder: Path) -> Progress:
+    def _read_checkpoint(self, folder: Path) -> tuple[nn.Module, dict]:
+        read_info(folder)
         state = torch.load(folder / TRAINER_STATE, weights_only=True)
+        if not isinstance(state, dict) or not state.keys() >= TRAINER_STATE_KEYS:
+            lacking = TRAINER_STATE_KEYS - set(state if isinstance(state, dict) else ())
+            raise ValueError(f"{TRAINER_STATE} is not a trainer state (it lacks "
+                             f"{', '.join(sorted(lacking))})")
+        return self.objective.load_model(folder), state
+
+    def _load_state(self, folder: Path, state: dict) -> Progress:
         if state["world_size"] != self.env.world_size:
             raise ProbingError(f"{folder} was trained with {state['world_size']} process(es); "
                                f"resume it with as many (now {self.env.world_size}), since the "
@@ -267,7 +308,7 @@ class Pretrainer:
 
     def _save(self) -> None:
         """Write the checkpoint of this step under a temporary name, then rename it into place;
-        the trainer state of the previous checkpoint is dropped (the latest one resumes)."""
+        only the newest KEPT_TRAINER_STATES checkpoints keep their trainer state."""
         env, progress = self.env, self.progress
         rng = {"cpu": torch.get_rng_state()}
         if env.device.type == "cuda":
@@ -280,25 +321,40 @@ class Pretrainer:
             previous = list_checkpoints(self.root)
             final = self.root / checkpoint_name(progress.step)
             tmp = final.with_name(final.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            self.objective.save(self.model, tmp)
-            torch.save({"optimizer": self.optimizer.state_dict(),
-                        "scheduler": self.scheduler.state_dict(), "rng": rngs,
-                        "world_size": env.world_size, "progress": asdict(progress)},
-                       tmp / TRAINER_STATE)
-            info = {"step": progress.step, "tokens": progress.tokens, "epoch": progress.epoch,
-                    "seconds": round(progress.seconds, 1), "heldout": progress.heldout,
-                    "run": str(self.run_dir.resolve()), "objective": self.cfg.objective.name,
-                    "text": self.cfg.text.name, "seed": self.cfg.seed,
-                    "world_size": env.world_size, "replica_checksums": checksums,
-                    "versions": library_versions()}
-            write_json_atomic(tmp / INFO, info)
+            try:
+                self._write_checkpoint(tmp, rngs, checksums)
+            except Exception as e:
+                shutil.rmtree(tmp, ignore_errors=True)  # no half-written checkpoint is left
+                if not isinstance(e, OSError) and "SafetensorError" not in type(e).__name__:
+                    raise
+                raise ProbingError(
+                    f"could not save the checkpoint {final} ({first_line(e)}); nothing of it was "
+                    f"kept, the checkpoints before it are whole. Free space in {self.root} (or "
+                    f"fix its permissions), then add train.resume=true to go on from "
+                    f"{previous[-1].name if previous else 'the start'}") from None
             os.replace(tmp, final)
-            for folder in previous:
+            for folder in previous[:len(previous) + 1 - KEPT_TRAINER_STATES]:
                 (folder / TRAINER_STATE).unlink(missing_ok=True)
             log.info("saved %s", final)
         env.barrier()
+
+
+    def _write_checkpoint(self, folder: Path, rngs: list, checksums: list[str]) -> None:
+        progress, env = self.progress, self.env
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        self.objective.save(self.model, folder)
+        torch.save({"optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(), "rng": rngs,
+                    "world_size": env.world_size, "progress": asdict(progress)},
+                   folder / TRAINER_STATE)
+        info = {"step": progress.step, "tokens": progress.tokens, "epoch": progress.epoch,
+                "seconds": round(progress.seconds, 1), "heldout": progress.heldout,
+                "run": str(self.run_dir.resolve()), "objective": self.cfg.objective.name,
+                "text": self.cfg.text.name, "seed": self.cfg.seed,
+                "world_size": env.world_size, "replica_checksums": checksums,
+                "versions": library_versions()}
+        write_json_atomic(folder / INFO, info)
 
 
 def _format(values: dict[str, float]) -> str:
