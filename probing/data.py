@@ -18,6 +18,7 @@ for archived files.
 import argparse
 import fnmatch
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from tqdm import tqdm
 
@@ -149,28 +151,79 @@ def fetch(names: list[str], dest: Path, mirror: str | None = None) -> list[Path]
 
 def download(url: str, target: Path, checksum: str | None) -> None:
     """Stream `url` to a temporary file beside `target`; move it into place only if the sum
-    matches (None: an archive, whose members are checked), so a failed or corrupt download
-    never leaves a file that would be read."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    matches (None: an archive, whose members are checked), so a failed, cut-short or corrupt
+    download never leaves a file that would be read. A failure says whose it is: the
+    connection's, or the destination folder's (unwritable, full)."""
+    make_folder(target.parent)
     partial = target.with_name(target.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as progress:
-                while chunk := response.read(CHUNK):
-                    out.write(chunk)
-                    progress.update(len(chunk))
-    except (urllib.error.URLError, OSError) as e:
-        partial.unlink(missing_ok=True)
-        raise ProbingError(f"could not download {url} to {target}: {e}. Check the connection, "
-                           "or give --mirror a copy laid out like the data folder") from None
-    found = checksum_of(checksum, partial) if checksum is not None else None
-    if found != checksum:
-        partial.unlink()
-        raise ProbingError(f"{url}: {_kind(checksum)} {found} does not match the expected "
-                           f"{checksum}; the upstream file changed or the download was "
-                           f"corrupted. Nothing was written to {target}")
-    os.replace(partial, target)
+        received, expected = _stream(url, partial, target)
+        if expected is not None and received != expected:
+            raise ProbingError(f"the download of {url} stopped after {received} of {expected} "
+                               f"bytes; run the fetch again. Nothing was written to {target}")
+        found = checksum_of(checksum, partial) if checksum is not None else None
+        if found != checksum:
+            raise ProbingError(f"{url}: {_kind(checksum)} {found} does not match the expected "
+                               f"{checksum}; {_why_mismatch(partial)}. Nothing was written to "
+                               f"{target}")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)  # an interrupted or refused download leaves nothing
+
+
+def _stream(url: str, partial: Path, target: Path) -> tuple[int, int | None]:
+    """Copy the body of `url` into `partial`: the bytes received and those announced."""
+    try:
+        out = open(partial, "wb")  # noqa: SIM115 (closed by the `with` below)
+    except OSError as e:
+        raise _unwritable(target, e) from None
+    received = 0
+    with out:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                expected = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=expected, unit="B", unit_scale=True, desc=target.name) as bar:
+                    while chunk := response.read(CHUNK):
+                        _write(out, chunk, target)
+                        received += len(chunk)
+                        bar.update(len(chunk))
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+            raise ProbingError(f"could not download {url} to {target}: {e}. Check the "
+                               "connection, or give --mirror a copy laid out like the data "
+                               "folder") from None
+    return received, expected
+
+
+def _write(out: BinaryIO, chunk: bytes, target: Path) -> None:
+    try:
+        out.write(chunk)
+    except OSError as e:
+        raise _unwritable(target, e) from None
+
+
+def _unwritable(target: Path, error: OSError) -> ProbingError:
+    return ProbingError(f"cannot write {target} ({error.strerror or error}): free space there, "
+                        f"or fetch into a folder you can write with --dest DIR (or "
+                        f"PROBING_DATA_DIR)")
+
+
+def make_folder(folder: Path) -> Path:
+    """`folder`, created where absent; an error naming it where it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _unwritable(folder, e) from None
+    return folder
+
+
+def _why_mismatch(path: Path) -> str:
+    """What a file with the wrong sum most likely is."""
+    with open(path, "rb") as f:
+        head = f.read(512).lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return ("the server answered with a web page, not the file (a proxy's or a login "
+                "page?); check the address, the proxy settings or --mirror")
+    return "the upstream file changed or the download was corrupted"
 
 
 def _kind(checksum: str) -> str:
@@ -180,7 +233,10 @@ def _kind(checksum: str) -> str:
 def unpack(url: str, files: list[CorpusFile], dest: Path) -> None:
     """Download the archive at `url` and take `files` out of it, each checked against its sum
     before it is moved into place; the archive itself is not kept."""
-    scratch = Path(tempfile.mkdtemp(prefix=".fetch-", dir=_existing_parent(dest)))
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=".fetch-", dir=make_folder(dest)))
+    except OSError as e:
+        raise _unwritable(dest, e) from None
     try:
         archive = scratch / PurePosixPath(url).name
         download(url, archive, None)
@@ -215,19 +271,16 @@ def unpack(url: str, files: list[CorpusFile], dest: Path) -> None:
                     for out in staged:
                         os.replace(out, target.parent / out.name)
         except zipfile.BadZipFile as e:
-            raise ProbingError(f"{url} is not a readable zip archive ({e}); the download was "
-                               f"corrupted or the address is wrong") from None
+            raise ProbingError(f"{url} is not a readable zip archive ({e}); "
+                               f"{_why_mismatch(archive)}") from None
+        except OSError as e:  # the archive is whole: what fails is writing its members out
+            raise _unwritable(dest, e) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _matches(member: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(member, pattern) or fnmatch.fnmatchcase(member, f"*/{pattern}")
-
-
-def _existing_parent(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def list_corpora(args: argparse.Namespace) -> None:

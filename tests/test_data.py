@@ -1,5 +1,6 @@
 """`python -m probing.data fetch` against a local HTTP server, never the internet."""
 
+import errno
 import functools
 import http.server
 import os
@@ -261,3 +262,109 @@ def test_paths_come_from_the_composed_config(tmp_path, monkeypatch):
     monkeypatch.delenv("PROBING_DATA_DIR")
     assert data.data_dir() == tmp_path / "data"  # the YAML's default
     assert composed_paths(["paths.cache_dir=/scratch/cache"]).cache_dir == "/scratch/cache"
+
+
+# --- fetches that fail half-way -------------------------------------------------------------
+
+class FailingFile:
+    """A file whose writes fail as a full disk (or another error) does."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def write(self, chunk):
+        raise self.error
+
+
+def opened_as(monkeypatch, make):
+    """Make probing.data's open(path, "wb") give `make(path)`; reading is left as it is."""
+    real = open
+
+    def fake(path, mode="r", *args, **kwargs):
+        return make(path) if "w" in mode else real(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(data, "open", fake, raising=False)
+
+
+def test_a_full_disk_is_named_as_such_and_leaves_nothing(data_dir, serve, tmp_path, monkeypatch):
+    mirror = serve(data_dir)
+    opened_as(monkeypatch, lambda path: FailingFile(OSError(errno.ENOSPC,
+                                                            "No space left on device")))
+    with pytest.raises(ProbingError, match=r"cannot write .*options\.json \(No space left on "
+                                           r"device\): free space there, or fetch into a folder "
+                                           r"you can write with --dest") as caught:
+        fetch(["elmo-fixture"], tmp_path, mirror)
+    assert "connection" not in str(caught.value)
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_a_read_only_destination_is_named(data_dir, serve, tmp_path, monkeypatch):
+    def read_only(path):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    opened_as(monkeypatch, read_only)
+    with pytest.raises(ProbingError, match=r"cannot write .* \(Read-only file system\)"):
+        fetch(["elmo-fixture"], tmp_path, serve(data_dir))
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(ProbingError, match=r"cannot write .*a-file/elmo-fixture"):
+        fetch(["elmo-fixture"], blocked, serve(data_dir))
+
+
+def test_an_interrupted_fetch_leaves_no_partial_file(data_dir, serve, tmp_path, monkeypatch):
+    opened_as(monkeypatch, lambda path: FailingFile(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        fetch(["elmo-fixture"], tmp_path, serve(data_dir))
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+class CutShortHandler(QuietHandler):
+    """Announces the whole file, sends half of it and hangs up."""
+
+    def do_GET(self):
+        body = b"x" * 1000
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:500])
+        self.wfile.flush()
+        self.close_connection = True
+
+
+def test_a_download_cut_short_is_refused(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CutShortHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(ProbingError, match=r"stopped after 500 of 1000 bytes; run the "
+                                               r"fetch again"):
+            fetch(["elmo-fixture"], tmp_path, f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_a_web_page_in_place_of_the_file_is_named(data_dir, serve, tmp_path):
+    mirror = tmp_path / "mirror" / "elmo-fixture"
+    shutil.copytree(data_dir / "elmo-fixture", mirror)
+    (mirror / "options.json").write_text("<!DOCTYPE html>\n<html><body>Proxy authentication "
+                                         "required</body></html>\n")
+    with pytest.raises(ProbingError, match=r"answered with a web page, not the file \(a "
+                                           r"proxy's or a login page\?\)"):
+        fetch(["elmo-fixture"], tmp_path / "dest", serve(tmp_path / "mirror"))
+    assert not (tmp_path / "dest" / "elmo-fixture" / "options.json").exists()
+
+
+def test_a_fetch_into_an_unwritable_folder_prints_no_traceback(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    result = subprocess.run([sys.executable, "-m", "probing.data", "fetch", "elmo-fixture",
+                             "--dest", str(blocked), "--mirror", "http://127.0.0.1:9"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
