@@ -73,3 +73,19 @@ def setting_choice(setting: str, value: str, choices: type[E]) -> E:
     except ValueError:
         allowed = " | ".join(choice.value for choice in choices)
         raise ProbingError(f"{setting}={value!r} is not one of: {allowed}") from None
+
+
+def check_range(setting: str, value: float, low: float, high: float = float("inf"),
+                low_open: bool = False) -> None:
+    """Refuse a numeric setting outside [low, high] (or (low, high]), naming it and the range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProbingError(f"{setting}={value!r} is not a number")
+    if not (low < value if low_open else low <= value) or value > high:
+        bracket = "(" if low_open else "["
+        raise ProbingError(f"{setting}={value} is out of range: allowed {bracket}{low}, {high}]")
+
+
+def check_integer(setting: str, value: object, low: int = 1) -> None:
+    """Refuse a count (a size, a rank) that is not a whole number of at least `low`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ProbingError(f"{setting}={value!r}: it must be a whole number of at least {low}")

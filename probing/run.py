@@ -30,9 +30,10 @@ def probe_run(cfg: DictConfig, output_dir: Path) -> list[RunRecord]:
     """Instantiate, read, probe, write: one record per probe the mix setting asks for."""
     check_settings(cfg)  # before anything is built: a typo costs no minutes
     seed_everything(cfg.seed)
-    task, encoder = instantiate(cfg.task), instantiate(cfg.encoder)
-    family, trainer = instantiate(cfg.probe), instantiate(cfg.trainer)
-    selections = instantiate(cfg.mix).selections(encoder.n_layers)
+    task, family, mix = instantiate(cfg.task), instantiate(cfg.probe), instantiate(cfg.mix)
+    family.check(task, mix)  # a task or mix the family cannot serve costs no extraction
+    encoder, trainer = instantiate(cfg.encoder), instantiate(cfg.trainer)
+    selections = mix.selections(encoder.n_layers)
     laps = Laps()
     inputs = Inputs.read(task, encoder, cfg.paths.cache_dir, cfg.features, laps)
     outcomes = family.run(inputs, selections, trainer, cfg.seed)

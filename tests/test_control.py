@@ -63,7 +63,11 @@ def test_control_run_records_its_key_rule_and_seen_shares(tmp_path):
     path = tmp_path / "x.conllu"
     path.write_text("1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n\n"
                     "1\tHo\tho\tINTJ\tUH\t_\t0\troot\t_\t_\n")
-    task = POSTask(column="upos", **{**task_files("upos", "test-corpus", path), "control": True})
+    copies = [tmp_path / name for name in ("dev.conllu", "test.conllu")]
+    for copy in copies:
+        copy.write_text(path.read_text())
+    task = POSTask(column="upos", **{**task_files("upos", "test-corpus", path, *copies),
+                                     "control": True})
     assert "control_key" not in task.describe(), "known once the splits are read"
     task.read_splits()
     assert task.describe() == {"control_key": KEY_RULE, "control_key_seen_in_train": 1.0,

@@ -21,8 +21,8 @@ SENTENCE = """# text = My cat can't go.
 """
 
 
-def deps(path, subtypes="cut"):
-    return DependencyTask(subtypes=subtypes, **task_files("deps", "test-corpus", path))
+def deps(path, dev=None, test=None, subtypes="cut"):
+    return DependencyTask(subtypes=subtypes, **task_files("deps", "test-corpus", path, dev, test))
 
 
 @pytest.fixture
@@ -43,14 +43,14 @@ def test_arcs_point_from_dependent_to_head_and_skip_the_root(conllu_file):
 
 
 def test_subtypes_are_kept_on_request(conllu_file):
-    [example] = deps(conllu_file, "keep").read("dev")
+    [example] = deps(conllu_file, subtypes="keep").read("dev")
     assert example.targets[0].label == "nmod:poss"
-    assert deps(conllu_file, "keep").describe() == {"subtypes": "keep"}
+    assert deps(conllu_file, subtypes="keep").describe() == {"subtypes": "keep"}
 
 
 def test_unknown_subtypes_setting_names_the_key_and_the_choices(conllu_file):
     with pytest.raises(ProbingError, match=r"task\.subtypes='drop' is not one of: cut \| keep"):
-        deps(conllu_file, "drop")
+        deps(conllu_file, subtypes="drop")
 
 
 @pytest.mark.parametrize("head", ["_", "9"])
@@ -69,7 +69,7 @@ def test_ewt_dev_has_an_arc_for_every_word_but_the_roots(data_dir):
     pos = POSTask(column="upos", **task_files("upos", "ud-english-ewt", dev)).read("dev")
     assert [e.words for e in examples] == [e.words for e in pos]
     assert len({t.label for e in examples for t in e.targets}) < len(
-        {t.label for e in deps(dev, "keep").read("dev") for t in e.targets})
+        {t.label for e in deps(dev, subtypes="keep").read("dev") for t in e.targets})
 
 
 def test_tree_of_the_basic_words_without_multiword_tokens_and_empty_nodes(conllu_file):
@@ -110,6 +110,8 @@ def test_every_ewt_sentence_has_a_tree(data_dir):
 def test_split_without_any_arc_is_named(tmp_path):
     path = tmp_path / "x.conllu"
     path.write_text("1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n\n1\tHo\tho\tINTJ\tUH\t_\t0\troot\t_\t_\n")
+    for name in ("dev.conllu", "test.conllu"):
+        path.with_name(name).write_text(path.read_text())
     with pytest.raises(ProbingError, match=rf"task deps: the train split \(task\.train={path}\) "
                                            rf"holds 2 sentences but no target to probe"):
-        deps(path).read_splits()
+        deps(path, path.with_name("dev.conllu"), path.with_name("test.conllu")).read_splits()

@@ -26,9 +26,9 @@ SENTENCES = """# newdoc id = d1
 """
 
 
-def entities(path, every=2, source="dev_heldout", train=None):
+def entities(path, every=2, source="dev_heldout", train=None, test=None):
     return EntityTask(train_source=source, heldout_every=every,
-                      **task_files("entities", "test-corpus", train or path, path, path))
+                      **task_files("entities", "test-corpus", train or path, path, test or path))
 
 
 def write(tmp_path, text):
@@ -158,11 +158,29 @@ def test_training_on_the_dev_file_itself_is_refused(tmp_path):
 
 def test_empty_splits_are_named(tmp_path):
     path = write(tmp_path, "1\tHi\tB-PER\n\n2\tHo\tO\n")
+    test = tmp_path / "test.iob2"
+    test.write_text(SENTENCES)
     with pytest.raises(ProbingError, match=rf"the dev split \(task\.dev={path}; train: x\.iob2 "
                                            rf"without every 5th item.*\) holds no sentences; "
                                            rf"give a larger file or a smaller "
                                            rf"task\.heldout_every"):
-        entities(path, every=5).read_splits()
+        entities(path, every=5, test=test).read_splits()
     with pytest.raises(ProbingError, match=rf"the dev split \(task\.dev={path}; .*\) holds 1 "
                                            rf"sentences but no target"):
-        entities(path, every=2).read_splits()
+        entities(path, every=2, test=test).read_splits()
+
+
+def test_without_the_training_file_the_test_file_as_dev_is_refused(tmp_path, caplog):
+    """The fallback holds train and dev out of task.dev: given the test file there, the probe
+    would train on test. It is refused whatever the fallback."""
+    data = uner_folder(tmp_path, with_train=False)
+    test = data / "uner-english-ewt" / "en_ewt-ud-test.iob2"
+    link = tmp_path / "another-name.iob2"
+    link.symlink_to(test)
+    for dev in (test, link):
+        task = configured(data, f"task.dev={dev}")
+        with pytest.raises(ProbingError, match=r"task entities: the train split .* and the "
+                                               r"test split .* both read .*en_ewt-ud-test\.iob2"
+                                               r", so the probe would train on what it is "
+                                               r"tested on"):
+            task.read_splits()

@@ -129,3 +129,18 @@ def test_semeval_split_sizes(data_dir):
     assert [e.id for e in splits["dev"][:2]] == ["10", "20"]
     assert (splits["test"][0].id, splits["test"][-1].id) == ("8001", "10717")
     assert {t.label for e in splits["train"] for t in e.targets} == LABELS
+
+
+def test_the_training_file_as_test_is_refused(tmp_path):
+    """Train and dev are held out of one file; a test split read from it too is refused."""
+    path = write(tmp_path)
+    task = RelationTask(heldout_every=2, **task_files("relations", "test-corpus", path, path,
+                                                      path))
+    with pytest.raises(ProbingError, match=r"task relations: the train split .* both read "
+                                           r".*TRAIN_FILE\.TXT, so the probe would train on "
+                                           r"what it is tested on"):
+        task.read_splits()
+    (tmp_path / "t").mkdir()
+    task = RelationTask(heldout_every=2, **task_files("relations", "test-corpus", path, path,
+                                                      write(tmp_path / "t")))
+    assert set(task.read_splits()) == {"train", "dev", "test"}, "dev held out of train is fine"

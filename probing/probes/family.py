@@ -20,7 +20,7 @@ from torch import nn
 from probing.encoders.base import Encoder
 from probing.features import Activations, extract
 from probing.hardware import Laps
-from probing.probes.selection import LayerSelection, distinct_layer_sets
+from probing.probes.selection import EveryLayer, LayerSelection, distinct_layer_sets
 from probing.tasks import Example, LabelVocab, Task
 from probing.tasks.base import SPLITS
 
@@ -80,9 +80,15 @@ class Outcome:
 
 
 class ProbeFamily(ABC):
-    """A way of probing: turns a run's inputs into one outcome per layer selection."""
+    """A way of probing: turns a run's inputs into one outcome per layer selection.
+
+    Its constructor refuses settings out of range, naming them (`probe.rank`, ...); `check`
+    refuses a task or mix it cannot serve, before anything is read or extracted."""
 
     name: str
+
+    def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:  # noqa: B027 (a hook)
+        """Raise ProbingError where this family cannot probe `task` with `mix`."""
 
     @abstractmethod
     def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int

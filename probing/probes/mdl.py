@@ -22,11 +22,24 @@ from typing import Any
 import numpy as np
 import torch
 
+from probing.errors import ProbingError
 from probing.probes.family import Inputs, Outcome, ProbeFamily, TrainedFamily
 from probing.probes.online_code import block_ends, compression, online_codelength
 from probing.probes.online_code import uniform_codelength as uniform
-from probing.probes.selection import LayerSelection, distinct_layer_sets
+from probing.probes.selection import EveryLayer, LayerSelection, distinct_layer_sets
+from probing.tasks import Task
 from probing.tasks.labels import MultiLabel
+
+
+def check_fractions(fractions: list[float]) -> list[float]:
+    """`probe.block_fractions`: numbers that rise strictly from above 0 to exactly 1."""
+    numbers = all(isinstance(f, int | float) and not isinstance(f, bool) for f in fractions)
+    if not fractions or not numbers or fractions != sorted(set(fractions)) \
+            or fractions[0] <= 0 or fractions[-1] != 1:
+        raise ProbingError(f"probe.block_fractions={fractions}: the blocks end at these shares "
+                           f"of the training targets, so they must rise strictly from above 0 "
+                           f"to exactly 1, e.g. [0.1, 0.25, 0.5, 1.0]")
+    return fractions
 
 
 class OnlineCode(ProbeFamily):
@@ -38,9 +51,20 @@ class OnlineCode(ProbeFamily):
 
     def __init__(self, probe: TrainedFamily, block_fractions: list[float],
                  shuffle_seeds: list[int]) -> None:
+        if not hasattr(probe, "target_nll"):
+            raise ProbingError(f"probe.probe: the {probe.name} probe gives no log-likelihood of "
+                               f"each target (target_nll), which the online code sends the "
+                               f"labels with; use the edge probe (the default)")
         self.probe = probe
-        self.block_fractions = list(block_fractions)
+        self.block_fractions = check_fractions(list(block_fractions))
         self.shuffle_seeds = list(shuffle_seeds)
+        if not self.shuffle_seeds or len(set(self.shuffle_seeds)) < len(self.shuffle_seeds) \
+                or not all(isinstance(seed, int) for seed in self.shuffle_seeds):
+            raise ProbingError(f"probe.shuffle_seeds={self.shuffle_seeds}: give one or more "
+                               f"distinct whole numbers (a record each), e.g. [0, 1, 2]")
+
+    def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:
+        self.probe.check(task, mix)
 
     def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
             ) -> list[Outcome]:

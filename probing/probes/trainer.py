@@ -17,19 +17,11 @@ from torch.func import functional_call
 from tqdm import tqdm
 
 from probing.devices import resolve_device
-from probing.errors import ProbingError
+from probing.errors import check_range
 from probing.probes.family import SplitTable, TrainedFamily
 from probing.probes.optimizer import BankAdam
 
 log = logging.getLogger(__name__)
-
-
-def check_range(setting: str, value: float, low: float, high: float = float("inf"),
-                low_open: bool = False) -> None:
-    """Refuse a numeric setting outside [low, high] (or (low, high]), naming it and the range."""
-    if not (low < value if low_open else low <= value) or value > high:
-        bracket = "(" if low_open else "["
-        raise ProbingError(f"{setting}={value} is out of range: allowed {bracket}{low}, {high}]")
 
 
 @dataclass

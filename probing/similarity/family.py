@@ -7,10 +7,12 @@ from typing import Any
 import numpy as np
 
 from probing.encoders.base import Encoder
+from probing.errors import ProbingError
 from probing.features import extract
 from probing.probes.family import Inputs, Outcome, ProbeFamily
-from probing.probes.selection import AllLayers, LayerSelection
+from probing.probes.selection import AllLayers, EveryLayer, LayerSelection
 from probing.similarity.cka import cka_matrix
+from probing.tasks import Task
 
 
 class LayerSimilarity(ProbeFamily):
@@ -28,6 +30,13 @@ class LayerSimilarity(ProbeFamily):
         self.against = against
         self.cache_dir = cache_dir
         self.features = features
+
+    def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:
+        if not isinstance(mix, AllLayers):
+            raise ProbingError(
+                f"probe=cka compares every layer with every other in one matrix, so "
+                f"mix={getattr(mix, 'mode', 'every')} would have no effect; drop the mix "
+                f"setting (or give mix=all)")
 
     def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
             ) -> list[Outcome]:

@@ -1,5 +1,6 @@
 """What every task gives the probe: sentences as words, and labelled spans over them."""
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ class Task(ABC):
 
     n_spans: ClassVar[int] = 1
     labeling: ClassVar[Labeling] = SingleLabel()
+    has_trees: ClassVar[bool] = False  # every example has its dependency tree (Example.tree)
 
     def __post_init__(self) -> None:
         self.train, self.dev, self.test = Path(self.train), Path(self.dev), Path(self.test)
@@ -101,6 +103,7 @@ class Task(ABC):
     def read_splits(self) -> dict[str, list[Example]]:
         """Train, dev and test, each with at least one target; relabelled as the control task
         where `control` is set (and the control's key statistics kept for `describe`)."""
+        self.check_split_files()
         splits = {split: self.read(split) for split in SPLITS}
         for split, examples in splits.items():
             self._require_targets(split, examples)
@@ -108,6 +111,34 @@ class Task(ABC):
             return splits
         self.control_summary = control_record(splits)
         return control_task(splits, self.control_seed)
+
+    @property
+    def dev_held_out(self) -> bool:
+        """Whether dev is held out of the training file (then train and dev name one file)."""
+        return False
+
+    def split_sources(self) -> dict[str, set[str]]:
+        """The files each split reads, as real paths (links followed)."""
+        return {split: {os.path.realpath(path)} for split, path in self.files.items()}
+
+    def check_split_files(self) -> None:
+        """Refuse splits that share a file where they must not: test with train or dev (the
+        probe would train or early-stop on what it is tested on), and dev with train unless dev
+        is held out of it. Links are followed, so two names of one file are one file."""
+        sources = self.split_sources()
+        pairs = [("train", "test"), ("dev", "test")]
+        if not self.dev_held_out:
+            pairs.append(("train", "dev"))
+        for first, second in pairs:
+            shared = sorted(sources[first] & sources[second])
+            if shared:
+                raise ProbingError(
+                    f"task {self.name}: the {first} split (task.{first}={self.files[first]}) "
+                    f"and the {second} split (task.{second}={getattr(self, second)}) both read "
+                    f"{shared[0]}{f' and {len(shared) - 1} more' if len(shared) > 1 else ''}, "
+                    f"so the probe would {'train' if first == 'train' else 'early-stop'} on "
+                    f"what it is {'tested' if second == 'test' else 'early-stopped'} on. Give "
+                    f"each split its own file")
 
     @abstractmethod
     def read_file(self, path: Path) -> list[Example]:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import ClassVar
 
 import conllu
 from conllu.exceptions import ParseException
@@ -139,6 +140,8 @@ def warn_outside(examples: list[Example], known: frozenset[str], what: str,
 class CoNLLUTask(Task):
     """A task over a CoNLL-U corpus: one example a sentence, with its dependency tree (for the
     structural probes) whatever the targets are."""
+
+    has_trees: ClassVar[bool] = True
 
     def read_file(self, path: Path) -> list[Example]:
         return [Example(s.words, self.targets(path, s), s.source, tree=dependency_tree(s))

@@ -55,6 +55,10 @@ class HeldOutDevTask(Task):
         self.heldout = HeldOut(self.heldout_every)
         self.heldout.check(self.files, self.name)
 
+    @property
+    def dev_held_out(self) -> bool:
+        return True
+
     def read(self, split: str) -> list[Example]:
         return self.heldout.select(split, super().read(split))
 

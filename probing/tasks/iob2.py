@@ -98,6 +98,10 @@ class EntityTask(Task):
             return {"train": self.dev, "dev": self.dev, "test": self.test}
         return super().files
 
+    @property
+    def dev_held_out(self) -> bool:
+        return self.trains_on is TrainSource.dev_heldout
+
     def read(self, split: str) -> list[Example]:
         examples = super().read(split)
         if self.trains_on is TrainSource.dev_heldout:

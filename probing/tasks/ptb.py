@@ -1,5 +1,6 @@
 """Penn Treebank bracketed trees (.mrg) and the constituent-labelling task over them."""
 
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -114,10 +115,16 @@ class ConstituentTask(Task):
     def read(self, split: str) -> list[Example]:
         if split not in SPLITS:
             raise ProbingError(f"task {self.name} has no split {split!r}; splits: {SPLITS}")
+        return [example for path in self.split_files(split) for example in self.read_file(
+            require_file(path, self.corpus, f"task.{split}"))]
+
+    def split_files(self, split: str) -> list[Path]:
         first, last = self.file_numbers[split]
-        return [example for number in range(first, last + 1) for example in self.read_file(
-            require_file(self.files[split] / f"wsj_{number:04d}.mrg", self.corpus,
-                         f"task.{split}"))]
+        return [self.files[split] / f"wsj_{number:04d}.mrg" for number in range(first, last + 1)]
+
+    def split_sources(self) -> dict[str, set[str]]:
+        return {split: {os.path.realpath(path) for path in self.split_files(split)}
+                for split in SPLITS}
 
     def read_file(self, path: Path) -> list[Example]:
         examples = []

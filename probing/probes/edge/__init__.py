@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from probing.errors import ProbingError, check_integer, check_range
 from probing.probes.edge.model import EdgeProbes
 from probing.probes.edge.spans import SpanBatch, SpanTable
 from probing.probes.family import Inputs, Outcome, TrainedFamily
@@ -22,6 +23,11 @@ class EdgeProbe(TrainedFamily):
 
     def __init__(self, proj_dim: int, hidden_dim: int, dropout: float,
                  mix_layer_norm: bool) -> None:
+        check_integer("probe.proj_dim", proj_dim)
+        check_integer("probe.hidden_dim", hidden_dim)
+        check_range("probe.dropout", dropout, 0, 1)
+        if dropout == 1:
+            raise ProbingError("probe.dropout=1 drops every unit; give a value in [0, 1)")
         self.proj_dim = proj_dim
         self.hidden_dim = hidden_dim
         self.dropout = dropout

@@ -8,11 +8,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from probing.errors import ProbingError, check_integer
 from probing.probes.family import Inputs, Outcome, TrainedFamily
-from probing.probes.selection import LayerSelection
+from probing.probes.selection import EveryLayer, LayerSelection
 from probing.probes.structural import metrics
 from probing.probes.structural.model import StructuralProbes, l1_loss
 from probing.probes.structural.trees import TreeBatch, TreeTable
+from probing.tasks import Task
 
 
 class StructuralProbe(TrainedFamily):
@@ -25,7 +27,15 @@ class StructuralProbe(TrainedFamily):
     metric = "negative_l1_loss"
 
     def __init__(self, rank: int) -> None:
+        check_integer("probe.rank", rank)
         self.rank = rank
+
+    def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:
+        if not task.has_trees:
+            raise ProbingError(
+                f"probe={self.name} needs a dependency tree for every sentence, and "
+                f"task={task.name} has none; probe a Universal Dependencies task (task=deps, "
+                f"upos or xpos)")
 
     def table(self, inputs: Inputs, split: str) -> TreeTable:
         return TreeTable.build(inputs.examples[split], inputs.activations[split], self.depth,
