@@ -48,15 +48,19 @@ def reported_without_traceback() -> Iterator[None]:
 
 
 @contextmanager
-def failure_recorded(record: Callable[[BaseException, bool], None]) -> Iterator[None]:
-    """For one job of a sweep: an exception ends this job and not the sweep. It is handed to
-    `record(error, is_user_error)` (which writes the job's failure record) and logged, a user
-    error as its message and a bug with its traceback; the job then returns normally, so that
-    the launcher goes on to the next job."""
+def failure_recorded(record: Callable[[BaseException, bool], None], go_on: bool = True
+                     ) -> Iterator[None]:
+    """An exception is handed to `record(error, is_user_error)` (which writes the failure
+    record). For one job of a sweep (`go_on`) it ends this job and not the sweep: it is logged,
+    a user error as its message and a bug with its traceback, and the job returns normally, so
+    that the launcher goes on to the next job. Otherwise it is raised on."""
     try:
         yield
     except Exception as e:
         error = user_error(e)
+        if not go_on:
+            record(error or e, error is not None)
+            raise
         log = logging.getLogger("probing")
         if error is None:
             log.exception("this job failed (a bug, not a setting; the sweep goes on)")

@@ -3,9 +3,12 @@ failed.json, the sweep's report lists it, and the command exits 1 saying how man
 
 import json
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
-from helpers import probe_overrides, run_cli, run_fake
+from helpers import FAKE_PROBE, REPO, probe_overrides, run_cli, run_fake
 
 from probing.errors import ProbingError, failure_recorded
 from probing.report.failures import FAILURE_NAME, sweep_jobs, write_failure
@@ -119,3 +122,33 @@ def test_sweep_where_every_job_fails_reports_the_failures(tmp_path):
     assert "2 of 2 jobs failed" in result.stderr
     assert "mix.layer=98" in (folder / "report" / "failures.md").read_text()
     assert not (folder / "report" / "overview.csv").exists()
+
+
+def test_a_single_run_that_fails_leaves_the_failure_record_a_sweep_job_does(tiny_bert, treebank,
+                                                                            tmp_path):
+    folder = tmp_path / "run"
+    overrides = [*probe_overrides(tiny_bert, treebank, tmp_path / "cache"), "mix=single",
+                 "mix.layer=99"]
+    result = run_cli([*overrides, f"hydra.run.dir={folder}"], tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    saved = json.loads((folder / FAILURE_NAME).read_text())
+    assert saved["user_error"] is True and saved["job"] is None
+    assert saved["overrides"] == overrides and "mix.layer=99" in saved["first_line"]
+    assert saved["first_line"] in result.stdout + result.stderr
+    report = run_cli([str(folder), "--out", str(tmp_path / "report")], tmp_path,
+                     module="probing.report")
+    assert report.returncode == 0, report.stderr[-2000:]
+    listed = (tmp_path / "report" / "failures.csv").read_text()
+    assert "failed" in listed and saved["first_line"] in listed
+
+
+def test_a_bug_in_a_single_run_is_recorded_and_keeps_its_traceback(tmp_path):
+    bug = FAKE_PROBE.replace("def probe_run(cfg, output_dir):",
+                             "def probe_run(cfg, output_dir):\n    1 / 0")
+    env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'tests'}"}
+    result = subprocess.run([sys.executable, "-c", bug, f"hydra.run.dir={tmp_path / 'run'}"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0 and "ZeroDivisionError" in result.stderr
+    saved = json.loads((tmp_path / "run" / FAILURE_NAME).read_text())
+    assert saved["user_error"] is False and "Traceback" in saved["traceback"]
+

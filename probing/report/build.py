@@ -103,20 +103,23 @@ def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | 
     check_resamples(resamples)
     check_seed(seed)
     paths = [Path(p) for p in paths]
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise _unwritable(out, e) from None
     failed = failures(paths)
-    if not failed.empty:
-        write_table(failed, out, "failures", [f"{len(failed)} runs or jobs failed or never "
-                                              "finished; they are not in the other tables."])
     try:
         records = load_records(paths)
     except NoRecords:
+        if failed.empty:
+            raise  # nothing to write: no --out folder is made
+        records = None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
         if not failed.empty:
-            return None
-        raise
+            write_table(failed, out, "failures", [f"{len(failed)} runs or jobs failed or "
+                                                  "never finished; they are not in the other "
+                                                  "tables."])
+    except OSError as e:
+        raise _unwritable(out, e) from None
+    if records is None:
+        return None
     study = Study(records, resamples, seed)
     tables = build_tables(study)
     notes = Notes(study, tables)

@@ -29,14 +29,16 @@ def variant(record) -> str:
 
 
 def runs_table(study: Study) -> pd.DataFrame:
-    """One row per run: what was probed, how, and what came out."""
+    """One row per run: what was probed, how, and what came out (`predictions`: False where
+    the run should have saved predictions.npz and did not)."""
+    missing = {r.folder for r in study.without_predictions}
     return pd.DataFrame([{
         "task": r.task, "encoder": r.encoder, "encoder_settings": settings_text(r),
         "step": step_of(r), "family": r.family, "control": r.control, "mode": r.mode,
         "layer": layer_of(r), "seed": r.seed, "metric": r.metric, "score": r.score,
         "dev_score": r.dev.get(r.metric, float("nan")), "baseline": r.baseline,
         "center_of_gravity": r.center_of_gravity, "gamma": r.gamma, "n_layers": r.n_layers,
-        "predictions": r.family in SEED_ONLY or study.predictions(r) is not None,
+        "predictions": r.folder not in missing,
         "run": str(r.folder)} for r in study.records])
 
 

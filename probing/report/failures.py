@@ -1,14 +1,15 @@
-"""Jobs of a sweep that failed or never finished, so that a report lists them.
+"""Runs and jobs of a sweep that failed or never finished, so that a report lists them.
 
-A job that fails in a multirun writes `failed.json` into its folder (`write_failure`): its
-overrides, the error's type, message and first line, and whether it is a user error or a bug
-(then with the traceback). `sweep_jobs` reads a sweep folder: every job folder
+A run that fails (a job of a multirun, or a single run) writes `failed.json` into its folder
+(`write_failure`): its overrides, the error's type, message and first line, and whether it is a
+user error or a bug (then with the traceback). `sweep_jobs` reads a sweep folder: every job folder
 (`.hydra/overrides.yaml`) with its outcome, `done` (results.json), `failed` (failed.json) or
 `missing` (neither: crashed, killed or still running), plus the jobs that the sweep's
 `multirun.yaml` asked for and that never got a folder.
 """
 
 import json
+import logging
 import sys
 import traceback
 from collections.abc import Iterator
@@ -154,18 +155,27 @@ def sweeps_under(paths: list[Path]) -> list[Path]:
 
 @contextmanager
 def outcome_recorded() -> Iterator[None]:
-    """The one wrapper around a run (as lightning-hydra-template's `task_wrapper`). A single
-    run reports a user error in one message, without a traceback, and exits 1. A job of a sweep
-    writes failed.json into its folder and returns, so that the sweep goes on; the sweep's exit
-    status is read from its folder when it ends (`SweepExitStatus`)."""
+    """The one wrapper around a run (as lightning-hydra-template's `task_wrapper`): a run that
+    fails writes failed.json into its folder. A single run then reports a user error in one
+    message, without a traceback, and exits 1 (a bug keeps its traceback). A job of a sweep
+    returns, so that the sweep goes on; the sweep's exit status is read from its folder when it
+    ends (`SweepExitStatus`)."""
     hydra = HydraConfig.get()
-    if hydra.mode != RunMode.MULTIRUN:
-        with reported_without_traceback():
+    sweep = hydra.mode == RunMode.MULTIRUN
+    folder, overrides = Path(hydra.runtime.output_dir), list(hydra.overrides.task)
+
+    def record(error: BaseException, user: bool) -> None:
+        try:
+            write_failure(folder, overrides, error, user, hydra.job.num if sweep else None)
+        except OSError as e:  # a full disk, say: the error itself still reaches the user
+            logging.getLogger("probing").warning("could not write %s (%s)",
+                                                 folder / FAILURE_NAME, e.strerror or e)
+
+    if sweep:
+        with failure_recorded(record):
             yield
         return
-    folder, overrides = Path(hydra.runtime.output_dir), list(hydra.overrides.task)
-    with failure_recorded(lambda error, user: write_failure(folder, overrides, error, user,
-                                                            hydra.job.num)):
+    with reported_without_traceback(), failure_recorded(record, go_on=False):
         yield
 
 

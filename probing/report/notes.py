@@ -40,6 +40,12 @@ def encoder_titles(study: Study) -> dict[tuple[str, int], str]:
     return titles
 
 
+def _some(runs: list) -> str:
+    """The first three runs (records or folders) by folder, and how many more."""
+    shown = ", ".join(str(getattr(run, "folder", run)) for run in runs[:3])
+    return shown + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
+
+
 class Notes:
     """The notes of every table of one report."""
 
@@ -70,14 +76,20 @@ class Notes:
                 "/ (L - 1), L the top layer: 0 the first contextual layer, 1 the top.")
 
     def missing_predictions(self) -> list[str]:
-        if not self.missing:
-            return []
-        shown = ", ".join(str(r.folder) for r in self.missing[:3])
-        more = f" and {len(self.missing) - 3} more" if len(self.missing) > 3 else ""
-        return [f"Missing intervals: {len(self.missing)} of {len(self.study.records)} runs "
-                f"saved no {PREDICTIONS_NAME} ({shown}{more}; column `predictions` of "
-                f"runs.csv), so the statistics that use them have no interval; rerun them to "
-                f"get one."]
+        notes = []
+        if self.missing:
+            notes.append(f"Missing intervals: {len(self.missing)} of "
+                         f"{len(self.study.records)} runs saved no {PREDICTIONS_NAME} "
+                         f"({_some(self.missing)}; column `predictions` of runs.csv), so the "
+                         f"statistics that use them have no interval; rerun them to get one.")
+        unusable = self.study.unusable
+        if unusable:
+            metrics = sorted({metric for names in unusable.values() for metric in names})
+            notes.append(f"Missing intervals: the {PREDICTIONS_NAME} of {len(unusable)} runs "
+                         f"({_some(list(unusable))}) hold no arrays for {', '.join(metrics)} "
+                         f"(made by another version, or damaged), so those have no interval; "
+                         f"rerun them to get one.")
+        return notes
 
     def of(self, table: str) -> list[str]:
         weights = self.seed_only("Mixing weights and E_s")

@@ -46,6 +46,8 @@ class Study:
         self.draws = SentenceDraws(resamples, seed)
         self._predictions: dict[Path, Predictions | None] = {}
         self._samples: dict[tuple[Path, str], np.ndarray | None] = {}
+        # runs whose predictions hold too little for a metric asked of them, and those metrics
+        self.unusable: dict[Path, list[str]] = {}
 
     def predictions(self, record: RunRecord) -> Predictions | None:
         if record.folder not in self._predictions:
@@ -54,9 +56,9 @@ class Study:
 
     @property
     def without_predictions(self) -> list[RunRecord]:
-        """Runs of a family that saves predictions whose predictions.npz is missing."""
-        return [r for r in self.records
-                if r.family not in ("mdl", "cka") and self.predictions(r) is None]
+        """Runs of a family that saves predictions whose predictions.npz is missing (an MDL
+        run's holds its final probe's, for the interval of its final score)."""
+        return [r for r in self.records if r.family != "cka" and self.predictions(r) is None]
 
     def test_sentences(self, record: RunRecord) -> tuple[str, int]:
         """The key of a run's sentence draws: its test file and its number of sentences."""
@@ -73,6 +75,8 @@ class Study:
         key = (record.folder, metric)
         if key not in self._samples:
             predictions = self.predictions(record)
+            if predictions is not None and not can_resample(predictions.arrays, metric):
+                self.unusable.setdefault(record.folder, []).append(metric)
             self._samples[key] = None if predictions is None or not can_resample(
                 predictions.arrays, metric) else self._resampled(record, predictions, metric)
         return self._samples[key]
