@@ -8,6 +8,7 @@ In a sweep a job that fails leaves failed.json and the others go on; the sweep t
 naming them (probing/report/failures.py).
 """
 
+import logging
 from pathlib import Path
 
 import hydra
@@ -15,23 +16,34 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from probing.encoders.base import Encoder
 from probing.hardware import Laps
-from probing.probes.family import Inputs
-from probing.probes.selection import distinct_layer_sets
+from probing.probes.family import Inputs, ProbeFamily
+from probing.probes.selection import EveryLayer, LayerSelection, distinct_layer_sets
+from probing.probes.trainer import Trainer
 from probing.report.failures import outcome_recorded
 from probing.report.record import RunRecord
 from probing.report.run_folder import new_record, save_run, summarize
 from probing.reproducibility import seed_everything
 from probing.schemas import CONF_PATH, register_configs
 from probing.settings import check_settings
+from probing.tasks import Task
+
+log = logging.getLogger(__name__)
+
+# What each group's `_target_` must be (probing/settings.py): a class of one's own is welcome.
+KINDS = {"task": Task, "encoder": Encoder, "probe": ProbeFamily,
+         "mix": (LayerSelection, EveryLayer), "trainer": Trainer}
 
 
 def probe_run(cfg: DictConfig, output_dir: Path) -> list[RunRecord]:
     """Instantiate, read, probe, write: one record per probe the mix setting asks for."""
-    check_settings(cfg)  # before anything is built: a typo costs no minutes
+    check_settings(cfg, kinds=KINDS)  # before anything is built: a typo costs no minutes
     seed_everything(cfg.seed)
     task, family, mix = instantiate(cfg.task), instantiate(cfg.probe), instantiate(cfg.mix)
     family.check(task, mix)  # a task or mix the family cannot serve costs no extraction
+    if HydraConfig.initialized():
+        warn_of_ignored_trainer(family, list(HydraConfig.get().overrides.task))
     encoder, trainer = instantiate(cfg.encoder), instantiate(cfg.trainer)
     selections = mix.selections(encoder.n_layers)
     laps = Laps()
@@ -46,6 +58,15 @@ def probe_run(cfg: DictConfig, output_dir: Path) -> list[RunRecord]:
         record = new_record(cfg, inputs, family.name, outcome, timings)
         records.append(save_run(folder, record, outcome, inputs))
     return records
+
+
+def warn_of_ignored_trainer(family: ProbeFamily, overrides: list[str]) -> None:
+    """A family that trains no probe (CKA) ignores the trainer: say so of any trainer setting
+    given, rather than drop it in silence (a sweep over families may give one to all)."""
+    given = [o for o in overrides if o.lstrip("+~").startswith("trainer")]
+    if given and not family.trains:
+        log.warning("probe=%s trains no probe, so %s %s no effect on this run", family.name,
+                    " ".join(given), "has" if len(given) == 1 else "have")
 
 
 register_configs()

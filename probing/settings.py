@@ -11,6 +11,10 @@ ProbingError that names the setting, the class and the settings it takes.
 The parameters of a target are those of its signature (a task is a dataclass whose fields are
 its settings, so its signature lists them all). A target that takes `**kwargs` takes any key
 and is not checked.
+
+A group's `_target_` must also name the kind of object the group is for (`kinds`: the task a
+subclass of Task, the probe of ProbeFamily, ...): `task._target_=os.system` would otherwise be
+called with the task's settings. A class of one's own is welcome, if it derives from the base.
 """
 
 import inspect
@@ -26,10 +30,19 @@ from probing.errors import ProbingError
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
 
 
-def check_settings(node: DictConfig | Mapping | Any, path: str = "") -> None:
+Kind = type | tuple[type, ...]
+
+
+def check_settings(node: DictConfig | Mapping | Any, path: str = "",
+                   kinds: Mapping[str, Kind] | None = None) -> None:
     """Raise ProbingError on the first `_target_` node under `node` (the node itself included)
-    with a key its target does not take, or without one it requires. `path` is the node's
-    dotted name in the whole config ("" for the root), for the message."""
+    with a key its target does not take, or without one it requires; and first, where `kinds`
+    maps a dotted key of `node` to the base class (or classes) its target must derive from, on
+    one that does not. `path` is the node's dotted name in the whole config ("" for the root),
+    for the message."""
+    for key, kind in (kinds or {}).items():
+        _check_kind(OmegaConf.select(node, key) if isinstance(node, DictConfig) else None,
+                    key, kind)
     if isinstance(node, DictConfig | ListConfig):
         node = OmegaConf.to_container(node, resolve=False)  # values unresolved: keys only
     if isinstance(node, list):
@@ -45,14 +58,35 @@ def check_settings(node: DictConfig | Mapping | Any, path: str = "") -> None:
             check_settings(value, f"{path}.{key}" if path else str(key))
 
 
-def _check_node(node: Mapping, path: str) -> None:
+def _check_kind(node: DictConfig | None, path: str, kind: Kind) -> None:
+    if node is None or "_target_" not in node:
+        return
+    target = _target(node, path)
+    if isinstance(target, type) and issubclass(target, kind):
+        return
+    bases = " or ".join(f"{k.__module__}.{k.__qualname__}"
+                        for k in (kind if isinstance(kind, tuple) else (kind,)))
+    group = path.split(".")[0]
+    raise ProbingError(
+        f"{path}._target_={node['_target_']!r} cannot serve as {path}: it must name a class "
+        f"derived from {bases}, as the files in the {group} config group do. Name one of "
+        f"those (or a subclass of your own) on the command line or in the config file")
+
+
+def _target(node: Mapping, path: str) -> Any:
     prefix = f"{path}." if path else ""
     target_name = node["_target_"]
     try:
-        target = get_object(str(target_name))
+        return get_object(str(target_name))
     except Exception as e:  # any import failure is the same user mistake
         raise ProbingError(f"{prefix}_target_={target_name!r} cannot be imported ({e}); give "
                            f"the full dotted name of a class or function") from None
+
+
+def _check_node(node: Mapping, path: str) -> None:
+    prefix = f"{path}." if path else ""
+    target_name = node["_target_"]
+    target = _target(node, path)
     accepted = parameters(target)
     if accepted is None:  # **kwargs that go who knows where: anything may be right
         return

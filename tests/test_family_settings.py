@@ -40,6 +40,9 @@ CASES = {
                            r"probe=cka compares every layer .* mix=single would have no "
                            r"effect; drop the mix setting"),
     "cka with every layer": (["probe=cka", "mix=every"], r"mix=every would have no effect"),
+    "cka on a control task": (["probe=cka", "task.control=true"],
+                              r"probe=cka reads no labels, so task\.control=true would give "
+                              r"the same matrix"),
     "edge projection of 0": (["probe.proj_dim=0"], r"probe\.proj_dim=0: it must be a whole"),
     "edge hidden size -1": (["probe.hidden_dim=-1"], r"probe\.hidden_dim=-1"),
     "edge dropout above 1": (["probe.dropout=1.5"], r"probe\.dropout=1\.5 is out of range"),
@@ -62,3 +65,14 @@ def test_a_family_setting_it_cannot_serve_is_refused_before_any_work(case, tmp_p
     assert isinstance(error, ProbingError), raised.value
     assert re.search(message, str(error)), str(error)
     assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
+
+
+def test_trainer_settings_given_to_a_family_that_trains_nothing_are_warned_of(caplog):
+    cka, edge = (run.instantiate(composed([f"probe={p}"]).probe) for p in ("cka", "edge"))
+    overrides = ["task=upos", "trainer.lr=0.1", "+trainer.patience=2"]
+    with caplog.at_level("WARNING", logger="probing.run"):
+        run.warn_of_ignored_trainer(edge, overrides)
+        assert not caplog.records
+        run.warn_of_ignored_trainer(cka, overrides)
+    assert ("probe=cka trains no probe, so trainer.lr=0.1 +trainer.patience=2 have no effect "
+            "on this run") in caplog.text

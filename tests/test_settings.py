@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 from helpers import bert_overrides, composed, probe_overrides, run_cli
+from omegaconf import OmegaConf
 
 from probing.errors import ProbingError
+from probing.pretrain.loop import KINDS as PRETRAIN_KINDS
 from probing.pretrain.loop import pretrain
 from probing.pretrain.pretrain_schemas import compose_pretraining
-from probing.run import probe_run
+from probing.run import KINDS, probe_run
 from probing.settings import check_settings, parameters
 from probing.tasks.conllu import POSTask
 
@@ -28,6 +30,12 @@ POS_SETTINGS = "name, corpus, train, dev, test, control, control_seed, column"
                                    "probing.encoders.hf.HFEncoder"),
     ("~task.column", f"missing setting task.column for probing.tasks.conllu.POSTask; its "
                      f"settings are: {POS_SETTINGS}"),
+    ("task._target_=os.system", "task._target_='os.system' cannot serve as task: it must name "
+                                "a class derived from probing.tasks.base.Task"),
+    ("probe._target_=probing.tasks.conllu.POSTask",
+     "probe._target_='probing.tasks.conllu.POSTask' cannot serve as probe: it must name a "
+     "class derived from probing.probes.family.ProbeFamily"),
+    ("trainer._target_=builtins.print", "cannot serve as trainer"),
 ])
 def test_unknown_or_missing_setting_is_refused_before_extraction(tiny_bert, treebank, tmp_path,
                                                                  override, message):
@@ -40,19 +48,38 @@ def test_unknown_or_missing_setting_is_refused_before_extraction(tiny_bert, tree
 
 
 def test_shipped_configs_pass(tiny_bert, treebank, tmp_path):
-    check_settings(composed(probe_overrides(tiny_bert, treebank, tmp_path)))
+    check_settings(composed(probe_overrides(tiny_bert, treebank, tmp_path)), kinds=KINDS)
     for task in ("upos", "xpos", "deps", "entities", "relations", "consts"):
         for encoder in ("minilm", "elmo", "hf"):
             for mix in ("all", "every", "single", "cumulative"):
-                check_settings(composed([f"task={task}", f"encoder={encoder}", f"mix={mix}"]))
+                check_settings(composed([f"task={task}", f"encoder={encoder}", f"mix={mix}"]),
+                               kinds=KINDS)
+    for probe in ("edge", "mdl", "distance", "depth", "cka"):
+        check_settings(composed([f"probe={probe}"]), kinds=KINDS)
     for experiment in ("elmo_vs_bert", "layer_roles", "layer_methods", "pretrain_checkpoints",
                        "tasks"):
-        check_settings(composed([f"+experiment={experiment}", "+pretrain_run=/tmp"]))
+        check_settings(composed([f"+experiment={experiment}", "+pretrain_run=/tmp"]), kinds=KINDS)
     for objective in ("bert_tiny", "bert", "bert_base", "elmo_tiny", "elmo", "elmo_original"):
         for text in ("files", "gutenberg"):
-            check_settings(compose_pretraining([f"objective={objective}", f"text={text}"]))
+            check_settings(compose_pretraining([f"objective={objective}", f"text={text}"]),
+                           kinds=PRETRAIN_KINDS)
     for softmax in ("full", "sampled", "adaptive"):
-        check_settings(compose_pretraining(["objective=elmo_tiny", f"objective/softmax={softmax}"]))
+        check_settings(compose_pretraining(["objective=elmo_tiny", f"objective/softmax={softmax}"]),
+                       kinds=PRETRAIN_KINDS)
+
+
+def test_a_callback_naming_code_is_refused_by_name_before_the_run(tiny_bert, treebank,
+                                                                  tmp_path):
+    """Hydra builds its callbacks before the run starts, and its own list refuses targets that
+    run commands: the message names the setting and why, and nothing is made."""
+    result = run_cli([*probe_overrides(tiny_bert, treebank, tmp_path / "cache"),
+                      "+hydra.callbacks.x._target_=os.system",
+                      f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output
+    assert "Target 'os.system' is blocklisted because it allows" in output
+    assert "full_key: hydra.callbacks.x" in output
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
 
 
 def test_command_line_names_the_setting_without_traceback(tiny_bert, treebank, tmp_path):
@@ -73,6 +100,12 @@ def test_command_line_names_the_setting_without_traceback(tiny_bert, treebank, t
                                       "torch.optim.AdamW"),
     ("+text.encoding=latin-1", "unknown setting text.encoding for "
                                "probing.pretrain.corpus.TextCorpus"),
+    ("optim.optimizer._target_=os.system", "optim.optimizer._target_='os.system' cannot serve "
+                                           "as optim.optimizer: it must name a class derived "
+                                           "from torch.optim.optimizer.Optimizer"),
+    ("objective._target_=probing.pretrain.corpus.TextCorpus",
+     "cannot serve as objective: it must name a class derived from "
+     "probing.pretrain.objective.Objective"),
 ])
 def test_pretraining_refuses_unknown_settings_first(tmp_path, override, message):
     cfg = compose_pretraining([*bert_overrides(tmp_path / "no-corpus",
@@ -120,3 +153,17 @@ def test_parameters_are_the_signature_and_kwargs_are_not_checked():
     with pytest.raises(ProbingError, match=r"task\._target_='no\.such\.Thing' cannot be "
                                            r"imported"):
         check_settings({"task": {"_target_": "no.such.Thing"}})
+
+
+def test_a_group_takes_a_class_of_its_kind_ones_own_included():
+    kinds = {"a.b": Base, "c": (Base, Elsewhere)}
+    own = OmegaConf.create({"a": {"b": {"_target_": f"{__name__}.Child", "name": "x"}},
+                            "c": {"_target_": f"{__name__}.Elsewhere"}})
+    check_settings(own, kinds=kinds)
+    check_settings(OmegaConf.create({"c": {"_target_": f"{__name__}.Elsewhere"}}), kinds=kinds)
+    for wrong in (f"{__name__}.make", "os.system", "pathlib.Path"):
+        config = OmegaConf.create({"a": {"b": {"_target_": wrong, "width": 1}}})
+        with pytest.raises(ProbingError, match=rf"a\.b\._target_='{wrong}' cannot serve as a\.b: "
+                                               rf"it must name a class derived from "
+                                               rf"{__name__}\.Base, as the files in the a "):
+            check_settings(config, kinds=kinds)

@@ -46,6 +46,7 @@ from probing.checkpoints import (
     set_aside,
 )
 from probing.errors import ProbingError
+from probing.pretrain.corpus import TextCorpus
 from probing.pretrain.distributed import Distributed
 from probing.pretrain.metrics import MetricsLog, Tally
 from probing.pretrain.objective import Batch, Objective
@@ -54,6 +55,9 @@ from probing.reproducibility import library_versions, seed_everything
 from probing.settings import check_settings
 
 log = logging.getLogger(__name__)
+
+# What each group's `_target_` must be (probing/settings.py): a class of one's own is welcome.
+KINDS = {"objective": Objective, "text": TextCorpus, "optim.optimizer": torch.optim.Optimizer}
 TRAINER_STATE_KEYS = {"optimizer", "scheduler", "rng", "world_size", "progress"}
 
 
@@ -133,7 +137,7 @@ class Pretrainer:
         self.cfg, self.train, self.env = cfg, cfg.train, env
         self.run_dir = run_dir
         self.root = run_dir / CHECKPOINTS
-        check_settings(cfg)
+        check_settings(cfg, kinds=KINDS)
         for key in ("batch_size", "accumulation", "max_steps", "log_every", "eval_every",
                     "save_every"):
             if self.train[key] < 1:

@@ -86,6 +86,7 @@ class ProbeFamily(ABC):
     refuses a task or mix it cannot serve, before anything is read or extracted."""
 
     name: str
+    trains: bool = True  # False: no probe is trained, and every trainer setting is ignored
 
     def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:  # noqa: B027 (a hook)
         """Raise ProbingError where this family cannot probe `task` with `mix`."""

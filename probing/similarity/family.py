@@ -22,6 +22,7 @@ class LayerSimilarity(ProbeFamily):
     CKA of adjacent layers."""
 
     name = "cka"
+    trains = False  # it compares representations: every trainer setting is ignored
 
     def __init__(self, debiased: bool, standardized: bool, against: Encoder | None,
                  cache_dir: str, features: dict[str, Any]) -> None:
@@ -37,6 +38,9 @@ class LayerSimilarity(ProbeFamily):
                 f"probe=cka compares every layer with every other in one matrix, so "
                 f"mix={getattr(mix, 'mode', 'every')} would have no effect; drop the mix "
                 f"setting (or give mix=all)")
+        if task.control:
+            raise ProbingError("probe=cka reads no labels, so task.control=true would give the "
+                               "same matrix as the task itself; drop task.control")
 
     def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
             ) -> list[Outcome]:
