@@ -67,30 +67,28 @@ def test_a_report_without_predictions_says_so(tmp_path):
     assert "Missing intervals: 1 of 1 runs saved no predictions.npz" in result.stdout
 
 
-def test_a_report_of_folders_without_a_finished_run_leaves_no_out_folder(tmp_path):
+def test_a_report_of_folders_without_a_finished_run_leaves_no_out_folder(tmp_path, caplog):
     (tmp_path / "empty").mkdir()
-    result = run_cli([str(tmp_path / "empty"), "--out", str(tmp_path / "out")], tmp_path,
-                     module="probing.report")
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "no results.json under" in result.stderr
+    with pytest.raises(SystemExit) as exited:
+        cli.main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")])
+    assert exited.value.code == 1
+    assert "no results.json under" in caplog.text  # logged: pytest's handler is installed
     assert not (tmp_path / "out").exists() and not (tmp_path / "empty" / "report").exists()
 
 
-def test_predictions_without_the_arrays_a_metric_needs_are_named(tmp_path):
+def test_predictions_without_the_arrays_a_metric_needs_are_named(tmp_path, capsys):
     fake_record(tmp_path / "run")
     np.savez(tmp_path / "run" / "predictions.npz", sentence=np.arange(100) // 5)
-    result = run_cli([str(tmp_path), "--resamples", "20"], tmp_path, module="probing.report")
-    assert result.returncode == 0, result.stderr[-2000:]
+    cli.main([str(tmp_path), "--resamples", "20"])
     assert (f"the predictions.npz of 1 runs ({tmp_path / 'run'}) hold no arrays for accuracy"
-            in result.stdout)
+            in capsys.readouterr().out)
 
 
-def test_an_mdl_run_without_its_predictions_is_noted(tmp_path):
+def test_an_mdl_run_without_its_predictions_is_noted(tmp_path, capsys):
     record = fake_record(tmp_path / "run")
     (tmp_path / "run" / "predictions.npz").unlink()
     code = {"compression": 2.0, "codelength_kbits": 0.05, "uniform_kbits": 0.1}
     dataclasses.replace(record, family="mdl", metric="compression", family_fields={},
                         test={**code, **record.test}).write(tmp_path / "run")
-    result = run_cli([str(tmp_path), "--resamples", "20"], tmp_path, module="probing.report")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "Missing intervals: 1 of 1 runs saved no predictions.npz" in result.stdout
+    cli.main([str(tmp_path), "--resamples", "20"])
+    assert "Missing intervals: 1 of 1 runs saved no predictions.npz" in capsys.readouterr().out
