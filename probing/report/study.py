@@ -75,10 +75,10 @@ class Study:
         key = (record.folder, metric)
         if key not in self._samples:
             predictions = self.predictions(record)
-            if predictions is not None and not can_resample(predictions.arrays, metric):
+            usable = predictions is not None and can_resample(predictions.arrays, metric)
+            if predictions is not None and not usable:
                 self.unusable.setdefault(record.folder, []).append(metric)
-            self._samples[key] = None if predictions is None or not can_resample(
-                predictions.arrays, metric) else self._resampled(record, predictions, metric)
+            self._samples[key] = self._resampled(record, predictions, metric) if usable else None
         return self._samples[key]
 
     def _resampled(self, record: RunRecord, predictions: Predictions, metric: str,
