@@ -18,13 +18,14 @@ from omegaconf import DictConfig
 
 from probing.encoders.base import Encoder
 from probing.hardware import Laps
-from probing.probes.family import Inputs, ProbeFamily
-from probing.probes.selection import EveryLayer, LayerSelection, distinct_layer_sets
+from probing.probes.family import ProbeFamily
 from probing.probes.trainer import Trainer
-from probing.report.failures import outcome_recorded
-from probing.report.record import RunRecord
-from probing.report.run_folder import new_record, save_run, summarize
 from probing.reproducibility import seed_everything
+from probing.runs.failure import outcome_recorded
+from probing.runs.folder import new_record, save_run, summarize
+from probing.runs.inputs import Inputs
+from probing.runs.record import RunRecord
+from probing.runs.selection import EveryLayer, LayerSelection, distinct_layer_sets
 from probing.schemas import CONF_PATH, register_configs
 from probing.settings import check_settings
 from probing.tasks import Task

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from probing.features import Activations
 from probing.probes.trainer import Trainer
-from probing.report.record import Predictions, RunRecord
+from probing.runs.record import Predictions, RunRecord
 from probing.schemas import register_configs
 from probing.tasks import Example, Target
 

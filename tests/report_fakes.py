@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from probing.report.record import Predictions, RunRecord
+from probing.runs.record import Predictions, RunRecord
 
 LABELS = ["NOUN", "VERB", "DET", "ADJ"]
 EWT_TEST = "/data/ud/en_ewt-ud-test.conllu"

@@ -16,7 +16,7 @@ from probing.encoders.hf import HFEncoder
 from probing.errors import ProbingError
 from probing.features.cache import PartialCache
 from probing.features.layout import cache_key
-from probing.report.record import RunRecord
+from probing.runs.record import RunRecord
 
 SENTENCES = [["the", "cat", "sat"], ["a", "big", "dog", "ran", "."], ["xyz"], ["the", "mat"]] * 5
 Usage = namedtuple("Usage", "total used free")

@@ -9,9 +9,9 @@ import pytest
 from helpers import N_LAYERS, random_split, trainer
 
 from probing.probes.edge import EdgeProbe
-from probing.probes.family import Inputs
 from probing.probes.mdl import OnlineCode
-from probing.probes.selection import AllLayers, SingleLayer
+from probing.runs.inputs import Inputs
+from probing.runs.selection import AllLayers, SingleLayer
 from probing.tasks import LabelVocab
 from probing.tasks.labels import SingleLabel
 

@@ -14,9 +14,9 @@ from probing.report.collect import load_records
 from probing.report.edge_tables import expected_layers, layer_table, overview, runs_table, summary
 from probing.report.expected import cumulative_expected_layer
 from probing.report.figures import FIGURES
-from probing.report.record import Predictions, RunRecord
 from probing.report.resample import labelling_scores
 from probing.report.study import Study
+from probing.runs.record import Predictions, RunRecord
 
 N_TARGETS = 400
 LABELS = ["NOUN", "VERB", "DET", "ADJ"]

@@ -8,8 +8,8 @@ import pytest
 from helpers import composed, probe_overrides, run_cli
 
 from probing.errors import ProbingError, user_error
-from probing.report.record import Predictions, RunRecord
 from probing.run import probe_run
+from probing.runs.record import Predictions, RunRecord
 
 
 def test_run_writes_record_predictions_and_figure(tiny_bert, treebank, tmp_path):

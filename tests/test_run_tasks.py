@@ -7,8 +7,8 @@ import random
 import pytest
 from helpers import LEXICON, composed, probe_overrides
 
-from probing.report.record import Predictions
 from probing.run import probe_run
+from probing.runs.record import Predictions
 
 NOUNS, VERBS = LEXICON["NOUN"], LEXICON["VERB"]
 RELATIONS = ["Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)", "Other"]

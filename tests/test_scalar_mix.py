@@ -8,7 +8,7 @@ from probing.errors import ProbingError
 from probing.probes.edge.model import EdgeProbes, SelfAttentivePooling
 from probing.probes.edge.spans import SpanBatch
 from probing.probes.scalar_mix import ScalarMix, center_of_gravity
-from probing.probes.selection import (
+from probing.runs.selection import (
     AllLayers,
     CumulativeLayers,
     EveryLayer,

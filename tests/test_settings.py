@@ -25,7 +25,7 @@ POS_SETTINGS = "name, corpus, train, dev, test, control, control_seed, column"
     ("+task.bar=2", f"unknown setting task.bar for probing.tasks.conllu.POSTask; its settings "
                     f"are: {POS_SETTINGS}"),
     ("+probe.width=8", "unknown setting probe.width for probing.probes.edge.EdgeProbe"),
-    ("+mix.layer=1", "unknown setting mix.layer for probing.probes.selection.AllLayers"),
+    ("+mix.layer=1", "unknown setting mix.layer for probing.runs.selection.AllLayers"),
     ("+encoder.pooling_mode=mean", "unknown setting encoder.pooling_mode for "
                                    "probing.encoders.hf.HFEncoder"),
     ("~task.column", f"missing setting task.column for probing.tasks.conllu.POSTask; its "

@@ -9,11 +9,11 @@ from helpers import composed, probe_overrides, trainer
 
 from probing.errors import ProbingError
 from probing.features import Activations
-from probing.probes.family import Inputs
-from probing.probes.selection import AllLayers, SingleLayer
 from probing.probes.structural import DepthProbe, DistanceProbe
-from probing.report.record import Predictions
 from probing.run import probe_run
+from probing.runs.inputs import Inputs
+from probing.runs.record import Predictions
+from probing.runs.selection import AllLayers, SingleLayer
 from probing.tasks import Example, LabelVocab
 from probing.tasks.base import DependencyTree
 

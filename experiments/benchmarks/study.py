@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from probing.hardware import cpu_name
-from probing.report.record import RECORD_NAME, RunRecord
 from probing.reproducibility import library_versions
+from probing.runs.record import RECORD_NAME, RunRecord
 
 OUT = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
 TARGET_MINUTES = 45

@@ -23,10 +23,11 @@ import numpy as np
 import torch
 
 from probing.errors import ProbingError
-from probing.probes.family import Inputs, Outcome, ProbeFamily, TrainedFamily
+from probing.probes.family import ProbeFamily, TrainedFamily
 from probing.probes.online_code import block_ends, compression, online_codelength
 from probing.probes.online_code import uniform_codelength as uniform
-from probing.probes.selection import EveryLayer, LayerSelection, distinct_layer_sets
+from probing.runs.inputs import Inputs, Outcome
+from probing.runs.selection import EveryLayer, LayerSelection, distinct_layer_sets
 from probing.tasks import Task
 from probing.tasks.labels import MultiLabel
 

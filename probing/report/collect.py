@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from probing.errors import ProbingError
-from probing.report.failures import FAILURE_NAME
-from probing.report.record import RECORD_NAME, RunRecord
+from probing.runs.failure import FAILURE_NAME
+from probing.runs.record import RECORD_NAME, RunRecord
 
 LOG_NAME = "run.log"  # Hydra's log of `python -m probing.run`
 

@@ -18,7 +18,7 @@ import pandas as pd
 import seaborn as sns
 
 from probing.errors import ProbingError, reported_without_traceback
-from probing.report.plots import save_figure
+from probing.runs.figure import save_figure
 
 
 def read_metrics(run_dir: Path) -> pd.DataFrame:

@@ -9,8 +9,9 @@ import pandas as pd
 import seaborn as sns
 
 from probing.report.pipeline import in_pipeline_order
-from probing.report.plots import SMALL, save_figure, yerr
+from probing.report.plots import SMALL, yerr
 from probing.report.study import KEYS
+from probing.runs.figure import save_figure
 
 
 def _model_names(frame: pd.DataFrame) -> pd.Series:

@@ -11,7 +11,6 @@ import pandas as pd
 from hydra.utils import get_class
 
 from probing.report.pipeline import task_rank
-from probing.report.record import RunRecord
 from probing.report.rows import (
     interval_kind,
     seed_kind,
@@ -19,6 +18,7 @@ from probing.report.rows import (
     with_seed_interval,
 )
 from probing.report.study import KEYS, Study, step_of
+from probing.runs.record import RunRecord
 
 # family -> the test metrics the layer profile shows for it
 TREE_METRICS = {"distance": ("uuas", "dspr"), "depth": ("root_accuracy", "nspr")}

@@ -5,8 +5,8 @@ titles of the figures (encoder, pooling, seeds)."""
 from probing.report.bootstrap import LEVEL
 from probing.report.family_tables import coded
 from probing.report.figures import Tables
-from probing.report.record import PREDICTIONS_NAME
 from probing.report.study import Study, step_of
+from probing.runs.record import PREDICTIONS_NAME
 
 
 def _kinds_text(kinds: dict[str, list[int]]) -> str:

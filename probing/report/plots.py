@@ -1,4 +1,5 @@
-"""Figures of one run and of one task's layers: the mixing weights, and what each layer scores.
+"""Figures of one task's layers: the mixing weights, and what each layer scores (the figure of
+one run is probing/runs/figure.py).
 
 Each figure is saved as PNG and PDF, sized for a paper column (3.3-7 in wide), nothing cut off
 (saved with a tight bounding box); intervals are drawn as error bars (the tables' 95%
@@ -18,25 +19,9 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
 from probing.report.pipeline import in_pipeline_order
+from probing.runs.figure import COLORS, save_figure
 
 SMALL = 7
-COLORS = {"weight": "#4c72b0", "single": "#55a868", "cumulative": "#dd8452",
-          "delta": "#4c72b0", "mark": "#c44e52"}
-
-
-def plot_mixing_weights(weights: list[float], center: float, title: str,
-                        stem: str | Path) -> list[Path]:
-    """Bar plot of the softmax mixing weight of every layer, with the center of gravity
-    marked; saved as <stem>.png and <stem>.pdf."""
-    frame = pd.DataFrame({"layer": range(len(weights)), "weight": weights})
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(weights) + 2), 3.2))
-    sns.barplot(data=frame, x="layer", y="weight", color=COLORS["weight"], native_scale=True,
-                ax=ax)
-    ax.axvline(center, color=COLORS["mark"], linestyle="--",
-               label=f"center of gravity {center:.2f}")
-    ax.set(title=title, xlabel="layer", ylabel="mixing weight $s_l$")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
-    return save_figure(fig, stem)
 
 
 def yerr(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -121,14 +106,3 @@ def plot_scores_by_layer(layers: pd.DataFrame, title: str, stem: str | Path) -> 
                        bbox_to_anchor=(1.01, 1), frameon=False)
     fig.suptitle(title, fontsize=9)
     return save_figure(fig, stem)
-
-
-def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
-    """<stem>.png and <stem>.pdf, with a bounding box that cuts off no label or legend."""
-    if fig.get_layout_engine() is None:
-        fig.tight_layout()
-    paths = [Path(f"{stem}.{suffix}") for suffix in ("png", "pdf")]
-    for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    return paths

@@ -7,7 +7,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from probing.report.plots import COLORS, SMALL, integer_layers, legend_outside, save_figure, yerr
+from probing.report.plots import SMALL, integer_layers, legend_outside, yerr
+from probing.runs.figure import COLORS, save_figure
 
 # the panels of a layer profile: (columns drawn, y label, bars?); a panel is drawn where the
 # study has any of its columns

@@ -10,8 +10,8 @@ import numpy as np
 from probing.errors import ProbingError
 from probing.report.bootstrap import SentenceDraws, seed_interval
 from probing.report.pipeline import task_rank
-from probing.report.record import PREDICTIONS_NAME, Predictions, RunRecord
 from probing.report.resample import can_resample, labelling_scores, structural_scores
+from probing.runs.record import PREDICTIONS_NAME, Predictions, RunRecord
 
 KEYS = ["task", "encoder", "step"]
 

@@ -9,7 +9,8 @@ import pandas as pd
 import seaborn as sns
 
 from probing.report.pipeline import in_pipeline_order
-from probing.report.plots import COLORS, SMALL, integer_layers, save_figure, yerr
+from probing.report.plots import SMALL, integer_layers, yerr
+from probing.runs.figure import COLORS, save_figure
 
 MIX = "$E_s$"
 CUMULATIVE = r"$E_\Delta$"

@@ -9,8 +9,9 @@ import numpy as np
 from probing.encoders.base import Encoder
 from probing.errors import ProbingError
 from probing.features import extract
-from probing.probes.family import Inputs, Outcome, ProbeFamily
-from probing.probes.selection import AllLayers, EveryLayer, LayerSelection
+from probing.probes.family import ProbeFamily
+from probing.runs.inputs import Inputs, Outcome
+from probing.runs.selection import AllLayers, EveryLayer, LayerSelection
 from probing.similarity.cka import cka_matrix
 from probing.tasks import Task
 

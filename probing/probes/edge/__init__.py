@@ -9,9 +9,10 @@ import torch
 from probing.errors import ProbingError, check_integer, check_range
 from probing.probes.edge.model import EdgeProbes
 from probing.probes.edge.spans import SpanBatch, SpanTable
-from probing.probes.family import Inputs, Outcome, TrainedFamily
+from probing.probes.family import TrainedFamily
 from probing.probes.scalar_mix import center_of_gravity
-from probing.probes.selection import LayerSelection
+from probing.runs.inputs import Inputs, Outcome
+from probing.runs.selection import LayerSelection
 from probing.tasks.labels import Labeling
 
 

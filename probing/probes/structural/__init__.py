@@ -9,11 +9,12 @@ import numpy as np
 import torch
 
 from probing.errors import ProbingError, check_integer
-from probing.probes.family import Inputs, Outcome, TrainedFamily
-from probing.probes.selection import EveryLayer, LayerSelection
+from probing.probes.family import TrainedFamily
 from probing.probes.structural import metrics
 from probing.probes.structural.model import StructuralProbes, l1_loss
 from probing.probes.structural.trees import TreeBatch, TreeTable
+from probing.runs.inputs import Inputs, Outcome
+from probing.runs.selection import EveryLayer, LayerSelection
 from probing.tasks import Task
 
 

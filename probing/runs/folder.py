@@ -10,10 +10,10 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from probing.errors import ProbingError
-from probing.probes.family import Inputs, Outcome
-from probing.report.plots import plot_mixing_weights
-from probing.report.record import RECORD_NAME, Predictions, RunRecord
 from probing.reproducibility import library_versions
+from probing.runs.figure import plot_mixing_weights
+from probing.runs.inputs import Inputs, Outcome
+from probing.runs.record import RECORD_NAME, Predictions, RunRecord
 
 log = logging.getLogger("probing")
 

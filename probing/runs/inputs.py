@@ -1,0 +1,68 @@
+"""What a run hands its probe family and gets back: the task's splits with their activations
+(`Inputs`), and one `Outcome` per probe, which becomes one run record (probing/runs/record.py)."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from probing.encoders.base import Encoder
+from probing.features import Activations, extract
+from probing.hardware import Laps
+from probing.runs.selection import LayerSelection
+from probing.tasks import Example, LabelVocab, Task
+from probing.tasks.base import SPLITS
+
+
+@dataclass
+class Inputs:
+    """A task's three splits and their activations: what every family starts from."""
+
+    task: Task
+    encoder: Encoder
+    examples: dict[str, list[Example]]
+    activations: dict[str, Activations]
+    vocab: LabelVocab
+
+    @classmethod
+    def read(cls, task: Task, encoder: Encoder, cache_dir: str, features: dict[str, Any],
+             laps: Laps) -> "Inputs":
+        """Read the splits, check their labels against train's, then extract (or reuse) every
+        layer's activations of each split."""
+        examples = task.read_splits()
+        vocab = LabelVocab.from_examples(examples["train"])
+        for split in ("dev", "test"):
+            vocab.check(examples[split])
+        laps("read")
+        activations = {split: extract(encoder, [ex.words for ex in examples[split]], cache_dir,
+                                      desc=f"{task.corpus}/{split}", **features)
+                       for split in SPLITS}
+        laps("extract")
+        return cls(task, encoder, examples, activations, vocab)
+
+
+@dataclass
+class Outcome:
+    """One probe's result, which becomes one run record.
+
+    `test_arrays` are per-item arrays of the test split for the report's bootstrap, all with
+    the same first dimension and one of them `sentence` (the item's test sentence), so that
+    intervals resample sentences; `answers` are the test predictions in the task's own label
+    names, for its answer file. A family that gives several outcomes for one selection (MDL,
+    one per shuffling seed) names each one's `seed` and `folder`."""
+
+    selection: LayerSelection
+    metric: str
+    metrics: dict[str, dict[str, float]]
+    fields: dict[str, Any]
+    history: list[dict] = field(default_factory=list)
+    baseline: dict[str, Any] | None = None
+    test_arrays: dict[str, np.ndarray] | None = None
+    answers: list | None = None
+    seed: int | None = None  # where not the run's
+    folder: str | None = None  # where not the selection's name
+
+    @property
+    def name(self) -> str:
+        """Its folder in a run of several outcomes."""
+        return self.folder or self.selection.name
