@@ -56,7 +56,7 @@ def probe_run(cfg: DictConfig, output_dir: Path) -> list[RunRecord]:
     records = []
     for outcome in outcomes:
         folder = output_dir if len(outcomes) == 1 else output_dir / outcome.name
-        record = new_record(cfg, inputs, family.name, outcome, timings)
+        record = new_record(cfg, inputs, family.name, family.report, outcome, timings)
         records.append(save_run(folder, record, outcome, inputs))
     return records
 

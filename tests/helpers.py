@@ -92,6 +92,7 @@ def fake_record(folder: Path, task: str = "upos", encoder: str = "fake", mode: s
         labeling="probing.tasks.labels.SingleLabel", labels=["a", "b"], control=control,
         task_info={}, encoder=encoder, encoder_fingerprint="f" * 64, encoder_settings={},
         n_layers=n_layers, dim=8, step=None, encoder_info={}, family="edge",
+        report="probing.probes.edge.report.EdgeReport",
         family_fields={"mixing_weights": weights, "gamma": 1.0,
                        "center_of_gravity": sum(i * w for i, w in enumerate(weights))},
         mode=mode, layer=layer, layers=layers, seed=seed,

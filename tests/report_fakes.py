@@ -9,6 +9,12 @@ from probing.runs.record import Predictions, RunRecord
 
 LABELS = ["NOUN", "VERB", "DET", "ADJ"]
 EWT_TEST = "/data/ud/en_ewt-ud-test.conllu"
+# the report each family's records name (as the families write them)
+REPORTS = {"edge": "probing.probes.edge.report.EdgeReport",
+           "mdl": "probing.probes.mdl.report.MDLReport",
+           "distance": "probing.probes.structural.report.DistanceReport",
+           "depth": "probing.probes.structural.report.DepthReport",
+           "cka": "probing.similarity.report.CKAReport"}
 
 
 def write_record(folder: Path, *, task: str = "upos", encoder: str = "tiny",
@@ -28,7 +34,8 @@ def write_record(folder: Path, *, task: str = "upos", encoder: str = "tiny",
         control=control, task_info={"files": {"test": test_file}, **(task_info or {})},
         encoder=encoder, encoder_fingerprint="ab" * 32,
         encoder_settings={"pooling": pooling}, n_layers=n_layers, dim=8, step=None,
-        encoder_info={}, family=family, family_fields=fields or {}, mode=mode, layer=layer,
+        encoder_info={}, family=family, report=REPORTS[family], family_fields=fields or {},
+        mode=mode, layer=layer,
         layers=layers, seed=seed, test=test or {}, dev=dev or {}, baseline_label="NOUN",
         baseline_test={metric: 0.25}, sizes=sizes, folder=folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from probing.errors import ProbingError
-from probing.probes.online_code import (
+from probing.probes.mdl.online_code import (
     block_ends,
     compression,
     online_codelength,

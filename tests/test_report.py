@@ -5,18 +5,22 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from report_fakes import REPORTS
 from sklearn.metrics import f1_score
 
 from probing.errors import ProbingError
+from probing.probes.edge.report import EdgeReport
 from probing.report import bootstrap
 from probing.report.build import report
 from probing.report.collect import load_records
-from probing.report.edge_tables import expected_layers, layer_table, overview, runs_table, summary
 from probing.report.expected import cumulative_expected_layer
 from probing.report.figures import FIGURES
-from probing.report.resample import labelling_scores
+from probing.report.layer_tables import expected_layers, layer_table, overview
+from probing.report.run_tables import runs_table, summary
 from probing.report.study import Study
 from probing.runs.record import Predictions, RunRecord
+from probing.tasks.labels import SingleLabel
+from probing.tasks.semeval import SemEvalLabeling
 
 N_TARGETS = 400
 LABELS = ["NOUN", "VERB", "DET", "ADJ"]
@@ -34,7 +38,8 @@ def record(mode, layer, score, seed=0, weights=(0.2, 0.5, 0.3), step=None, task=
             "baseline": {"label": "NOUN", "test": {metric: baseline}},
             "encoder": {"name": encoder, "n_layers": n_layers, "dim": 8, "step": step,
                         "fingerprint": "ab" * 32, "settings": {}},
-            "probe": {"family": "edge", "metric": metric, "mixing_weights": list(weights),
+            "probe": {"family": "edge", "report": REPORTS["edge"], "metric": metric,
+                      "mixing_weights": list(weights),
                       "center_of_gravity": sum(i * w for i, w in enumerate(weights)),
                       "gamma": 1.0},
             "mix": {"mode": mode, "layer": layer, "layers": layers}, "seed": seed,
@@ -92,11 +97,11 @@ def test_tables_by_hand(sweep):
     assert len(study.records) == 9
     mix = summary(study).query("mode == 'all' and not control").iloc[0]
     assert mix["score"] == pytest.approx(0.91) and mix["seeds"] == 2
-    layers = layer_table(study)
+    layers = layer_table(study, "edge")
     assert layers["weight"].tolist() == pytest.approx([0.15, 0.55, 0.3])
     assert layers["single"].tolist() == [0.5, 0.8, 0.7]
     assert layers["delta"].tolist()[1:] == pytest.approx([0.35, 0.05])
-    expected = expected_layers(study).iloc[0]
+    expected = expected_layers(study, "edge").iloc[0]
     assert expected["E_s"] == pytest.approx((1.1 + 1.2) / 2)
     assert expected["E_delta"] == pytest.approx(0.45 / 0.4)
     assert expected["score"] == pytest.approx(0.91), "the control run is not the task's mix"
@@ -133,11 +138,12 @@ def test_overview_numbers_equal_the_records(sweep, tmp_path):
 
 
 def scores_over(gold, predicted, metric="accuracy", resamples=1000, seed=0, sentence=None,
-                labeling=None, labels=None):
-    """The metric on every resample of the sentences (one item a sentence by default)."""
+                labeling=SingleLabel, labels=None):
+    """The metric on every resample of the sentences (one item a sentence by default), as
+    the labelling resamples it."""
     sentence = np.arange(len(gold)) if sentence is None else sentence
     counts = bootstrap.SentenceDraws(resamples, seed).counts("test.conllu", sentence.max() + 1)
-    return labelling_scores(gold, predicted, sentence, counts, metric, labeling, labels or [])
+    return labeling().resampled(metric, gold, predicted, sentence, counts, labels or [])
 
 
 def test_bootstrap_accuracy_matches_the_normal_interval():
@@ -182,7 +188,7 @@ def test_bootstrap_multilabel_and_generic_metrics():
     labels = gold_labels(200)
     guesses = np.where(np.arange(200) < 150, labels, 0)
     macro = scores_over(labels, guesses, "macro_f1", 50, sentence=np.arange(200) // 2,
-                        labeling="probing.tasks.labels.SingleLabel", labels=LABELS)
+                        labeling=SingleLabel, labels=LABELS)
     assert macro.shape == (50,)
     found = bootstrap.interval(macro)
     assert found.lo < f1_score(labels, guesses, average="macro") < found.hi
@@ -202,7 +208,7 @@ def test_seeds_are_resampled():
 def test_runs_without_predictions_have_points_without_intervals(tmp_path):
     for i, (mode, layer) in enumerate((("all", None), ("single", 0))):
         write_run(tmp_path / str(i), record(mode, layer, 0.9))
-    table = overview(Study(load_records([tmp_path]), 50, 0))
+    table = overview(Study(load_records([tmp_path]), 50, 0), "edge")
     assert table["mix"].iloc[0] == 0.9 and math.isnan(table["mix_lo"].iloc[0])
 
 
@@ -258,7 +264,7 @@ def test_report_writes_every_table_and_figure(sweep, tmp_path):
         assert (out / name).stat().st_size > 0, name
     assert "\\toprule" in (out / "overview.tex").read_text(), "booktabs"
     assert " [" in (out / "overview.md").read_text(), "intervals shown in the tables"
-    assert len(FIGURES) == 8
+    assert len(EdgeReport.figures) == 6 and len(FIGURES) == 1, "the edge probe's and the profile"
 
 
 def test_report_on_one_sweep_folder(sweep):
@@ -322,8 +328,8 @@ def test_bootstrap_official_semeval_score_equals_the_scorer_on_every_resample():
     predicted = np.where(rng.random(300) < 0.6, gold, rng.integers(0, len(labels), 300))
     sentence = np.arange(300) // 3
     counts = bootstrap.SentenceDraws(40, 3).counts("semeval", 100)
-    fast = labelling_scores(gold, predicted, sentence, counts, "semeval_official_f1", None,
-                            labels)
+    fast = SemEvalLabeling().resampled("semeval_official_f1", gold, predicted, sentence,
+                                       counts, labels)
     names = np.array(labels)
     slow = []
     for row in counts.astype(int):

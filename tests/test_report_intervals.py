@@ -13,11 +13,11 @@ from scipy import stats
 from probing.report import bootstrap
 from probing.report.build import report
 from probing.report.collect import load_records
-from probing.report.edge_tables import expected_layers, layer_table, overview
 from probing.report.expected import cumulative_expected_layer, normalised_depth
+from probing.report.layer_tables import expected_layers, layer_table, overview
 from probing.report.orders import order_table
-from probing.report.resample import labelling_scores
 from probing.report.study import Study
+from probing.tasks.labels import SingleLabel
 
 FLAT = [0.80, 0.80, 0.80, 0.80]  # no gain from any layer
 EARLY = [0.70, 0.90, 0.91, 0.91]  # the gain at layer 1
@@ -38,10 +38,10 @@ def test_sentences_not_targets_are_resampled():
     predicted = np.where(np.repeat(right, per), 0, 1)
     sentence = np.repeat(np.arange(n_sentences), per)
     draws = bootstrap.SentenceDraws(2000, 0)
-    clustered = labelling_scores(gold, predicted, sentence,
-                                 draws.counts("a", n_sentences), "accuracy", None, [])
-    independent = labelling_scores(gold, predicted, np.arange(len(gold)),
-                                   draws.counts("a", len(gold)), "accuracy", None, [])
+    clustered = SingleLabel().resampled("accuracy", gold, predicted, sentence,
+                                        draws.counts("a", n_sentences), [])
+    independent = SingleLabel().resampled("accuracy", gold, predicted, np.arange(len(gold)),
+                                          draws.counts("a", len(gold)), [])
     assert width(clustered) / width(independent) == pytest.approx(2, rel=0.15)
 
 
@@ -61,7 +61,7 @@ def test_tasks_on_one_test_file_are_paired_others_independent(tmp_path):
         write_record(tmp_path / task, task=task, test={"accuracy": 0.8}, arrays=arrays,
                      test_file=test_file, n_sentences=60)
     study = Study(load_records([tmp_path]), 200, 0)
-    upos, deps, relations = (study.scores(study.groups()[(t, "tiny", -1)])
+    upos, deps, relations = (study.scores(study.groups("edge")[(t, "tiny", -1)])
                              for t in ("upos", "deps", "relations"))
     assert upos.draws == deps.draws != relations.draws
     assert (upos.samples == deps.samples).all(), "the same sentences drawn for both tasks"
@@ -76,7 +76,7 @@ def test_seeds_are_drawn_with_the_sentences(tmp_path):
         write_record(tmp_path / str(seed), seed=seed, test={"accuracy": score},
                      arrays=arrays, n_sentences=400)
     study = Study(load_records([tmp_path]), 400, 0)
-    runs = study.groups()[("upos", "tiny", -1)]
+    runs = study.groups("edge")[("upos", "tiny", -1)]
     pooled, one = study.scores(runs), study.scores(runs[:1])
     assert pooled.point == pytest.approx(0.75) and pooled.seeds == 3
     assert width(pooled.samples) > 1.5 * width(one.samples)
@@ -96,13 +96,13 @@ def test_seed_statistics_have_student_t_intervals():
 def test_layer_weights_and_e_s_use_t_intervals(tmp_path):
     edge_layers(tmp_path, "upos", EARLY, EARLY, [0.1, 0.4, 0.3, 0.2], seeds=3)
     study = Study(load_records([tmp_path]), 100, 0)
-    layers = layer_table(study)
+    layers = layer_table(study, "edge")
     mix = [r for r in study.records if r.mode == "all"]
     weights = np.array([r.weights for r in mix])
     _, lo, hi = bootstrap.seed_interval(weights)
     assert layers["weight_lo"].tolist() == pytest.approx(lo.tolist())
     assert layers["weight_hi"].tolist() == pytest.approx(hi.tolist())
-    row = expected_layers(study).iloc[0]
+    row = expected_layers(study, "edge").iloc[0]
     _, lo, hi = bootstrap.seed_interval(np.array([r.center_of_gravity for r in mix]))
     assert (row["E_s_lo"], row["E_s_hi"]) == pytest.approx((lo, hi))
 
@@ -148,7 +148,7 @@ def test_orders_are_tested_with_holm(tmp_path):
         edge_layers(tmp_path / "runs", task, scores, scores, [0.25] * 4, seeds=3,
                     n_sentences=400, test_file=test_file)
     study = Study(load_records([tmp_path / "runs"]), 1000, 0)
-    orders = order_table(study).set_index(["measure", "task_a", "task_b"])
+    orders = order_table(study, "edge").set_index(["measure", "task_a", "task_b"])
     assert len(orders) == 2 * 3
     early_late = orders.loc[("E_delta", "upos", "relations")]
     assert early_late["p_a_below_b"] == 1.0 and early_late["holds"]
@@ -177,7 +177,7 @@ def test_best_layer_is_chosen_on_dev(tmp_path):
     edge_layers(tmp_path, "upos", EARLY, single, [0.25] * 4, seeds=2,
                 dev_shift=[0.0, 0.1, 0.0, 0.0])  # dev peaks at layer 1
     study = Study(load_records([tmp_path]), 100, 0)
-    row = overview(study).iloc[0]
+    row = overview(study, "edge").iloc[0]
     assert row["best_layer"] == 1
     layer_1 = [r.score for r in study.records if r.mode == "single" and r.layer == 1]
     assert row["best_single"] == pytest.approx(np.mean(layer_1))

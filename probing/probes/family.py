@@ -28,6 +28,7 @@ class ProbeFamily(ABC):
     refuses a task or mix it cannot serve, before anything is read or extracted."""
 
     name: str
+    report: str  # qualified name of its FamilyReport (probing/report/family.py), in its folder
     trains: bool = True  # False: no probe is trained, and every trainer setting is ignored
 
     def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:  # noqa: B027 (a hook)

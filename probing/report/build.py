@@ -35,13 +35,13 @@ import pandas as pd
 
 from probing.errors import ProbingError
 from probing.report.collect import NoRecords, load_records, unfinished_runs
-from probing.report.edge_tables import expected_layers, layer_table, overview, runs_table, summary
 from probing.report.failures import sweep_jobs, sweeps_under
-from probing.report.family_tables import cka_matrices, cka_table, layer_profile, mdl_table
+from probing.report.family import Table
 from probing.report.figures import FIGURES, Tables
 from probing.report.formatting import write_table
+from probing.report.layer_profile import layer_profile
 from probing.report.notes import Notes, encoder_titles
-from probing.report.orders import order_table
+from probing.report.run_tables import runs_table, summary
 from probing.report.study import Study
 
 log = logging.getLogger("probing")
@@ -65,12 +65,17 @@ def _unwritable(out: Path, error: OSError) -> ProbingError:
                         "--out a folder that can be written and has room")
 
 
+def tables_of(study: Study) -> list[Table]:
+    """Every family's tables in rank order, then the layer profile and the summary."""
+    return [*(table for report in study.reports.values() for table in report.tables),
+            Table("layer_profile", layer_profile, Notes.layer_profile),
+            Table("summary", summary, Notes.summary)]
+
+
 def build_tables(study: Study) -> Tables:
-    return Tables(runs=runs_table(study), summary=summary(study), layers=layer_table(study),
-                  expected=expected_layers(study), overview=overview(study),
-                  orders=order_table(study), profile=layer_profile(study),
-                  mdl=mdl_table(study), cka=cka_table(study), cka_matrix=cka_matrices(study),
-                  titles=encoder_titles(study))
+    frames = {"runs": runs_table(study)} | {t.name: t.build(study) for t in tables_of(study)}
+    panels = tuple(panel for report in study.reports.values() for panel in report.panels)
+    return Tables(frames, encoder_titles(study), panels)
 
 
 def failures(paths: list[Path]) -> pd.DataFrame:
@@ -86,15 +91,13 @@ def failures(paths: list[Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def write_tables(tables: Tables, notes: Notes, out: Path) -> None:
-    named = {"overview": tables.overview, "layers": tables.layers,
-             "expected_layers": tables.expected, "orders": tables.orders,
-             "layer_profile": tables.profile, "mdl": tables.mdl, "cka": tables.cka,
-             "cka_matrix": tables.cka_matrix, "summary": tables.summary}
-    for table, frame in named.items():
-        if not frame.empty or table == "summary":
-            write_table(frame, out, table, notes.of(table), notes.meta(table),
-                        echo=table in ("overview", "orders", "mdl", "cka"))
+def write_tables(study: Study, tables: Tables, notes: Notes, out: Path) -> None:
+    for table in tables_of(study):
+        frame = tables[table.name]
+        if not frame.empty or table.name == "summary":
+            write_table(frame, out, table.name,
+                        table.notes(notes) + notes.missing_predictions(), notes.meta(table.name),
+                        echo=table.echo)
 
 
 def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | None:
@@ -122,11 +125,12 @@ def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | 
         return None
     study = Study(records, resamples, seed)
     tables = build_tables(study)
-    notes = Notes(study, tables)
+    notes = Notes(study)
     try:
-        tables.runs.to_csv(out / "runs.csv", index=False)
-        write_tables(tables, notes, out)
-        figures = [path for figure in FIGURES for path in figure(tables, out)]
+        tables["runs"].to_csv(out / "runs.csv", index=False)
+        write_tables(study, tables, notes, out)
+        drawn = [figure for report in study.reports.values() for figure in report.figures]
+        figures = [path for figure in [*drawn, *FIGURES] for path in figure(tables, out)]
     except OSError as e:
         raise _unwritable(out, e) from None
     for note in notes.warnings():

@@ -1,10 +1,9 @@
-"""What each table says of itself: how its intervals were made (what was resampled, how many
-seeds, how many resamples), how its columns are defined, and what is missing and why; and the
-titles of the figures (encoder, pooling, seeds)."""
+"""What the tables say of themselves: how intervals were made (what was resampled, how many
+seeds, how many resamples), and what is missing and why, in sentences each table's notes
+(`Table.notes`, probing/report/family.py) are made of; and the titles of the figures
+(encoder, pooling, seeds)."""
 
 from probing.report.bootstrap import LEVEL
-from probing.report.family_tables import coded
-from probing.report.figures import Tables
 from probing.report.study import Study, step_of
 from probing.runs.record import PREDICTIONS_NAME
 
@@ -20,7 +19,7 @@ def encoder_titles(study: Study) -> dict[tuple[str, int], str]:
     titles = {}
     for key in sorted({(r.encoder, step_of(r)) for r in study.records}):
         runs = [r for r in study.records if (r.encoder, step_of(r)) == key]
-        family = "edge" if any(r.family == "edge" for r in runs) else runs[0].family
+        family = next(f for f in study.reports if any(r.family == f for r in runs))
         configs: dict[tuple, int] = {}
         for r in runs:
             if r.family == family:
@@ -40,6 +39,11 @@ def encoder_titles(study: Study) -> dict[tuple[str, int], str]:
     return titles
 
 
+def _listed(words: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _some(runs: list) -> str:
     """The first three runs (records or folders) by folder, and how many more."""
     shown = ", ".join(str(getattr(run, "folder", run)) for run in runs[:3])
@@ -47,20 +51,23 @@ def _some(runs: list) -> str:
 
 
 class Notes:
-    """The notes of every table of one report."""
+    """The sentences the notes of one report's tables are made of."""
 
-    def __init__(self, study: Study, tables: Tables) -> None:
-        self.study, self.tables = study, tables
+    level = LEVEL
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
         self.resamples, self.seed = study.resamples, study.seed
         self.missing = study.without_predictions
 
     def bootstrap(self) -> str:
-        seeds = _kinds_text(self.study.seeds("edge")) or "none"
+        family = self.study.main_family
+        seeds = _kinds_text(self.study.seeds(family)) or "none"
         return (f"Intervals: {LEVEL:.0%} percentile cluster bootstrap, {self.resamples} "
                 f"resamples (seed {self.seed}) of test sentences, paired across the runs on "
                 f"the same test sentences (every layer and seed of a task, and tasks that share "
                 f"a test file); each resample also draws each configuration's seeds with "
-                f"replacement (seeds per edge-probe configuration, {seeds}; one seed: "
+                f"replacement (seeds per {family}-probe configuration, {seeds}; one seed: "
                 f"sentences only).")
 
     def seed_only(self, what: str) -> str:
@@ -91,49 +98,32 @@ class Notes:
                          f"rerun them to get one.")
         return notes
 
-    def of(self, table: str) -> list[str]:
-        weights = self.seed_only("Mixing weights and E_s")
-        notes = {
-            "overview": [self.bootstrap(), weights, self.expected(),
-                         "best_layer: the single layer of highest mean dev score; best_single: "
-                         "its test score. selectivity: mix - control mix (paired); "
-                         "control_seen: the share of test targets whose control key occurs "
-                         "in training ('–' where the control task does not record it)."],
-            "layers": [self.bootstrap(), self.seed_only("Mixing weights"),
-                       "delta_l = P(0..l) - P(0..l-1), paired; none for layer 0."],
-            "expected_layers": [self.bootstrap(), self.seed_only("E_s"), self.expected()],
-            "orders": [self.bootstrap(),
-                       "p_a_below_b: the share of resamples where E(A) < E(B), over those "
-                       "where both are defined (resamples_used); p_value: two-sided bootstrap, "
-                       f"at least 2/(resamples + 1) = {2 / (self.resamples + 1):.4f}; p_holm: "
-                       "Holm over the encoder's pairs of one measure; holds: p_holm < "
-                       f"{1 - LEVEL:.2f}. paired: the two tasks share test sentences (else "
-                       "independent draws). Pairs with an undefined E_delta are not tested."],
-            "layer_profile": [self.bootstrap() + " The same for UUAS, DSpr, root accuracy and "
-                              "NSpr (aggregated per sentence length for DSpr and NSpr).",
-                              self.seed_only("Mixing weights and MDL compression (over "
-                                             "shuffling seeds)")],
-            "mdl": [self.seed_only("Codelength and compression (over shuffling seeds)"),
-                    "codelength in kbits (online code, Voita & Titov 2020); compression = "
-                    "uniform / online codelength; final_score: the test score of the probe "
-                    "trained on all training targets, its interval from the bootstrap over "
-                    "test sentences where it saved predictions.",
-                    "What is coded: " + ("; ".join(coded(self.study)) or "–") + "."],
-            "cka": [self.seed_only("Adjacent-layer CKA (over runs)"),
-                    "adjacent_cka: mean linear CKA of layers l and l+1 over the task's test "
-                    "words."],
-            "cka_matrix": [self.seed_only("CKA (over runs)")],
-            "summary": [self.bootstrap(), self.seed_only("MDL and CKA scores"),
-                        "interval: what each row's interval resampled."],
-        }[table]
-        return notes + self.missing_predictions()
-
     def meta(self, table: str) -> dict:
         return {"level": LEVEL, "resamples": self.resamples, "bootstrap_seed": self.seed,
                 "resampled": "test sentences (cluster bootstrap, paired by test file) and "
                              "seeds with replacement; seed-only statistics: Student-t over "
-                             "seeds", "seeds": self.study.seeds("edge"),
+                             "seeds", "seeds": self.study.seeds(self.study.main_family),
                 "runs_without_predictions": [str(r.folder) for r in self.missing]}
 
     def warnings(self) -> list[str]:
         return self.missing_predictions()
+
+    def layer_profile(self) -> list[str]:
+        """The profile's notes: the bootstrap, and what the families say of their columns."""
+        reports = [report for report in self.study.reports.values() if report.panels]
+        resampled = [m for report in reports for m in report.profile_resampled]
+        per_length = [m for report in reports for m in report.per_length]
+        seed_only = [m for report in reports for m in report.profile_seed_only]
+        bootstrap = self.bootstrap()
+        if resampled:
+            bootstrap += f" The same for {_listed(resampled)}" + (
+                f" (aggregated per sentence length for {_listed(per_length)})." if per_length
+                else ".")
+        return [bootstrap, *([self.seed_only(_listed(seed_only))] if seed_only else [])]
+
+    def summary(self) -> list[str]:
+        seed_only = [report.family.upper() for report in self.study.reports.values()
+                     if not report.score_resampled]
+        return [self.bootstrap(),
+                *([self.seed_only(" and ".join(seed_only) + " scores")] if seed_only else []),
+                "interval: what each row's interval resampled."]

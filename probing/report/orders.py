@@ -36,12 +36,12 @@ def _compare(a: ExpectedLayer, b: ExpectedLayer) -> dict:
             "resamples_used": int(usable.sum()), "order": ""}
 
 
-def order_table(study: Study) -> pd.DataFrame:
+def order_table(study: Study, family: str) -> pd.DataFrame:
     """One row per encoder, measure (Tenney's or the clipped E_delta) and pair of tasks (in
     pipeline order): both values, P(E(A) < E(B)), the p-value, Holm's adjusted p-value, and
     the order that holds at 95% ("not supported" where none does)."""
     by_encoder: dict[tuple, list] = {}
-    for (task, encoder, step), runs in study.groups().items():
+    for (task, encoder, step), runs in study.groups(family).items():
         gains = expected_layers_of(study.by_layer(runs, "cumulative"))
         by_encoder.setdefault((encoder, step), []).append(
             (task, gains, study.test_sentences(runs[0])))

@@ -1,5 +1,6 @@
-"""Figures beyond the edge probe: the layer profile of a task (do the mixing weights agree with
-measures that do not depend on a mix?) and the CKA heatmaps of layer similarity."""
+"""Figures beyond the layer analysis: the layer profile of a task (do the mixing weights agree
+with measures that do not depend on a mix?), its panels given by the families' reports, and
+the CKA heatmap of layer similarity."""
 
 from pathlib import Path
 
@@ -7,40 +8,31 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from probing.report.family import Panel
 from probing.report.plots import SMALL, integer_layers, legend_outside, yerr
 from probing.runs.figure import COLORS, save_figure
 
-# the panels of a layer profile: (columns drawn, y label, bars?); a panel is drawn where the
-# study has any of its columns
-PANELS = (
-    (("weight",), "mixing weight $s_l$", True),
-    (("single",), "edge probe, layer alone:\ntest {metric}", False),
-    (("compression",), "MDL compression\n(uniform / online code)", False),
-    (("uuas", "dspr"), "distance probe:\nUUAS, DSpr", False),
-    (("root_accuracy", "nspr"), "depth probe:\nroot acc., NSpr", False),
-)
-LABELS = {"uuas": "UUAS", "dspr": "DSpr", "root_accuracy": "root accuracy", "nspr": "NSpr"}
 
-
-def plot_layer_profile(profile: pd.DataFrame, title: str, stem: str | Path) -> list[Path]:
+def plot_layer_profile(profile: pd.DataFrame, panels: list[Panel], title: str,
+                       stem: str | Path) -> list[Path]:
     """One encoder and task: a panel per measure against the layer (one shared axis), each
     with its 95% intervals (bootstrap for probe scores, t over seeds for weights and MDL)."""
-    metric = profile["metric"].iloc[0] or "score"
-    panels = [p for p in PANELS if profile[list(p[0])].notna().any().any()]
+    metric = (profile["metric"].iloc[0] if "metric" in profile else "") or "score"
     fig, axes = plt.subplots(len(panels), 1, figsize=(5.5, 0.6 + 1.5 * len(panels)),
                              sharex=True, squeeze=False, layout="constrained")
     palette = iter(sns.color_palette("deep", 8)[1:])
-    for ax, (columns, label, bars) in zip(axes[:, 0], panels, strict=True):
+    for ax, panel in zip(axes[:, 0], panels, strict=True):
+        columns, labels = panel.columns, dict(zip(panel.columns, panel.legend, strict=False))
         for column in columns:
             frame = profile.dropna(subset=[column])
-            if bars:
+            if panel.bars:
                 ax.bar(frame["layer"], frame[column], yerr=yerr(frame, column),
                        color=COLORS["weight"], error_kw={"elinewidth": 0.8, "capsize": 1.5})
                 continue
             ax.errorbar(frame["layer"], frame[column], yerr=yerr(frame, column), marker="o",
                         markersize=3, capsize=2, linewidth=1, color=next(palette),
-                        label=LABELS.get(column, column))
-        ax.set_ylabel(label.format(metric=metric), fontsize=SMALL)
+                        label=labels.get(column, column))
+        ax.set_ylabel(panel.label.format(metric=metric), fontsize=SMALL)
         integer_layers(ax)
         if len(columns) > 1:
             legend_outside(ax)

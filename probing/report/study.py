@@ -9,8 +9,8 @@ import numpy as np
 
 from probing.errors import ProbingError
 from probing.report.bootstrap import SentenceDraws, seed_interval
+from probing.report.family import FamilyReport, reports_of
 from probing.report.pipeline import task_rank
-from probing.report.resample import can_resample, labelling_scores, structural_scores
 from probing.runs.record import PREDICTIONS_NAME, Predictions, RunRecord
 
 KEYS = ["task", "encoder", "step"]
@@ -39,10 +39,12 @@ NONE = Scores(float("nan"), None, 0)
 
 
 class Study:
-    """The runs of a report, grouped, with resampled scores."""
+    """The runs of a report, grouped, with resampled scores, and the reports of their
+    families (probing/report/family.py), in rank order."""
 
     def __init__(self, records: list[RunRecord], resamples: int, seed: int) -> None:
         self.records, self.resamples, self.seed = records, resamples, seed
+        self.reports: dict[str, FamilyReport] = reports_of(records)
         self.draws = SentenceDraws(resamples, seed)
         self._predictions: dict[Path, Predictions | None] = {}
         self._samples: dict[tuple[Path, str], np.ndarray | None] = {}
@@ -54,11 +56,21 @@ class Study:
             self._predictions[record.folder] = Predictions.load(record.folder)
         return self._predictions[record.folder]
 
+    def report_of(self, record: RunRecord) -> FamilyReport:
+        return self.reports[record.family]
+
+    @property
+    def main_family(self) -> str | None:
+        """The family of lowest rank among the runs (the edge probe where it ran): whose seeds
+        the notes on intervals count."""
+        return next(iter(self.reports), None)
+
     @property
     def without_predictions(self) -> list[RunRecord]:
         """Runs of a family that saves predictions whose predictions.npz is missing (an MDL
         run's holds its final probe's, for the interval of its final score)."""
-        return [r for r in self.records if r.family != "cka" and self.predictions(r) is None]
+        return [r for r in self.records if self.report_of(r).saves_predictions
+                and self.predictions(r) is None]
 
     def test_sentences(self, record: RunRecord) -> tuple[str, int]:
         """The key of a run's sentence draws: its test file and its number of sentences."""
@@ -75,7 +87,8 @@ class Study:
         key = (record.folder, metric)
         if key not in self._samples:
             predictions = self.predictions(record)
-            usable = predictions is not None and can_resample(predictions.arrays, metric)
+            usable = predictions is not None and self.report_of(record).can_resample(
+                predictions.arrays, metric)
             if predictions is not None and not usable:
                 self.unusable.setdefault(record.folder, []).append(metric)
             self._samples[key] = self._resampled(record, predictions, metric) if usable else None
@@ -89,11 +102,8 @@ class Study:
             raise ProbingError(f"{record.folder / PREDICTIONS_NAME}: sentence indices "
                                f"{sentence.min()}..{sentence.max()} outside the test split's "
                                f"{counts.shape[1]} sentences; rerun that run")
-        if "length" in predictions.arrays:
-            return structural_scores(predictions.arrays, counts, metric)
-        return labelling_scores(predictions["gold"], predictions["predicted"] if predicted is
-                                None else predicted, sentence, counts, metric, record.labeling,
-                                record.labels)
+        return self.report_of(record).resample(record, predictions.arrays, counts, metric,
+                                               predicted)
 
     def scores(self, runs: list[RunRecord], metric: str | None = None) -> Scores:
         """The configuration's `metric` (default: each run's own) on test: the mean of its
@@ -127,7 +137,7 @@ class Study:
             samples = self._resampled(run, predictions, run.metric, majority)
         return Scores(run.baseline, samples, 1, self.test_sentences(run))
 
-    def groups(self, family: str = "edge", control: bool | None = False
+    def groups(self, family: str, control: bool | None = False
                ) -> dict[tuple, list[RunRecord]]:
         """A family's runs by (task, encoder, step), tasks in pipeline order; only the control
         runs, only the others, or all."""
@@ -167,7 +177,7 @@ class Study:
         mean, lo, hi = seed_interval(np.array([r.center_of_gravity for r in mix]))
         return float(mean), float(lo), float(hi), len(mix)
 
-    def seeds(self, family: str = "edge") -> dict[str, list[int]]:
+    def seeds(self, family: str | None) -> dict[str, list[int]]:
         """How many seeds each kind of configuration ran with: {kind: sorted distinct k}."""
         configs: dict[tuple, int] = {}
         for r in self.records:

@@ -18,9 +18,9 @@ from probing.runs.record import RECORD_NAME, Predictions, RunRecord
 log = logging.getLogger("probing")
 
 
-def new_record(cfg: DictConfig, inputs: Inputs, family: str, outcome: Outcome,
+def new_record(cfg: DictConfig, inputs: Inputs, family: str, report: str, outcome: Outcome,
                timings: dict[str, float]) -> RunRecord:
-    """The record of one probe of a run."""
+    """The record of one probe of a run by `family`, whose report is the class `report`."""
     task, encoder, selection = inputs.task, inputs.encoder, outcome.selection
     labeling = type(task.labeling)
     provenance = encoder.provenance()
@@ -33,7 +33,7 @@ def new_record(cfg: DictConfig, inputs: Inputs, family: str, outcome: Outcome,
         encoder=encoder.name, encoder_fingerprint=encoder.fingerprint(),
         encoder_settings=encoder.settings, n_layers=encoder.n_layers, dim=encoder.dim,
         step=provenance.pop("step", None), encoder_info=provenance,
-        family=family, family_fields=outcome.fields,
+        family=family, report=report, family_fields=outcome.fields,
         mode=selection.mode, layer=selection.layer, layers=selection.layers(encoder.n_layers),
         seed=cfg.seed if outcome.seed is None else outcome.seed,
         test=outcome.metrics["test"], dev=outcome.metrics["dev"],

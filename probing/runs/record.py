@@ -51,6 +51,7 @@ class RunRecord:
     seed: int
     test: dict[str, float]
     dev: dict[str, float]
+    report: str | None = None  # qualified name of the family's report (probing/report/family.py)
     baseline_label: Any = None  # the majority training label, where the family has one
     baseline_test: dict[str, float] = field(default_factory=dict)
     sizes: dict[str, Any] = field(default_factory=dict)
@@ -92,7 +93,8 @@ class RunRecord:
             "encoder": {"name": self.encoder, "fingerprint": self.encoder_fingerprint,
                         "settings": self.encoder_settings, "n_layers": self.n_layers,
                         "dim": self.dim, "step": self.step, **self.encoder_info},
-            "probe": {"family": self.family, "metric": self.metric, **self.family_fields},
+            "probe": {"family": self.family, "report": self.report, "metric": self.metric,
+                      **self.family_fields},
             "mix": {"mode": self.mode, "layer": self.layer, "layers": self.layers},
             "seed": self.seed,
             "metrics": {"dev": self.dev, "test": self.test},
@@ -112,7 +114,8 @@ class RunRecord:
             encoder_settings=encoder.pop("settings") or {},
             n_layers=int(encoder.pop("n_layers")), dim=int(encoder.pop("dim")),
             step=encoder.pop("step"), encoder_info=encoder,
-            family=probe.pop("family"), metric=probe.pop("metric"), family_fields=probe,
+            family=probe.pop("family"), report=probe.pop("report", None),
+            metric=probe.pop("metric"), family_fields=probe,
             mode=mix["mode"], layer=mix["layer"], layers=list(mix["layers"]),
             seed=int(raw["seed"]), test=raw["metrics"]["test"], dev=raw["metrics"]["dev"],
             baseline_label=baseline.get("label"), baseline_test=baseline.get("test") or {},

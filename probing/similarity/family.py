@@ -2,6 +2,7 @@
 encoder's layers (and, with `against`, between its layers and another encoder's) over the
 words of the task's test split, read from the activation cache."""
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from probing.probes.family import ProbeFamily
 from probing.runs.inputs import Inputs, Outcome
 from probing.runs.selection import AllLayers, EveryLayer, LayerSelection
 from probing.similarity.cka import cka_matrix
+from probing.similarity.fields import SimilarityFields
 from probing.tasks import Task
 
 
@@ -23,6 +25,7 @@ class LayerSimilarity(ProbeFamily):
     CKA of adjacent layers."""
 
     name = "cka"
+    report = "probing.similarity.report.CKAReport"
     trains = False  # it compares representations: every trainer setting is ignored
 
     def __init__(self, debiased: bool, standardized: bool, against: Encoder | None,
@@ -48,15 +51,14 @@ class LayerSimilarity(ProbeFamily):
         vectors = inputs.activations["test"].vectors
         layers = [vectors[:, layer] for layer in range(vectors.shape[1])]
         matrix = cka_matrix(layers, None, self.debiased, self.standardized)
-        fields = {"matrix": matrix.tolist(), "debiased": self.debiased,
-                  "standardized": self.standardized, "words": len(vectors), "against": None}
+        fields = SimilarityFields(matrix.tolist(), self.debiased, self.standardized,
+                                  len(vectors))
         if self.against is not None:
             other = extract(self.against, [ex.words for ex in inputs.examples["test"]],
                             self.cache_dir, desc=f"{inputs.task.corpus}/test", **self.features)
-            fields["against"] = self.against.name
-            fields["matrix_against"] = cka_matrix(
+            fields = replace(fields, against=self.against.name, matrix_against=cka_matrix(
                 layers, [other.vectors[:, layer] for layer in range(other.n_layers)],
-                self.debiased, self.standardized).tolist()
+                self.debiased, self.standardized).tolist())
         adjacent = float(np.mean(np.diag(matrix, k=1)))
         scores = {"dev": {}, "test": {"adjacent_cka": adjacent}}
-        return [Outcome(AllLayers(), "adjacent_cka", scores, fields)]
+        return [Outcome(AllLayers(), "adjacent_cka", scores, fields.to_json())]

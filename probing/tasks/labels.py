@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score
 
+from probing.tasks import resampled
+
 
 class Labeling:
     """Gold labels of n targets are an array: (n,) label indices, or (n, n_labels) 0/1."""
@@ -40,6 +42,22 @@ class Labeling:
               ) -> dict[str, float]:
         """Metrics of predicted against gold; `labels` names the label indices."""
         raise NotImplementedError
+
+    def resampled(self, metric: str, gold: np.ndarray, predicted: np.ndarray,
+                  sentence: np.ndarray, counts: np.ndarray, labels: list[str]) -> np.ndarray:
+        """`metric` on every resample of the test sentences (`counts`, resamples x sentences):
+        (resamples,). Accuracy and a multi-label micro-F1 at once from per-sentence counts;
+        any other metric by scoring each resample (probing/tasks/resampled.py)."""
+        sentence = np.asarray(sentence, dtype=np.int64)
+        if metric == "accuracy":
+            return resampled.accuracy(gold, predicted, sentence, counts)
+        if metric == "micro_f1" and gold.ndim > 1:
+            return resampled.micro_f1(gold, predicted, sentence, counts)
+        scores = []
+        for row in counts.astype(np.int64):
+            items = np.repeat(np.arange(len(gold)), row[sentence])
+            scores.append(self.score(gold[items], predicted[items], labels)[metric])
+        return np.array(scores, dtype=float)
 
     def majority_baseline(self, train: np.ndarray, test: np.ndarray, labels: list[str]) -> dict:
         """The test scores of always answering the most frequent training label (label set);

@@ -11,6 +11,7 @@ import numpy as np
 
 from probing.atomic import write_text_atomic
 from probing.errors import ProbingError
+from probing.tasks import resampled
 from probing.tasks.base import Example, Label, Target
 from probing.tasks.heldout import HeldOutDevTask
 from probing.tasks.labels import SingleLabel
@@ -117,6 +118,36 @@ class SemEvalLabeling(SingleLabel):
         names = np.array(labels)
         official = semeval_official_f1(names[gold].tolist(), names[predicted].tolist())
         return {**super().score(gold, predicted, labels), "semeval_official_f1": official}
+
+    def resampled(self, metric: str, gold: np.ndarray, predicted: np.ndarray,
+                  sentence: np.ndarray, counts: np.ndarray, labels: list[str]) -> np.ndarray:
+        if metric != "semeval_official_f1":
+            return super().resampled(metric, gold, predicted, sentence, counts, labels)
+        return resampled_official_f1(gold, predicted, np.asarray(sentence, dtype=np.int64),
+                                     counts, labels)
+
+
+def resampled_official_f1(gold: np.ndarray, predicted: np.ndarray, sentence: np.ndarray,
+                          counts: np.ndarray, labels: list[str]) -> np.ndarray:
+    """The official score (`semeval_official_f1`) on every resample, from per-item counts: per
+    relation R (Other left out), correct (exact label, direction included), predicted as R in
+    either direction, gold R; F1 averaged over the relations that occur in the resample's
+    gold."""
+    names = sorted({relation(label) for label in labels} - {OTHER})
+    of = np.array([names.index(relation(label)) if relation(label) in names else -1
+                   for label in labels])
+    gold_r, predicted_r = of[gold], of[predicted]
+    columns = [np.stack([(gold == predicted) & (gold_r == r), predicted_r == r, gold_r == r],
+                        axis=1) for r in range(len(names))]
+    sums = resampled.resampled_sums(np.concatenate(columns, axis=1), sentence, counts)
+    correct, n_predicted, n_gold = (sums[:, k::3] for k in range(3))
+    precision = np.nan_to_num(resampled.ratio(correct, n_predicted))
+    recall = np.nan_to_num(resampled.ratio(correct, n_gold))
+    f1 = np.where(correct > 0, np.nan_to_num(resampled.ratio(2 * precision * recall,
+                                                             precision + recall)), 0.0)
+    present = n_gold > 0
+    return np.where(present.any(axis=1), resampled.ratio((f1 * present).sum(axis=1),
+                                                         present.sum(axis=1)), 0.0)
 
 
 @dataclass(kw_only=True, eq=False)

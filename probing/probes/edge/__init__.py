@@ -21,6 +21,7 @@ class EdgeProbe(TrainedFamily):
     decision, the metrics and the dev metric."""
 
     name = "edge"
+    report = "probing.probes.edge.report.EdgeReport"
 
     def __init__(self, proj_dim: int, hidden_dim: int, dropout: float,
                  mix_layer_norm: bool) -> None:

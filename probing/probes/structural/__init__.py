@@ -97,6 +97,7 @@ class DistanceProbe(StructuralProbe):
     """Squared distances under B match tree distances; scored by UUAS and DSpr."""
 
     name = "distance"
+    report = "probing.probes.structural.report.DistanceReport"
     report_metric = "uuas"
     depth = False
 
@@ -112,6 +113,7 @@ class DepthProbe(StructuralProbe):
     """Squared norms under B match tree depths; scored by root accuracy and NSpr."""
 
     name = "depth"
+    report = "probing.probes.structural.report.DepthReport"
     report_metric = "root_accuracy"
     depth = True
 

@@ -6,7 +6,7 @@ so that the report gives intervals over them) and cut into blocks at `block_frac
 them. The first block is sent with the uniform code; each later
 block with a fresh probe of the inner family (the edge probe) trained on every target before
 it, early stopping on dev, charged its summed negative log-likelihood of the block in bits
-(probing/probes/online_code.py). The probes of every layer selection train side by side on the
+(probing/probes/mdl/online_code.py). The probes of every layer selection train side by side on the
 same prefixes, from the run's seed. A final probe trained once on all training targets gives
 the test scores of every shuffle's record.
 
@@ -24,8 +24,9 @@ import torch
 
 from probing.errors import ProbingError
 from probing.probes.family import ProbeFamily, TrainedFamily
-from probing.probes.online_code import block_ends, compression, online_codelength
-from probing.probes.online_code import uniform_codelength as uniform
+from probing.probes.mdl.fields import CodeFields
+from probing.probes.mdl.online_code import block_ends, compression, online_codelength
+from probing.probes.mdl.online_code import uniform_codelength as uniform
 from probing.runs.inputs import Inputs, Outcome
 from probing.runs.selection import EveryLayer, LayerSelection, distinct_layer_sets
 from probing.tasks import Task
@@ -49,6 +50,7 @@ class OnlineCode(ProbeFamily):
     log-likelihood: `target_nll`)."""
 
     name = "mdl"
+    report = "probing.probes.mdl.report.MDLReport"
 
     def __init__(self, probe: TrainedFamily, block_fractions: list[float],
                  shuffle_seeds: list[int]) -> None:
@@ -128,12 +130,13 @@ class OnlineCode(ProbeFamily):
                 "uniform_kbits": uniform(n, n_labels, multilabel) / 1000}
         coded = ("each target's labels one by one, every label's presence a yes/no decision"
                  if multilabel else f"each target's label, one of {n_labels}")
-        fields = {"codelength_bits": bits, "uniform_bits": uniform(n, n_labels, multilabel),
-                  "compression": ratio, "coded": coded, "targets": n,
-                  "blocks": [{"end": end, "bits": (uniform(ends[0], n_labels, multilabel)
-                                                   if i == 0 else nll[i - 1] / math.log(2))}
-                             for i, end in enumerate(ends)],
-                  "final_probe": trained.fields}
+        fields = CodeFields(
+            codelength_bits=bits, uniform_bits=uniform(n, n_labels, multilabel),
+            compression=ratio, coded=coded, targets=n,
+            blocks=[{"end": end, "bits": (uniform(ends[0], n_labels, multilabel)
+                                          if i == 0 else nll[i - 1] / math.log(2))}
+                    for i, end in enumerate(ends)],
+            final_probe=trained.fields).to_json()
         return Outcome(trained.selection, "compression",
                        {"dev": trained.metrics["dev"], "test": {**code, **trained.metrics["test"]}},
                        fields, trained.history, trained.baseline, trained.test_arrays)

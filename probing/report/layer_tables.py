@@ -1,6 +1,6 @@
-"""The tables of the edge probe's layer analysis (Tenney et al. 2019), from edge records only:
-per layer, per task (E_s, E_delta) and the overview; and the tables of every run (runs,
-summary). The point values are means over seeds; the intervals resample test sentences and
+"""The tables of a family's layer analysis (Tenney et al. 2019), from that family's records
+only (the edge probe's report shows them): per layer, per task (E_s, E_delta) and the
+overview. The point values are means over seeds; the intervals resample test sentences and
 seeds (bootstrap.py), or seeds alone where nothing depends on the test sentences."""
 
 import numpy as np
@@ -8,73 +8,19 @@ import pandas as pd
 
 from probing.report.collect import settings_text
 from probing.report.expected import Gains, expected_layers_of, normalised_depth
-from probing.report.pipeline import task_rank
 from probing.report.rows import (
-    interval_kind,
-    seed_kind,
     with_interval,
     with_scores,
-    with_seed_interval,
 )
-from probing.report.study import KEYS, NONE, Study, layer_of, step_of
-
-SEED_ONLY = ("mdl", "cka")  # families whose score is not resampled over test sentences
-VARIANTS = ("against", "debiased")  # family settings that make runs different configurations
+from probing.report.study import KEYS, NONE, Study
 
 
-def variant(record) -> str:
-    """What else sets a run apart from another of the same selection: `against=bert`."""
-    return ", ".join(f"{k}={record.family_fields[k]}" for k in VARIANTS
-                     if record.family_fields.get(k))
-
-
-def runs_table(study: Study) -> pd.DataFrame:
-    """One row per run: what was probed, how, and what came out (`predictions`: False where
-    the run should have saved predictions.npz and did not)."""
-    missing = {r.folder for r in study.without_predictions}
-    return pd.DataFrame([{
-        "task": r.task, "encoder": r.encoder, "encoder_settings": settings_text(r),
-        "step": step_of(r), "family": r.family, "control": r.control, "mode": r.mode,
-        "layer": layer_of(r), "seed": r.seed, "metric": r.metric, "score": r.score,
-        "dev_score": r.dev.get(r.metric, float("nan")), "baseline": r.baseline,
-        "center_of_gravity": r.center_of_gravity, "gamma": r.gamma, "n_layers": r.n_layers,
-        "predictions": r.folder not in missing,
-        "run": str(r.folder)} for r in study.records])
-
-
-def summary(study: Study) -> pd.DataFrame:
-    """Test score of every configuration of every family: mean over seeds, spread, interval
-    and what it resampled."""
-    configs: dict[tuple, list] = {}
-    for r in study.records:
-        key = (r.family, r.task, r.encoder, step_of(r), r.control, r.mode, layer_of(r),
-               r.metric, variant(r))
-        configs.setdefault(key, []).append(r)
-    rows = []
-    for key, runs in sorted(configs.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][3],
-                                                            task_rank(kv[0][1]), kv[0][4:])):
-        row = dict(zip(["family", *KEYS, "control", "mode", "layer", "metric", "variant"], key,
-                       strict=True))
-        if runs[0].family in SEED_ONLY:
-            with_seed_interval(row, "score", [r.score for r in runs])
-            row["interval"] = seed_kind(len(runs))
-        else:
-            scores = study.scores(runs)
-            with_scores(row, "score", scores)
-            row["interval"] = interval_kind(scores)
-        row["score_std"] = float(np.std([r.score for r in runs], ddof=1)) if len(runs) > 1 \
-            else float("nan")
-        row["seeds"] = len({r.seed for r in runs})
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def layer_table(study: Study) -> pd.DataFrame:
+def layer_table(study: Study, family: str) -> pd.DataFrame:
     """Per task, encoder and step, one row per layer: mixing weight (t-interval over seeds),
     single-layer score, cumulative score and its gain delta_l over layers 0..l-1 (bootstrap
     intervals, paired); delta_0 is not a gain and has no row value."""
     rows = []
-    for key, runs in study.groups().items():
+    for key, runs in study.groups(family).items():
         weights, weights_lo, weights_hi, _ = study.weights(runs)
         single, cumulative = study.by_layer(runs, "single"), study.by_layer(runs, "cumulative")
         for layer in range(study.n_layers(runs)):
@@ -118,11 +64,11 @@ def _seeds(study: Study, runs: list, mode: str) -> int:
     return min(counts, default=0)
 
 
-def expected_layers(study: Study) -> pd.DataFrame:
+def expected_layers(study: Study, family: str) -> pd.DataFrame:
     """Per task, encoder and step: the mix score, E_s (t over the mix seeds), the total gain
     and E_delta, Tenney's and clipped, with their normalised depths and undefined shares."""
     rows = []
-    for key, runs in study.groups().items():
+    for key, runs in study.groups(family).items():
         row = dict(zip(KEYS, key, strict=True), encoder_settings=settings_text(runs[0]),
                    metric=runs[0].metric, n_layers=study.n_layers(runs),
                    seeds=_seeds(study, runs, "all"),
@@ -152,14 +98,14 @@ def control_seen(controls: list) -> float:
     return float(np.mean(shares)) if shares else float("nan")
 
 
-def overview(study: Study) -> pd.DataFrame:
+def overview(study: Study, family: str) -> pd.DataFrame:
     """Per encoder and task (Tenney et al. 2019, Table 1 and 2 in one): majority baseline,
     P0 (layer 0 alone), the full mix, the best single layer chosen on dev and its test score,
     the control task's mix score and selectivity (mix - control, paired) with the share of
     test targets whose control key was seen in training, E_s and E_delta."""
-    controls = study.groups(control=True)
+    controls = study.groups(family, control=True)
     rows = []
-    for key, runs in study.groups().items():
+    for key, runs in study.groups(family).items():
         row = {"encoder": key[1], "task": key[0], "step": key[2],
                "encoder_settings": settings_text(runs[0]), "metric": runs[0].metric,
                "n_layers": study.n_layers(runs), "seeds": _seeds(study, runs, "all"),

@@ -1,0 +1,72 @@
+"""The edge probe's report: the layer analysis of Tenney et al. (2019) (overview, layers,
+expected layers, tested orders of tasks) with its figures, and its columns of the layer
+profile (the mixing weight and the score of each layer alone). Its scores are resampled by the
+task's labelling (the default of `FamilyReport`)."""
+
+from typing import Any
+
+import numpy as np
+
+from probing.report import figures
+from probing.report.family import FamilyReport, Panel, Table
+from probing.report.layer_tables import expected_layers, layer_table, overview
+from probing.report.notes import Notes
+from probing.report.orders import order_table
+from probing.report.rows import with_scores
+from probing.report.study import Study
+from probing.runs.record import RunRecord
+
+FAMILY = "edge"
+
+
+def overview_notes(notes: Notes) -> list[str]:
+    return [notes.bootstrap(), notes.seed_only("Mixing weights and E_s"), notes.expected(),
+            "best_layer: the single layer of highest mean dev score; best_single: its test "
+            "score. selectivity: mix - control mix (paired); control_seen: the share of test "
+            "targets whose control key occurs in training ('–' where the control task does "
+            "not record it)."]
+
+
+def layers_notes(notes: Notes) -> list[str]:
+    return [notes.bootstrap(), notes.seed_only("Mixing weights"),
+            "delta_l = P(0..l) - P(0..l-1), paired; none for layer 0."]
+
+
+def expected_notes(notes: Notes) -> list[str]:
+    return [notes.bootstrap(), notes.seed_only("E_s"), notes.expected()]
+
+
+def orders_notes(notes: Notes) -> list[str]:
+    return [notes.bootstrap(),
+            "p_a_below_b: the share of resamples where E(A) < E(B), over those where both are "
+            "defined (resamples_used); p_value: two-sided bootstrap, at least 2/(resamples + "
+            f"1) = {2 / (notes.resamples + 1):.4f}; p_holm: Holm over the encoder's pairs of "
+            f"one measure; holds: p_holm < {1 - notes.level:.2f}. paired: the two tasks share "
+            "test sentences (else independent draws). Pairs with an undefined E_delta are not "
+            "tested."]
+
+
+class EdgeReport(FamilyReport):
+    family = FAMILY
+    rank = 0
+    tables = (
+        Table("overview", lambda study: overview(study, FAMILY), overview_notes, echo=True),
+        Table("layers", lambda study: layer_table(study, FAMILY), layers_notes),
+        Table("expected_layers", lambda study: expected_layers(study, FAMILY), expected_notes),
+        Table("orders", lambda study: order_table(study, FAMILY), orders_notes, echo=True),
+    )
+    figures = (figures.figure_layers, figures.figure_summary, figures.figure_heatmap,
+               figures.figure_scores, figures.figure_relative_depth,
+               figures.figure_against_step)
+    panels = (Panel(("weight",), "mixing weight $s_l$", bars=True, elsewhere=True),
+              Panel(("single",), "edge probe, layer alone:\ntest {metric}", elsewhere=True))
+    profile_seed_only = ("Mixing weights",)
+
+    def profile(self, study: Study, runs: list[RunRecord], n_layers: int, layer: int
+                ) -> dict[str, Any]:
+        """The metric, the mixing weight (t over seeds) and the score of the layer alone."""
+        weights = study.weights(runs)[:3] if runs else (np.full(n_layers, np.nan),) * 3
+        row: dict[str, Any] = {"metric": runs[0].metric if runs else ""}
+        row["weight"], row["weight_lo"], row["weight_hi"] = (float(w[layer]) for w in weights)
+        with_scores(row, "single", study.scores(study.select(runs, "single", layer)))
+        return row
