@@ -9,6 +9,7 @@ naming them (probing/report/failures.py).
 """
 
 import logging
+import math
 from pathlib import Path
 
 import hydra
@@ -48,7 +49,8 @@ def probe_run(cfg: DictConfig, output_dir: Path) -> list[RunRecord]:
     encoder, trainer = instantiate(cfg.encoder), instantiate(cfg.trainer)
     selections = mix.selections(encoder.n_layers)
     laps = Laps()
-    inputs = Inputs.read(task, encoder, cfg.paths.cache_dir, cfg.features, laps)
+    inputs = Inputs.read(task, encoder, cfg.paths.cache_dir, cfg.features, laps,
+                         family.other_encoders())
     outcomes = family.run(inputs, selections, trainer, cfg.seed)
     laps("probe")
     timings = {**laps.timings, "probes_trained_together": len(distinct_layer_sets(
@@ -73,12 +75,24 @@ def warn_of_ignored_trainer(family: ProbeFamily, overrides: list[str]) -> None:
 register_configs()
 
 
+def dev_metric(records: list[RunRecord]) -> float:
+    """What an optimising sweeper (Optuna) maximises: the dev score of the run's probe by its
+    family's metric, the best of them where the run trained several; NaN where none has one
+    (CKA), which Optuna counts as a failed trial."""
+    scores = [r.dev.get(r.metric, math.nan) for r in records]
+    return max((s for s in scores if not math.isnan(s)), default=math.nan)
+
+
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="config")
-def main(cfg: DictConfig) -> None:
-    """One run, or with -m one job of a sweep."""
+def main(cfg: DictConfig) -> float:
+    """One run, or with -m one job of a sweep; returns its dev metric (`dev_metric`), NaN for a
+    job that failed (its failed.json says why)."""
+    records: list[RunRecord] = []
     with outcome_recorded():
-        for record in probe_run(cfg, Path(HydraConfig.get().runtime.output_dir)):
+        records = probe_run(cfg, Path(HydraConfig.get().runtime.output_dir))
+        for record in records:
             summarize(record)
+    return dev_metric(records)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,12 @@ against the Gram-space definitions, standardisation and the layer-by-layer matri
 
 import numpy as np
 import pytest
+from conftest import make_tiny_bert
+from helpers import composed, probe_overrides
 from scipy.stats import ortho_group
 
 from probing.errors import ProbingError
+from probing.run import probe_run
 from probing.similarity import cka_matrix, linear_cka, standardize
 
 
@@ -140,3 +143,24 @@ def test_bad_input_refused():
         linear_cka(x[:3], x[:3], debiased=True)
     with pytest.raises(ProbingError, match=r"layers_a\[1\] has shape"):
         cka_matrix([x, x[:, 0]])
+
+
+def test_cka_against_another_encoder_reads_the_cache_the_run_hands_in(tiny_bert, treebank,
+                                                                        tmp_path):
+    """probe=cka against a second encoder: the run extracts that encoder's test activations
+    (into the shared cache) and hands them in; the family builds and runs no encoder."""
+    other = make_tiny_bert(tmp_path / "other", seed=1)
+    cache = tmp_path / "cache"
+    cfg = composed([*probe_overrides(tiny_bert, treebank, cache), "probe=cka",
+                    "+encoder@probe.against=hf", f"probe.against.name_or_path={other}",
+                    "probe.against.name=other"])
+    [record] = probe_run(cfg, tmp_path / "run")
+    fields = record.family_fields
+    assert fields["against"] == "other"
+    assert np.array(fields["matrix_against"]).shape == (record.n_layers, record.n_layers)
+    assert not np.allclose(fields["matrix_against"], fields["matrix"]), "another encoder"
+    # the other encoder's activations were cached beside the encoder's: a rerun extracts none
+    cached = sorted(p.name for p in cache.iterdir() if p.is_dir())
+    [again] = probe_run(cfg, tmp_path / "again")
+    assert sorted(p.name for p in cache.iterdir() if p.is_dir()) == cached and len(cached) == 4
+    assert again.family_fields["matrix_against"] == fields["matrix_against"]

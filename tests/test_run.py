@@ -1,14 +1,16 @@
 """Whole probe runs through Hydra on a tiny random BERT and a small generated treebank."""
 
+import dataclasses
 import errno
 import json
+import math
 from pathlib import Path
 
 import pytest
 from helpers import composed, probe_overrides, run_cli
 
 from probing.errors import ProbingError, user_error
-from probing.run import probe_run
+from probing.run import dev_metric, probe_run
 from probing.runs.record import Predictions, RunRecord
 
 
@@ -18,6 +20,12 @@ def test_run_writes_record_predictions_and_figure(tiny_bert, treebank, tmp_path)
     saved = RunRecord.read(tmp_path / "results.json")
     assert saved == record
     assert (saved.task, saved.encoder, saved.family) == ("upos", "tiny", "edge")
+    # what main returns to an optimising sweeper: the dev score, the best of several probes
+    assert dev_metric([record]) == record.dev["accuracy"] > 0
+    better = dataclasses.replace(record, dev={"accuracy": record.dev["accuracy"] + 0.1})
+    assert dev_metric([record, better, dataclasses.replace(record, dev={})]) == better.dev[
+        "accuracy"]
+    assert math.isnan(dev_metric([dataclasses.replace(record, dev={})])), "none: a failed trial"
     assert (saved.mode, saved.layer, saved.layers) == ("all", None, [0, 1, 2])
     assert saved.metric == "accuracy" and set(saved.test) == {"accuracy", "macro_f1"}
     assert saved.score > 0.5, "a 6-tag toy grammar is easy"

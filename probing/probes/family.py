@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from probing.encoders.base import Encoder
 from probing.runs.inputs import Inputs, Outcome
 from probing.runs.selection import EveryLayer, LayerSelection, distinct_layer_sets
 from probing.tasks import Task
@@ -33,6 +34,11 @@ class ProbeFamily(ABC):
 
     def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:  # noqa: B027 (a hook)
         """Raise ProbingError where this family cannot probe `task` with `mix`."""
+
+    def other_encoders(self) -> list[Encoder]:
+        """Encoders besides the run's whose test activations the family compares with: the run
+        extracts them (`Inputs.others`); a family never builds or runs an encoder itself."""
+        return []
 
     @abstractmethod
     def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int

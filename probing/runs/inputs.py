@@ -16,19 +16,21 @@ from probing.tasks.base import SPLITS
 
 @dataclass
 class Inputs:
-    """A task's three splits and their activations: what every family starts from."""
+    """A task's three splits and their activations: what every family starts from; `others`:
+    the test activations of the encoders a family compares with (`other_encoders`), by name."""
 
     task: Task
     encoder: Encoder
     examples: dict[str, list[Example]]
     activations: dict[str, Activations]
     vocab: LabelVocab
+    others: dict[str, Activations] = field(default_factory=dict)
 
     @classmethod
     def read(cls, task: Task, encoder: Encoder, cache_dir: str, features: dict[str, Any],
-             laps: Laps) -> "Inputs":
+             laps: Laps, others: list[Encoder] = ()) -> "Inputs":
         """Read the splits, check their labels against train's, then extract (or reuse) every
-        layer's activations of each split."""
+        layer's activations of each split, and of the test split for each of `others`."""
         examples = task.read_splits()
         vocab = LabelVocab.from_examples(examples["train"])
         for split in ("dev", "test"):
@@ -37,8 +39,11 @@ class Inputs:
         activations = {split: extract(encoder, [ex.words for ex in examples[split]], cache_dir,
                                       desc=f"{task.corpus}/{split}", **features)
                        for split in SPLITS}
+        test = [ex.words for ex in examples["test"]]
+        compared = {other.name: extract(other, test, cache_dir, desc=f"{task.corpus}/test",
+                                        **features) for other in others}
         laps("extract")
-        return cls(task, encoder, examples, activations, vocab)
+        return cls(task, encoder, examples, activations, vocab, compared)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Layer similarity as a probe family that trains nothing: linear CKA between every pair of an
 encoder's layers (and, with `against`, between its layers and another encoder's) over the
-words of the task's test split, read from the activation cache."""
+words of the task's test split, read from the activation caches the run hands in (the other
+encoder's too: the family never extracts)."""
 
 from dataclasses import replace
 from typing import Any
@@ -9,7 +10,6 @@ import numpy as np
 
 from probing.encoders.base import Encoder
 from probing.errors import ProbingError
-from probing.features import extract
 from probing.probes.family import ProbeFamily
 from probing.runs.inputs import Inputs, Outcome
 from probing.runs.selection import AllLayers, EveryLayer, LayerSelection
@@ -28,13 +28,13 @@ class LayerSimilarity(ProbeFamily):
     report = "probing.similarity.report.CKAReport"
     trains = False  # it compares representations: every trainer setting is ignored
 
-    def __init__(self, debiased: bool, standardized: bool, against: Encoder | None,
-                 cache_dir: str, features: dict[str, Any]) -> None:
+    def __init__(self, debiased: bool, standardized: bool, against: Encoder | None) -> None:
         self.debiased = debiased
         self.standardized = standardized
         self.against = against
-        self.cache_dir = cache_dir
-        self.features = features
+
+    def other_encoders(self) -> list[Encoder]:
+        return [] if self.against is None else [self.against]
 
     def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:
         if not isinstance(mix, AllLayers):
@@ -54,8 +54,7 @@ class LayerSimilarity(ProbeFamily):
         fields = SimilarityFields(matrix.tolist(), self.debiased, self.standardized,
                                   len(vectors))
         if self.against is not None:
-            other = extract(self.against, [ex.words for ex in inputs.examples["test"]],
-                            self.cache_dir, desc=f"{inputs.task.corpus}/test", **self.features)
+            other = inputs.others[self.against.name]
             fields = replace(fields, against=self.against.name, matrix_against=cka_matrix(
                 layers, [other.vectors[:, layer] for layer in range(other.n_layers)],
                 self.debiased, self.standardized).tolist())
