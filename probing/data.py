@@ -70,7 +70,7 @@ class CorpusFile:
 
 def data_dir() -> Path:
     """The data folder of the composed config (paths.data_dir), as an absolute path."""
-    from probing.composed import composed_paths  # composing imports Hydra and the schemas
+    from probing.config.composed import composed_paths  # composing imports Hydra and the schemas
 
     return Path(composed_paths().data_dir).expanduser().resolve()
 

@@ -17,6 +17,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from probing.config.schemas import CONF_PATH, register_configs
+from probing.config.settings import check_settings
 from probing.encoders.base import Encoder
 from probing.hardware import Laps
 from probing.probes.family import ProbeFamily
@@ -27,13 +29,12 @@ from probing.runs.folder import new_record, save_run, summarize
 from probing.runs.inputs import Inputs
 from probing.runs.record import RunRecord
 from probing.runs.selection import EveryLayer, LayerSelection, distinct_layer_sets
-from probing.schemas import CONF_PATH, register_configs
-from probing.settings import check_settings
 from probing.tasks import Task
 
 log = logging.getLogger(__name__)
 
-# What each group's `_target_` must be (probing/settings.py): a class of one's own is welcome.
+# What each group's `_target_` must be (probing/config/settings.py): a class of one's own is
+# welcome.
 KINDS = {"task": Task, "encoder": Encoder, "probe": ProbeFamily,
          "mix": (LayerSelection, EveryLayer), "trainer": Trainer}
 

@@ -5,7 +5,7 @@ home, rather than from constructor defaults."""
 from pathlib import Path
 from typing import Any
 
-from probing.composed import configured_encoder, features_settings
+from probing.config.composed import configured_encoder, features_settings
 from probing.encoders.elmo_encoder import ELMoEncoder
 from probing.encoders.hf import HFEncoder
 from probing.features import Activations, extract

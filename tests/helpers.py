@@ -12,10 +12,10 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from probing.config.schemas import register_configs
 from probing.features import Activations
 from probing.probes.trainer import Trainer
 from probing.runs.record import Predictions, RunRecord
-from probing.schemas import register_configs
 from probing.tasks import Example, Target
 
 REPO = Path(__file__).resolve().parents[1]

@@ -85,7 +85,7 @@ def test_killed_process_leaves_no_complete_cache(tiny_bert, tmp_path):
     """A real SIGKILL in the middle of writing: the folder named by the key never appears."""
     script = textwrap.dedent(f"""
         import os, signal
-        from probing.composed import configured_encoder
+        from probing.config.composed import configured_encoder
         from probing.features import extract
         encoder = configured_encoder("hf", name_or_path={str(tiny_bert)!r}, device="cpu")
         calls = []

@@ -130,7 +130,7 @@ def test_unwritable_cache_folder_names_it_and_the_setting(encoder, tmp_path, mon
 KILLED_RUN = """
 import os, signal, sys
 from probing.features import extract
-from probing.composed import configured_encoder
+from probing.config.composed import configured_encoder
 encoder = configured_encoder("hf", name_or_path=sys.argv[1], device="cpu")
 calls = []
 original = encoder.forward
@@ -159,7 +159,7 @@ def test_kill_9_then_resume_gives_a_byte_identical_cache(tiny_bert, encoder, tmp
 CONCURRENT_RUN = textwrap.dedent("""
     import sys, time
     from probing.features import extract
-    from probing.composed import configured_encoder
+    from probing.config.composed import configured_encoder
     encoder = configured_encoder("hf", name_or_path=sys.argv[1], device="cpu")
     original = encoder.forward
     def slow(batch):

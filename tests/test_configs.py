@@ -12,10 +12,10 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import get_object, instantiate
 from omegaconf import MISSING, OmegaConf
 
+from probing.config.schemas import SCHEMAS as RUN_SCHEMAS
+from probing.config.schemas import register_configs
 from probing.pretrain.pretrain_schemas import SCHEMAS as PRETRAIN_SCHEMAS
 from probing.pretrain.pretrain_schemas import register_pretrain_configs
-from probing.schemas import SCHEMAS as RUN_SCHEMAS
-from probing.schemas import register_configs
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 ROOTS = {"config": CONF, "pretrain": CONF / "pretrain"}  # each primary config's root folder

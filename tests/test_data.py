@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from probing import data
-from probing.composed import composed_paths
+from probing.config.composed import composed_paths
 from probing.data import CHECKSUM, corpora, fetch, git_blob_id, sha256_of
 from probing.errors import ProbingError
 

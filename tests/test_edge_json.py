@@ -9,9 +9,9 @@ from helpers import composed
 from hydra.utils import instantiate
 from omegaconf.errors import MissingMandatoryValue
 
+from probing.config.settings import check_settings
 from probing.errors import ProbingError
 from probing.run import probe_run
-from probing.settings import check_settings
 from probing.tasks.edge_json import EdgeJSONTask
 from probing.tasks.labels import MultiLabel, SingleLabel
 

@@ -8,7 +8,7 @@ import torch
 from from_yaml import extract_as_configured, hf_encoder
 from transformers import AutoModel, AutoTokenizer
 
-from probing.schemas import package_dir
+from probing.config.schemas import package_dir
 
 # float16 keeps 11 significant bits: rounding moves a value by at most half a unit in the last
 # place, 2^-11 of it; the rest allows for float32 sums in another order (batch shapes differ)

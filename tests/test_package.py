@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from probing.config.schemas import CONF_PATH, conf_path
 from probing.pretrain.pretrain_schemas import PRETRAIN_CONF_PATH, pretrain_conf_path
-from probing.schemas import CONF_PATH, conf_path
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -84,7 +84,7 @@ def test_console_scripts():
 def test_conf_path_in_a_checkout_and_installed(tmp_path):
     assert str(REPO / "conf") == CONF_PATH
     assert str(REPO / "conf" / "pretrain") == PRETRAIN_CONF_PATH
-    installed = tmp_path / "site-packages" / "probing" / "schemas.py"
+    installed = tmp_path / "site-packages" / "probing" / "config" / "schemas.py"
     installed.parent.mkdir(parents=True)
     (tmp_path / "site-packages" / "conf").mkdir()  # another project's conf/ does not count
     (tmp_path / "site-packages" / "conf" / "config.yaml").touch()
@@ -131,7 +131,8 @@ def test_pip_install_runs_from_an_empty_folder(tmp_path):
         assert done.returncode == 0, f"{' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
-    where = run("python", "-c", "import probing.schemas as c; print(c.__file__, c.CONF_PATH)")
+    where = run("python", "-c",
+                "import probing.config.schemas as c; print(c.__file__, c.CONF_PATH)")
     assert str(venv) in where and "pkg://probing.conf" in where
     job = run("probing-run", "--cfg", "job")
     assert "name: minilm-l6" in job and "name: upos" in job

@@ -6,7 +6,7 @@ import pytest
 from helpers import REPO, run_fake
 from hydra import compose, initialize_config_dir
 
-from probing.schemas import register_configs
+from probing.config.schemas import register_configs
 
 TASKS = "upos,deps,consts,entities,relations"
 

@@ -9,7 +9,7 @@ from helpers import REPO, composed
 from hydra.utils import get_object
 from omegaconf import OmegaConf
 
-from probing.settings import parameters
+from probing.config.settings import parameters
 
 TASK_YAMLS = sorted((REPO / "conf" / "task").glob("*.yaml"))
 COMMON = ["name", "corpus", "train", "dev", "test", "control", "control_seed"]

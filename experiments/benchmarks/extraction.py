@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from probing.composed import composed, features_settings
+from probing.config.composed import composed, features_settings
 from probing.hardware import cpu_name, matmul_peak
 from probing.pretrain.pretrain_schemas import compose_pretraining
 from probing.reproducibility import library_versions

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from probing.composed import configured_encoder
+from probing.config.composed import configured_encoder
 from probing.features import extract
 from probing.features.extract import shard_batches
 from probing.features.layout import shard_bounds

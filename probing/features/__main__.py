@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from probing.composed import configured_cache_dir
+from probing.config.composed import configured_cache_dir
 from probing.errors import ProbingError, reported_without_traceback
 from probing.features.cache import discard
 from probing.features.check import DamagedCache, check_files, check_folder, read_meta

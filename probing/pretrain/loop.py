@@ -45,6 +45,7 @@ from probing.checkpoints import (
     read_info,
     set_aside,
 )
+from probing.config.settings import check_settings
 from probing.errors import ProbingError
 from probing.pretrain.corpus import TextCorpus
 from probing.pretrain.distributed import Distributed
@@ -52,11 +53,11 @@ from probing.pretrain.metrics import MetricsLog, Tally
 from probing.pretrain.objective import Batch, Objective
 from probing.pretrain.schedule import parameter_groups, warmup_then_linear_decay
 from probing.reproducibility import library_versions, seed_everything
-from probing.settings import check_settings
 
 log = logging.getLogger(__name__)
 
-# What each group's `_target_` must be (probing/settings.py): a class of one's own is welcome.
+# What each group's `_target_` must be (probing/config/settings.py): a class of one's own is
+# welcome.
 KINDS = {"objective": Objective, "text": TextCorpus, "optim.optimizer": torch.optim.Optimizer}
 TRAINER_STATE_KEYS = {"optimizer", "scheduler", "rng", "world_size", "progress"}
 

@@ -1,5 +1,5 @@
 """Typed schemas of the pretraining config where types earn their keep, registered in Hydra's
-ConfigStore like the probe run's (probing/schemas.py): the run (`train.precision` is a
+ConfigStore like the probe run's (probing/config/schemas.py): the run (`train.precision` is a
 Precision), BERT (`position_init` is a PositionInit) and ELMo (its nested bilm-tf options, with
 the char-CNN activation a CharActivation). Hydra then names the allowed values of an enum and
 rejects a key of the wrong type at start-up.
@@ -19,10 +19,10 @@ from typing import Any
 from hydra import compose, initialize_config_dir, initialize_config_module
 from omegaconf import MISSING, DictConfig
 
+from probing.config.schemas import CONF_PATH, PathsConf, store_schemas
 from probing.models.elmo_bilm import CharActivation
 from probing.pretrain.bert_objective import PositionInit
 from probing.pretrain.loop import Precision
-from probing.schemas import CONF_PATH, PathsConf, store_schemas
 
 
 @dataclass
@@ -122,8 +122,9 @@ SCHEMAS = {
 
 
 def pretrain_conf_path(conf_path: str = CONF_PATH) -> str:
-    """The pretraining config root inside the probe runs' (`conf_path`, probing/schemas.py): the
-    checkout's conf/pretrain as an absolute path, or the installed `pkg://probing.conf.pretrain`."""
+    """The pretraining config root inside the probe runs' (`conf_path`,
+    probing/config/schemas.py): the checkout's conf/pretrain as an absolute path, or the
+    installed `pkg://probing.conf.pretrain`."""
     if conf_path.startswith("pkg://"):
         return f"{conf_path}.pretrain"
     return str(Path(conf_path) / "pretrain")

@@ -25,7 +25,7 @@ def conf_path(package_file: str = __file__) -> str:
     checkout (editable install, `python -m` from the repository root, the tests; an absolute
     path, so that any folder works), else the copy installed with the package (`pip install .`),
     `pkg://probing.conf`; both hold the group `experiment` (experiments/*.yaml)."""
-    checkout = Path(package_file).resolve().parents[1]
+    checkout = Path(package_file).resolve().parents[2]  # probing/config/schemas.py
     if (checkout / "pyproject.toml").is_file() and (checkout / "conf" / "config.yaml").is_file():
         return str(checkout / "conf")
     return "pkg://probing.conf"

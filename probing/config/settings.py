@@ -3,7 +3,7 @@
 Every config node with a `_target_` (task, encoder, trainer, mix, probe; the pretraining model,
 corpus and optimizer) becomes `target(**settings)` through `hydra.utils.instantiate`. A key the
 target does not take (a typo added with `+task.colum=...`, say; the typed schemas of
-`probing/schemas.py` catch the others at composition) would fail there, as a TypeError that
+`probing/config/schemas.py` catch the others at composition) would fail there, as a TypeError that
 Hydra wraps into a traceback, and only once the objects before it are built. `check_settings`
 compares each node's keys with the parameters of its target at start-up and raises a
 ProbingError that names the setting, the class and the settings it takes.

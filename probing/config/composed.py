@@ -15,9 +15,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from probing.config.schemas import CONF_PATH, register_configs
 from probing.encoders.base import Encoder
 from probing.errors import user_error
-from probing.schemas import CONF_PATH, register_configs
 
 
 def composed(*overrides: str) -> DictConfig:
@@ -34,7 +34,7 @@ def _composed(overrides: tuple[str, ...]) -> DictConfig:
 
 def _configs_found() -> AbstractContextManager:
     """Where compose finds the configs: inside a Hydra app, the app's own search path; else the
-    checkout's conf/ or the installed package's copy (`probing.schemas.CONF_PATH`)."""
+    checkout's conf/ or the installed package's copy (`probing.config.schemas.CONF_PATH`)."""
     if GlobalHydra.instance().is_initialized():
         return nullcontext()
     if CONF_PATH.startswith("pkg://"):
