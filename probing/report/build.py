@@ -5,7 +5,9 @@ failure records and job folders of every sweep among them, and any run folder wi
 record, and writes into --out (default <first path>/report):
 
 tables, each as .csv (full precision: `x`, `x_lo`, `x_hi`), .md and .tex ("x [lo, hi]", with
-notes saying what was resampled and how often) and .json (those notes):
+notes saying what was resampled and how often) and .json (those notes). Each family's report
+(probing/report/family.py; the family names it in its records) brings its tables and figures;
+the ones of the families in this package are:
   overview         edge probe, per encoder and task: majority baseline, P0, mix, best single
                    layer (chosen on dev), control, selectivity with the share of control keys
                    seen in training, E_s, E_delta (Tenney's and clipped), normalised depth
@@ -15,14 +17,15 @@ notes saying what was resampled and how often) and .json (those notes):
                    variant with normalised depths and the share of undefined resamples
   orders           edge probe, per encoder and pair of tasks: P(E_delta(A) < E_delta(B)),
                    bootstrap p-value, Holm-adjusted, whether the order holds at 95%
-  layer_profile    per encoder, task and layer: weight, single-layer score, MDL compression,
-                   UUAS, DSpr, root accuracy, NSpr (where those runs exist)
   mdl              MDL probes: codelength, uniform codelength, compression, final score
   cka, cka_matrix  layer similarity: adjacent-layer CKA; every cell of every matrix
+and the report's own:
+  layer_profile    per encoder, task and layer: every family's columns (weight, single-layer
+                   score, MDL compression, UUAS, DSpr, root accuracy, NSpr where those ran)
   summary          every configuration of every family: mean over seeds, spread, interval
   runs             one row per run (.csv only)
   failures         runs and sweep jobs that failed or never finished (where any)
-figures (.png and .pdf): see probing/report/figures.py.
+figures (.png and .pdf): each family's, and the layer profile (probing/report/figures.py).
 
 Intervals: a cluster bootstrap over test sentences and seeds (probing/report/bootstrap.py),
 Student-t intervals over seeds for what does not depend on the test sentences.
