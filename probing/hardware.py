@@ -46,15 +46,3 @@ def cpu_name() -> str:
                 return line.split(":", 1)[1].strip()
     return platform.processor()
 
-
-class Laps:
-    """Wall-clock seconds of each stage of a run, for its record."""
-
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-        self.clock = time.perf_counter()
-
-    def __call__(self, name: str) -> None:
-        now = time.perf_counter()
-        self.timings[name] = round(now - self.clock, 2)
-        self.clock = now

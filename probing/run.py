@@ -17,7 +17,6 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from probing.encoders.base import Encoder
-from probing.hardware import Laps
 from probing.probes.family import Inputs, ProbeFamily
 from probing.probes.selection import EveryLayer, LayerSelection, distinct_layer_sets
 from probing.probes.trainer import Trainer
@@ -28,6 +27,7 @@ from probing.reproducibility import seed_everything
 from probing.schemas import CONF_PATH, register_configs
 from probing.settings import check_settings
 from probing.tasks import Task
+from probing.utils.timer import Laps
 
 log = logging.getLogger(__name__)
 

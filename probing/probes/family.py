@@ -19,10 +19,10 @@ from torch import nn
 
 from probing.encoders.base import Encoder
 from probing.features import Activations, extract
-from probing.hardware import Laps
 from probing.probes.selection import EveryLayer, LayerSelection, distinct_layer_sets
 from probing.tasks import Example, LabelVocab, Task
 from probing.tasks.base import SPLITS
+from probing.utils.timer import Laps
 
 
 @dataclass
