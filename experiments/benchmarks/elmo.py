@@ -24,9 +24,9 @@ Writes results/benchmarks/elmo.json.
 from datetime import UTC, datetime
 
 import torch
+from machine import cpu_name, matmul_peak  # this folder's helper
 from training_steps import benchmark_main, time_training_steps  # this folder's helper
 
-from probing.hardware import cpu_name, matmul_peak
 from probing.pretrain.elmo_objective import NO_TARGET, BiLMLanguageModel
 from probing.pretrain.objective import Batch
 from probing.reproducibility import library_versions

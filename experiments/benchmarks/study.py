@@ -20,8 +20,8 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from machine import cpu_name  # this folder's helper
 
-from probing.hardware import cpu_name
 from probing.report.record import RECORD_NAME, RunRecord
 from probing.reproducibility import library_versions
 

@@ -1,4 +1,7 @@
-"""For the benchmarks: the machine itself (its name, its measured matmul peak) and timing."""
+"""The machine a benchmark ran on (its CPU's name, its measured matmul peak) and the timing of
+GPU work, kept beside the benchmarks: nothing in the package needs them. A benchmark run as
+`python experiments/benchmarks/X.py` has this folder first on sys.path and imports it as
+`machine`."""
 
 import platform
 import time
