@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from probing.atomic import write_json_atomic
+from probing.atomic import delete, replace, write_json_atomic
 from probing.errors import ProbingError
 from probing.features.check import check_folder
 from probing.features.layout import (
@@ -96,12 +96,7 @@ def exclusive(lock_path: Path) -> Iterator[None]:
 def discard(path: Path) -> None:
     """Delete a cache folder (or whatever sits at its name): renamed away first, so that no
     reader ever opens it half deleted."""
-    doomed = removal_name(path)
-    os.replace(path, doomed)
-    if doomed.is_dir() and not doomed.is_symlink():
-        shutil.rmtree(doomed)
-    else:
-        doomed.unlink()
+    delete(path, removal_name(path))
 
 
 class PartialCache:
@@ -223,7 +218,7 @@ class PartialCache:
                           "header": header_checksum(self.folder / VECTORS,
                                                     self.shards.data_start),
                           "shards": sums}})
-        os.replace(self.folder, final)
+        replace(self.folder, final)
 
     def close(self) -> None:
         if not self.file.closed:

@@ -15,8 +15,6 @@ scheduler states are saved with the weights.
 
 import hashlib
 import logging
-import os
-import shutil
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -34,7 +32,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from probing.atomic import write_json_atomic
+from probing.atomic import write_json_atomic, written_in_place
 from probing.checkpoints import (
     CHECKPOINTS,
     INFO,
@@ -324,19 +322,17 @@ class Pretrainer:
         if env.is_main:
             previous = list_checkpoints(self.root)
             final = self.root / checkpoint_name(progress.step)
-            tmp = final.with_name(final.name + ".tmp")
-            try:
-                self._write_checkpoint(tmp, rngs, checksums)
-            except Exception as e:
-                shutil.rmtree(tmp, ignore_errors=True)  # no half-written checkpoint is left
-                if not isinstance(e, OSError) and "SafetensorError" not in type(e).__name__:
-                    raise
-                raise ProbingError(
-                    f"could not save the checkpoint {final} ({first_line(e)}); nothing of it was "
-                    f"kept, the checkpoints before it are whole. Free space in {self.root} (or "
-                    f"fix its permissions), then add train.resume=true to go on from "
-                    f"{previous[-1].name if previous else 'the start'}") from None
-            os.replace(tmp, final)
+            with written_in_place(final, ".tmp") as tmp:  # no half-written checkpoint is left
+                try:
+                    self._write_checkpoint(tmp, rngs, checksums)
+                except Exception as e:
+                    if not isinstance(e, OSError) and "SafetensorError" not in type(e).__name__:
+                        raise
+                    raise ProbingError(
+                        f"could not save the checkpoint {final} ({first_line(e)}); nothing of it "
+                        f"was kept, the checkpoints before it are whole. Free space in "
+                        f"{self.root} (or fix its permissions), then add train.resume=true to go "
+                        f"on from {previous[-1].name if previous else 'the start'}") from None
             for folder in previous[:len(previous) + 1 - KEPT_TRAINER_STATES]:
                 (folder / TRAINER_STATE).unlink(missing_ok=True)
             log.info("saved %s", final)
@@ -345,7 +341,6 @@ class Pretrainer:
 
     def _write_checkpoint(self, folder: Path, rngs: list, checksums: list[str]) -> None:
         progress, env = self.progress, self.env
-        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         self.objective.save(self.model, folder)
         torch.save({"optimizer": self.optimizer.state_dict(),
