@@ -12,7 +12,7 @@ import numpy as np
 from probing.errors import ProbingError
 from probing.tasks.control import control_record, control_task
 from probing.tasks.labels import Labeling, SingleLabel
-from probing.tasks.text_files import unreadable
+from probing.utils.text_files import unreadable
 
 SPLITS = ("train", "dev", "test")
 

@@ -17,7 +17,7 @@ from typing import Any
 from probing.errors import ProbingError
 from probing.tasks.base import Example, Label, Target, Task
 from probing.tasks.labels import MultiLabel, SingleLabel
-from probing.tasks.text_files import read_lines, require_items
+from probing.utils.text_files import read_lines, require_items
 
 WHAT = 'an edge-probing JSON-lines file (one {"text": ..., "targets": [...]} a line)'
 

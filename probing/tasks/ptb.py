@@ -11,7 +11,7 @@ from nltk import Tree
 from probing.errors import ProbingError
 from probing.tasks.base import SPLITS, Example, Target, Task, require_file
 from probing.tasks.labels import MultiLabel
-from probing.tasks.text_files import read_text, require_items
+from probing.utils.text_files import read_text, require_items
 
 WHAT = "a .mrg file of bracketed trees"
 # Every tree of a .mrg file starts on a line of its own with "(" in the first column.
