@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
-from probing.atomic import write_text_atomic
 from probing.pretrain.corpus import strip_gutenberg
+from probing.utils.atomic import write_text_atomic
 
 
 def windows(tokenizer: PreTrainedTokenizerBase, text: str, length: int, count: int

@@ -16,10 +16,9 @@ for archived files.
 """
 
 import argparse
+import contextlib
 import fnmatch
-import hashlib
 import http.client
-import os
 import re
 import shutil
 import tempfile
@@ -27,18 +26,31 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from tqdm import tqdm
 
-from probing.errors import ProbingError, reported_without_traceback
+from probing.utils.atomic import replace
+from probing.utils.download import (
+    CHUNK,
+    GIT_BLOB,
+    Found,
+    Pin,
+    checksum_kind,
+    checksum_of,
+    mismatch_cause,
+    save_verified,
+    unwritable,
+)
+from probing.utils.download import git_blob_id as git_blob_id  # re-exported: sources.tsv's sums
+from probing.utils.download import sha256_of as sha256_of
+from probing.utils.errors import ProbingError, reported_without_traceback
 
 SOURCES = Path(__file__).with_name("sources.tsv")
-CHUNK = 1 << 20
-GIT_BLOB = "git-blob:"
 CHECKSUM = re.compile(rf"[0-9a-f]{{64}}|{GIT_BLOB}[0-9a-f]{{40}}")
+ELSEWHERE = "fetch into a folder you can write with --dest DIR (or PROBING_DATA_DIR)"
 
 
 @dataclass(frozen=True)
@@ -63,9 +75,7 @@ class CorpusFile:
         return [dest / self.path]
 
     def is_ok(self, dest: Path) -> bool:
-        files = self.targets(dest)
-        return bool(files) and all(f.is_file() for f in files) and (
-            checksum_of(self.checksum, *files) == self.checksum)
+        return Pin(self.checksum).holds_for(*self.targets(dest))
 
 
 def data_dir() -> Path:
@@ -83,34 +93,6 @@ def corpora() -> dict[str, list[CorpusFile]]:
             corpus, path, url, checksum, *member = line.split("\t")
             table[corpus].append(CorpusFile(path, url, checksum, *member))
     return dict(table)
-
-
-def sha256_of(*paths: Path) -> str:
-    """The sha256 of a file, or of several files' contents one after the other."""
-    return _digest(hashlib.sha256(), paths)
-
-
-def git_blob_id(*paths: Path) -> str:
-    """Git's id of a file's content (what `git hash-object` prints): the sha1 of
-    `blob <size>\\0` followed by the content. It pins a file of a repository at a commit where
-    upstream publishes no sha256 of it."""
-    size = sum(path.stat().st_size for path in paths)
-    return _digest(hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False), paths)
-
-
-def checksum_of(expected: str, *paths: Path) -> str:
-    """The files' checksum in the form `expected` is written in: a sha256, or git-blob:<id>."""
-    if expected.startswith(GIT_BLOB):
-        return GIT_BLOB + git_blob_id(*paths)
-    return sha256_of(*paths)
-
-
-def _digest(digest: "hashlib._Hash", paths: tuple[Path, ...]) -> str:
-    for path in paths:
-        with open(path, "rb") as f:
-            while chunk := f.read(CHUNK):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def mirror_url(mirror: str) -> str:
@@ -155,56 +137,36 @@ def download(url: str, target: Path, checksum: str | None) -> None:
     download never leaves a file that would be read. A failure says whose it is: the
     connection's, or the destination folder's (unwritable, full)."""
     make_folder(target.parent)
-    partial = target.with_name(target.name + ".part")
-    try:
-        received, expected = _stream(url, partial, target)
-        if expected is not None and received != expected:
-            raise ProbingError(f"the download of {url} stopped after {received} of {expected} "
-                               f"bytes; run the fetch again. Nothing was written to {target}")
-        found = checksum_of(checksum, partial) if checksum is not None else None
-        if found != checksum:
-            raise ProbingError(f"{url}: {_kind(checksum)} {found} does not match the expected "
-                               f"{checksum}; {_why_mismatch(partial)}. Nothing was written to "
-                               f"{target}")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)  # an interrupted or refused download leaves nothing
+
+    def refusal(found: Found, partial: Path) -> str:
+        return (f"{url}: {checksum_kind(checksum)} {found.checksum} does not match the expected "
+                f"{checksum}; {mismatch_cause(partial)}. Nothing was written to {target}")
+
+    with contextlib.closing(_body(url, target)) as body:
+        # probing.data's own `open`, which the tests replace to play a full or read-only disk
+        save_verified(body, target, Pin(checksum), refusal=refusal, elsewhere=ELSEWHERE,
+                      opener=open)
 
 
-def _stream(url: str, partial: Path, target: Path) -> tuple[int, int | None]:
-    """Copy the body of `url` into `partial`: the bytes received and those announced."""
-    try:
-        out = open(partial, "wb")  # noqa: SIM115 (closed by the `with` below)
-    except OSError as e:
-        raise _unwritable(target, e) from None
+def _body(url: str, target: Path) -> Iterator[bytes]:
+    """The body of `url`, chunk by chunk under a progress bar; a failed connection, or a body
+    cut short of the length announced, is an error that says so."""
     received = 0
-    with out:
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                expected = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=expected, unit="B", unit_scale=True, desc=target.name) as bar:
-                    while chunk := response.read(CHUNK):
-                        _write(out, chunk, target)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
-            raise ProbingError(f"could not download {url} to {target}: {e}. Check the "
-                               "connection, or give --mirror a copy laid out like the data "
-                               "folder") from None
-    return received, expected
-
-
-def _write(out: BinaryIO, chunk: bytes, target: Path) -> None:
     try:
-        out.write(chunk)
-    except OSError as e:
-        raise _unwritable(target, e) from None
-
-
-def _unwritable(target: Path, error: OSError) -> ProbingError:
-    return ProbingError(f"cannot write {target} ({error.strerror or error}): free space there, "
-                        f"or fetch into a folder you can write with --dest DIR (or "
-                        f"PROBING_DATA_DIR)")
+        with urllib.request.urlopen(url, timeout=60) as response:
+            announced = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=announced, unit="B", unit_scale=True, desc=target.name) as bar:
+                while chunk := response.read(CHUNK):
+                    received += len(chunk)
+                    bar.update(len(chunk))
+                    yield chunk
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+        raise ProbingError(f"could not download {url} to {target}: {e}. Check the "
+                           "connection, or give --mirror a copy laid out like the data "
+                           "folder") from None
+    if announced is not None and received != announced:
+        raise ProbingError(f"the download of {url} stopped after {received} of {announced} "
+                           f"bytes; run the fetch again. Nothing was written to {target}")
 
 
 def make_folder(folder: Path) -> Path:
@@ -212,22 +174,8 @@ def make_folder(folder: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise _unwritable(folder, e) from None
+        raise unwritable(folder, e, ELSEWHERE) from None
     return folder
-
-
-def _why_mismatch(path: Path) -> str:
-    """What a file with the wrong sum most likely is."""
-    with open(path, "rb") as f:
-        head = f.read(512).lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
-        return ("the server answered with a web page, not the file (a proxy's or a login "
-                "page?); check the address, the proxy settings or --mirror")
-    return "the upstream file changed or the download was corrupted"
-
-
-def _kind(checksum: str) -> str:
-    return "git blob id" if checksum.startswith(GIT_BLOB) else "sha256"
 
 
 def unpack(url: str, files: list[CorpusFile], dest: Path) -> None:
@@ -236,7 +184,7 @@ def unpack(url: str, files: list[CorpusFile], dest: Path) -> None:
     try:
         scratch = Path(tempfile.mkdtemp(prefix=".fetch-", dir=make_folder(dest)))
     except OSError as e:
-        raise _unwritable(dest, e) from None
+        raise unwritable(dest, e, ELSEWHERE) from None
     try:
         archive = scratch / PurePosixPath(url).name
         download(url, archive, None)
@@ -263,18 +211,18 @@ def unpack(url: str, files: list[CorpusFile], dest: Path) -> None:
                     found = checksum_of(file.checksum, *staged)
                     if found != file.checksum:
                         raise ProbingError(
-                            f"{url}: {file.member} has {_kind(found)} {found}, not the expected "
-                            f"{file.checksum}; the upstream archive changed or the download was "
-                            f"corrupted. Nothing was written to {dest / file.path}")
+                            f"{url}: {file.member} has {checksum_kind(found)} {found}, not the "
+                            f"expected {file.checksum}; the upstream archive changed or the "
+                            f"download was corrupted. Nothing was written to {dest / file.path}")
                     target = dest / file.path
                     target.parent.mkdir(parents=True, exist_ok=True)
                     for out in staged:
-                        os.replace(out, target.parent / out.name)
+                        replace(out, target.parent / out.name)
         except zipfile.BadZipFile as e:
             raise ProbingError(f"{url} is not a readable zip archive ({e}); "
-                               f"{_why_mismatch(archive)}") from None
+                               f"{mismatch_cause(archive)}") from None
         except OSError as e:  # the archive is whole: what fails is writing its members out
-            raise _unwritable(dest, e) from None
+            raise unwritable(dest, e, ELSEWHERE) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

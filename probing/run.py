@@ -20,16 +20,16 @@ from omegaconf import DictConfig
 from probing.config.schemas import CONF_PATH, register_configs
 from probing.config.settings import check_settings
 from probing.encoders.base import Encoder
-from probing.hardware import Laps
 from probing.probes.family import ProbeFamily
 from probing.probes.trainer import Trainer
-from probing.reproducibility import seed_everything
 from probing.runs.failure import outcome_recorded
 from probing.runs.folder import new_record, save_run, summarize
 from probing.runs.inputs import Inputs
 from probing.runs.record import RunRecord
 from probing.runs.selection import EveryLayer, LayerSelection, distinct_layer_sets
 from probing.tasks import Task
+from probing.utils.reproducibility import seed_everything
+from probing.utils.timer import Laps
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from from_yaml import extract_as_configured, hf_encoder
 
 from probing.encoders.alignment import plan_windows
 from probing.encoders.hf import HFEncoder
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 SENTENCE = ["The", "cats", "sat", "on", "a", "xyz", "mat", "."]
 

@@ -18,7 +18,7 @@ from probing.encoders.assemble_parts import (
     assemble,
     is_complete,
 )
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 FILES = {"config.json": b'{"model_type": "fake"}', "model.safetensors": bytes(range(256)) * 40,
          "1_Pooling/config.json": b"{}"}

@@ -109,7 +109,7 @@ def test_killed_process_leaves_no_complete_cache(tiny_bert, tmp_path):
 
 
 def test_non_finite_activations_are_refused(tiny_bert, tmp_path):
-    from probing.errors import ProbingError
+    from probing.utils.errors import ProbingError
 
     encoder = hf_encoder(tiny_bert)
     with torch.no_grad():
@@ -121,7 +121,7 @@ def test_non_finite_activations_are_refused(tiny_bert, tmp_path):
 
 
 def test_empty_sentence_is_refused(tiny_bert, tmp_path):
-    from probing.errors import ProbingError
+    from probing.utils.errors import ProbingError
 
     with pytest.raises(ProbingError, match="empty sentence"):
         extract_as_configured(hf_encoder(tiny_bert), [["a"], []], tmp_path)

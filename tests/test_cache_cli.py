@@ -10,9 +10,9 @@ import pytest
 from from_yaml import extract_as_configured, hf_encoder
 from helpers import REPO
 
-from probing.errors import ProbingError
 from probing.features.__main__ import main, remove_caches
 from probing.features.layout import cache_key
+from probing.utils.errors import ProbingError
 
 TRAIN = [["the", "cat", "sat"], ["a", "big", "dog", "ran", "."]] * 3
 DEV = [["the", "mat"], ["a", "dog"]]

@@ -12,7 +12,6 @@ import pytest
 from from_yaml import extract_as_configured, hf_encoder
 from helpers import REPO
 
-from probing.errors import ProbingError
 from probing.features import Activations, DamagedCache
 from probing.features.__main__ import main
 from probing.features.layout import (
@@ -23,6 +22,7 @@ from probing.features.layout import (
     partial_folder,
     read_header,
 )
+from probing.utils.errors import ProbingError
 
 SENTENCES = [["the", "cat", "sat"], ["a", "big", "dog", "ran", "."], ["xyz"], ["the", "mat"]] * 40
 SETTINGS = {"batch_size": 64, "shard_size": 16}

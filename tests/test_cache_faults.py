@@ -13,10 +13,10 @@ from from_yaml import extract_as_configured, hf_encoder
 
 import probing.features.cache as cache_module
 from probing.encoders.hf import HFEncoder
-from probing.errors import ProbingError
 from probing.features.cache import PartialCache
 from probing.features.layout import cache_key
 from probing.runs.record import RunRecord
+from probing.utils.errors import ProbingError
 
 SENTENCES = [["the", "cat", "sat"], ["a", "big", "dog", "ran", "."], ["xyz"], ["the", "mat"]] * 5
 Usage = namedtuple("Usage", "total used free")

@@ -7,9 +7,9 @@ from conftest import make_tiny_bert
 from helpers import composed, probe_overrides
 from scipy.stats import ortho_group
 
-from probing.errors import ProbingError
 from probing.run import probe_run
 from probing.similarity import cka_matrix, linear_cka, standardize
+from probing.utils.errors import ProbingError
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 import pytest
 from conftest import task_files
 
-from probing.errors import ProbingError
 from probing.tasks import LabelVocab
 from probing.tasks.conllu import DependencyTask, POSTask, read_conllu
+from probing.utils.errors import ProbingError
 
 GOOD = """# sent_id = 1
 # text = I can't go.

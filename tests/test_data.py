@@ -14,7 +14,7 @@ import pytest
 from probing import data
 from probing.config.composed import composed_paths
 from probing.data import CHECKSUM, corpora, fetch, git_blob_id, sha256_of
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 import pytest
 from conftest import task_files
 
-from probing.errors import ProbingError
 from probing.tasks.base import DependencyTree
 from probing.tasks.conllu import DependencyTask, POSTask
+from probing.utils.errors import ProbingError
 
 # A multiword token (2-3), an empty node (4.1) and a subtyped relation (nmod:poss).
 SENTENCE = """# text = My cat can't go.

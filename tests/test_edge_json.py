@@ -10,10 +10,10 @@ from hydra.utils import instantiate
 from omegaconf.errors import MissingMandatoryValue
 
 from probing.config.settings import check_settings
-from probing.errors import ProbingError
 from probing.run import probe_run
 from probing.tasks.edge_json import EdgeJSONTask
 from probing.tasks.labels import MultiLabel, SingleLabel
+from probing.utils.errors import ProbingError
 
 RECORDS = [
     {"text": "The cat sat on the mat .", "info": {"source": "x"},

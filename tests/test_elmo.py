@@ -13,14 +13,14 @@ from from_yaml import elmo_encoder
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from probing.checkpoints import checkpoint_name
 from probing.config.schemas import register_configs
 from probing.encoders.elmo_encoder import ELMoEncoder
-from probing.errors import ProbingError
+from probing.models.checkpoints import checkpoint_name
 from probing.models.elmo_bilm import ELMoBiLM, load_elmo, save_elmo
 from probing.models.elmo_chars import batch_to_char_ids, word_char_ids
 from probing.models.elmo_weights import tf_shapes
 from probing.pretrain.pretrain_schemas import compose_pretraining
+from probing.utils.errors import ProbingError
 
 REPO = Path(__file__).resolve().parents[1]
 ATOL = 1e-6

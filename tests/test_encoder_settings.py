@@ -8,8 +8,8 @@ from conftest import make_tiny_bert
 from from_yaml import hf_encoder
 from helpers import probe_overrides, run_cli
 
-from probing.devices import resolve_device
-from probing.errors import ProbingError
+from probing.utils.devices import resolve_device
+from probing.utils.errors import ProbingError
 
 
 @pytest.mark.parametrize(("values", "message"), [

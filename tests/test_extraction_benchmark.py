@@ -13,7 +13,9 @@ def benchmark():
     path = REPO / "experiments" / "benchmarks" / "extraction.py"
     spec = importlib.util.spec_from_file_location("extraction_benchmark", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(path.parent))  # as run as a script: its folder's helpers
+        spec.loader.exec_module(module)
     return module
 
 

@@ -7,7 +7,7 @@ import pytest
 from helpers import composed
 
 import probing.run as run
-from probing.errors import ProbingError, user_error
+from probing.utils.errors import ProbingError, user_error
 
 CASES = {
     "no shuffling seed": (["probe=mdl", "probe.shuffle_seeds=[]"],

@@ -6,8 +6,8 @@ from conftest import task_files
 from helpers import composed
 from hydra.utils import instantiate
 
-from probing.errors import ProbingError
 from probing.tasks.iob2 import EntityTask
+from probing.utils.errors import ProbingError
 
 SENTENCES = """# newdoc id = d1
 # sent_id = s1

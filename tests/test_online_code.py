@@ -6,13 +6,13 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from probing.errors import ProbingError
 from probing.probes.mdl.online_code import (
     block_ends,
     compression,
     online_codelength,
     uniform_codelength,
 )
+from probing.utils.errors import ProbingError
 
 # Voita & Titov's block ends as shares of the training targets (conf/probe/mdl.yaml)
 BLOCK_FRACTIONS = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.0625, 0.125, 0.25, 0.5, 1.0)

@@ -21,13 +21,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
-from probing.checkpoints import (
+from probing.models.checkpoints import (
     checkpoint_provenance,
     checkpoint_sweep,
     list_checkpoints,
     read_info,
 )
-from probing.errors import ProbingError
 from probing.pretrain.bert_objective import (
     BertObjective,
     Masking,
@@ -40,6 +39,7 @@ from probing.pretrain.corpus import TextCorpus, strip_gutenberg
 from probing.pretrain.loop import pretrain
 from probing.pretrain.pretrain_schemas import compose_pretraining
 from probing.pretrain.tokenizer import SPECIAL_TOKENS, encode, train_wordpiece
+from probing.utils.errors import ProbingError
 
 REPO = Path(__file__).resolve().parents[1]
 PAD, UNK, CLS, SEP, MASK = range(5)

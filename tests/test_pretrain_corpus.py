@@ -74,8 +74,8 @@ def test_workers_end_with_their_parent(tmp_path, how, sig):
 
 
 def test_a_corpus_too_small_to_hold_out_says_so(tmp_path):
-    from probing.errors import ProbingError
     from probing.pretrain.corpus import TextCorpus
+    from probing.utils.errors import ProbingError
 
     (tmp_path / "tiny.txt").write_text("One sentence. Two of them. And three.")
     corpus = TextCorpus([str(tmp_path)], name="tiny", pattern="*.txt", gutenberg=False,
@@ -86,8 +86,8 @@ def test_a_corpus_too_small_to_hold_out_says_so(tmp_path):
 
 
 def test_pretraining_text_is_read_like_the_corpora(tmp_path):
-    from probing.errors import ProbingError
     from probing.pretrain.corpus import TextCorpus
+    from probing.utils.errors import ProbingError
 
     def corpus(path):
         return TextCorpus([str(path)], name="t", pattern="*.txt", gutenberg=False,

@@ -18,8 +18,7 @@ from from_yaml import elmo_encoder
 from hydra.utils import instantiate
 from safetensors.torch import load_file
 
-from probing.checkpoints import list_checkpoints, read_info
-from probing.errors import ProbingError
+from probing.models.checkpoints import list_checkpoints, read_info
 from probing.models.elmo_chars import batch_to_char_ids, word_char_ids
 from probing.pretrain.corpus import TextCorpus
 from probing.pretrain.elmo_objective import (
@@ -37,6 +36,7 @@ from probing.pretrain.loop import pretrain
 from probing.pretrain.pretrain_schemas import compose_pretraining
 from probing.pretrain.softmax import AdaptiveSoftmax, FullSoftmax, SampledSoftmax
 from probing.pretrain.token_cache import TokenizedText, offsets
+from probing.utils.errors import ProbingError
 
 REPO = Path(__file__).resolve().parents[1]
 SUBJECTS = ["the cat", "a dog", "the old sailor", "my sister", "the king"]

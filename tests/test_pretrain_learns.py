@@ -27,7 +27,7 @@ import torch
 from helpers import bert_overrides
 from hydra.utils import instantiate
 
-from probing.checkpoints import list_checkpoints, read_info
+from probing.models.checkpoints import list_checkpoints, read_info
 from probing.pretrain.loop import pretrain
 from probing.pretrain.pretrain_schemas import compose_pretraining
 from probing.pretrain.tokenizer import SPECIAL_TOKENS

@@ -5,10 +5,10 @@ import pytest
 from conftest import REPO, task_files
 from omegaconf import OmegaConf
 
-from probing.errors import ProbingError
 from probing.tasks import LabelVocab
 from probing.tasks.labels import MultiLabel
 from probing.tasks.ptb import ConstituentTask, category
+from probing.utils.errors import ProbingError
 
 TREES = """( (S
     (NP-SBJ-1 (NNP John) )

@@ -8,7 +8,6 @@ import pytest
 from report_fakes import REPORTS
 from sklearn.metrics import f1_score
 
-from probing.errors import ProbingError
 from probing.probes.edge.report import EdgeReport
 from probing.report import bootstrap
 from probing.report.build import report
@@ -21,6 +20,7 @@ from probing.report.study import Study
 from probing.runs.record import Predictions, RunRecord
 from probing.tasks.labels import SingleLabel
 from probing.tasks.semeval import SemEvalLabeling
+from probing.utils.errors import ProbingError
 
 N_TARGETS = 400
 LABELS = ["NOUN", "VERB", "DET", "ADJ"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from helpers import composed, probe_overrides, run_cli
 
-from probing.errors import ProbingError, user_error
 from probing.run import dev_metric, probe_run
 from probing.runs.record import Predictions, RunRecord
+from probing.utils.errors import ProbingError, user_error
 
 
 def test_run_writes_record_predictions_and_figure(tiny_bert, treebank, tmp_path):

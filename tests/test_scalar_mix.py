@@ -4,7 +4,6 @@ side by side in one bank."""
 import pytest
 import torch
 
-from probing.errors import ProbingError
 from probing.probes.edge.model import EdgeProbes, SelfAttentivePooling
 from probing.probes.edge.spans import SpanBatch
 from probing.probes.scalar_mix import ScalarMix, center_of_gravity
@@ -15,6 +14,7 @@ from probing.runs.selection import (
     SingleLayer,
     distinct_layer_sets,
 )
+from probing.utils.errors import ProbingError
 
 
 def test_weights_are_a_distribution_and_start_uniform():

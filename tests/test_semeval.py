@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from conftest import task_files
 
-from probing.errors import ProbingError
 from probing.tasks.semeval import LABELS, RelationTask, semeval_official_f1, tokenize
+from probing.utils.errors import ProbingError
 
 RECORDS = (
     '1\t"The <e1>tree</e1>-planting crew\'s \\"<e2>truck-mounted rigs</e2>\\", (sic)."\n'

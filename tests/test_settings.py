@@ -9,12 +9,12 @@ from helpers import bert_overrides, composed, probe_overrides, run_cli
 from omegaconf import OmegaConf
 
 from probing.config.settings import check_settings, parameters
-from probing.errors import ProbingError
 from probing.pretrain.loop import KINDS as PRETRAIN_KINDS
 from probing.pretrain.loop import pretrain
 from probing.pretrain.pretrain_schemas import compose_pretraining
 from probing.run import KINDS, probe_run
 from probing.tasks.conllu import POSTask
+from probing.utils.errors import ProbingError
 
 POS_SETTINGS = "name, corpus, train, dev, test, control, control_seed, column"
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from helpers import composed, probe_overrides, trainer
 
-from probing.errors import ProbingError
 from probing.features import Activations
 from probing.probes.structural import DepthProbe, DistanceProbe
 from probing.run import probe_run
@@ -16,6 +15,7 @@ from probing.runs.record import Predictions
 from probing.runs.selection import AllLayers, SingleLayer
 from probing.tasks import Example, LabelVocab
 from probing.tasks.base import DependencyTree
+from probing.utils.errors import ProbingError
 
 N_LAYERS, DIM = 2, 8
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from probing.errors import ProbingError
 from probing.probes.structural import metrics
 from probing.probes.structural.metrics import (
     depth_statistics,
@@ -13,6 +12,7 @@ from probing.probes.structural.metrics import (
     tree_depths,
     tree_distances,
 )
+from probing.utils.errors import ProbingError
 
 # word:   0 -> 1, 1 is the root, 2 -> 1, 3 -> 4, 4 -> 1
 FIVE = [1, -1, 1, 4, 1]

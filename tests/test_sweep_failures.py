@@ -10,10 +10,10 @@ import sys
 import pytest
 from helpers import FAKE_PROBE, REPO, probe_overrides, run_cli, run_fake
 
-from probing.errors import ProbingError, failure_recorded
 from probing.report.failures import sweep_jobs
 from probing.runs.failure import FAILURE_NAME, write_failure
 from probing.runs.record import RunRecord
+from probing.utils.errors import ProbingError, failure_recorded
 
 
 @pytest.fixture(params=["fake_probe", "tiny_bert"])

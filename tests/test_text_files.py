@@ -1,4 +1,4 @@
-"""Every corpus format is read through one place (tasks/text_files.py): a byte-order mark is
+"""Every corpus format is read through one place (utils/text_files.py): a byte-order mark is
 accepted, and a byte that is not UTF-8, an empty file, a folder, a file that cannot be read and
 a symbolic link that leads nowhere each end in one message that names the file."""
 
@@ -7,14 +7,14 @@ import os
 import pytest
 from conftest import task_files
 
-from probing.errors import ProbingError
 from probing.tasks.base import SPLITS
 from probing.tasks.conllu import POSTask
 from probing.tasks.edge_json import EdgeJSONTask
 from probing.tasks.iob2 import EntityTask
 from probing.tasks.ptb import ConstituentTask
 from probing.tasks.semeval import RelationTask
-from probing.tasks.text_files import unreadable
+from probing.utils.errors import ProbingError
+from probing.utils.text_files import unreadable
 
 # One small good file a format, with a word "Hello" that a test can spoil.
 FORMATS = {

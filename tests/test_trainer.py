@@ -9,12 +9,12 @@ import pytest
 import torch
 from helpers import DIM, N_LAYERS, activations, random_split, trainer
 
-from probing.errors import ProbingError
 from probing.probes.edge import EdgeProbe
 from probing.probes.edge.spans import SpanTable
 from probing.probes.optimizer import BankAdam
 from probing.tasks import Example, LabelVocab, Target
 from probing.tasks.labels import Labeling, MultiLabel, SingleLabel
+from probing.utils.errors import ProbingError
 
 
 def edge_family(labeling: Labeling, vocab: LabelVocab, n_spans: int) -> EdgeProbe:

@@ -24,12 +24,12 @@ Writes results/benchmarks/elmo.json.
 from datetime import UTC, datetime
 
 import torch
+from machine import cpu_name, matmul_peak  # this folder's helper
 from training_steps import benchmark_main, time_training_steps  # this folder's helper
 
-from probing.hardware import cpu_name, matmul_peak
 from probing.pretrain.elmo_objective import NO_TARGET, BiLMLanguageModel
 from probing.pretrain.objective import Batch
-from probing.reproducibility import library_versions
+from probing.utils.reproducibility import library_versions
 
 # The 30-minute CPU run (see the note's commands); the benchmark measures that config.
 RUN_OVERRIDES = ["objective=elmo", "text=gutenberg", "train.batch_size=64"]

@@ -24,13 +24,13 @@ import time
 from pathlib import Path
 
 import torch
+from machine import cpu_name, matmul_peak  # this folder's helper
 from omegaconf import OmegaConf
 
 from probing.config.composed import composed, features_settings
-from probing.hardware import cpu_name, matmul_peak
 from probing.pretrain.pretrain_schemas import compose_pretraining
-from probing.reproducibility import library_versions
 from probing.tasks.conllu import read_conllu
+from probing.utils.reproducibility import library_versions
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "results" / "benchmarks" / "extraction.json"

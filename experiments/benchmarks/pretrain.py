@@ -19,11 +19,11 @@ Writes results/benchmarks/pretrain.json.
 from datetime import UTC, datetime
 
 import torch
+from machine import cpu_name, matmul_peak  # this folder's helper
 from training_steps import benchmark_main, time_training_steps  # this folder's helper
 
-from probing.hardware import cpu_name, matmul_peak
 from probing.pretrain.objective import Batch
-from probing.reproducibility import library_versions
+from probing.utils.reproducibility import library_versions
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 

@@ -20,10 +20,10 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from machine import cpu_name  # this folder's helper
 
-from probing.hardware import cpu_name
-from probing.reproducibility import library_versions
 from probing.runs.record import RECORD_NAME, RunRecord
+from probing.utils.reproducibility import library_versions
 
 OUT = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
 TARGET_MINUTES = 45

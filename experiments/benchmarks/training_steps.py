@@ -7,16 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from machine import timed  # this folder's helper
 from omegaconf import DictConfig
 
-from probing.atomic import write_json_atomic
-from probing.errors import reported_without_traceback
-from probing.hardware import timed
 from probing.pretrain.distributed import Distributed
 from probing.pretrain.loop import DataStream, Pretrainer
 from probing.pretrain.metrics import Tally
 from probing.pretrain.objective import Batch
 from probing.pretrain.pretrain_schemas import compose_pretraining
+from probing.utils.atomic import write_json_atomic
+from probing.utils.errors import reported_without_traceback
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from probing.config.schemas import CONF_PATH, register_configs
 from probing.encoders.base import Encoder
-from probing.errors import user_error
+from probing.utils.errors import user_error
 
 
 def composed(*overrides: str) -> DictConfig:

@@ -16,8 +16,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from probing.checkpoints import register_resolvers as register_checkpoint_resolver
 from probing.encoders.alignment import LongWords, Pooling
+from probing.models.checkpoints import register_resolvers as register_checkpoint_resolver
 
 
 def conf_path(package_file: str = __file__) -> str:

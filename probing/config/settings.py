@@ -24,7 +24,7 @@ from typing import Any
 from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 # Keys of a node that instantiate reads itself rather than passing them to the target.
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}

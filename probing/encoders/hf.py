@@ -13,11 +13,11 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from probing.checkpoints import checkpoint_provenance
-from probing.devices import resolve_device
 from probing.encoders.alignment import LongWords, Pooling, Row, WordPooling, plan_windows
 from probing.encoders.base import Encoder, hash_module
-from probing.errors import ProbingError
+from probing.models.checkpoints import checkpoint_provenance
+from probing.utils.devices import resolve_device
+from probing.utils.errors import ProbingError
 
 log = logging.getLogger(__name__)
 

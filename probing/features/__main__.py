@@ -25,7 +25,6 @@ from pathlib import Path
 from tabulate import tabulate
 
 from probing.config.composed import configured_cache_dir
-from probing.errors import ProbingError, reported_without_traceback
 from probing.features.cache import discard
 from probing.features.check import DamagedCache, check_files, check_folder, read_meta
 from probing.features.layout import (
@@ -37,6 +36,7 @@ from probing.features.layout import (
     lock_file,
     partial_folder,
 )
+from probing.utils.errors import ProbingError, reported_without_traceback
 
 
 @dataclass

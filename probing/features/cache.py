@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from probing.atomic import write_json_atomic
-from probing.errors import ProbingError
 from probing.features.check import check_folder
 from probing.features.layout import (
     CHECKSUM,
@@ -31,16 +29,16 @@ from probing.features.layout import (
     META,
     OFFSETS,
     PLAN,
-    READ_BYTES,
     VECTORS,
     Shards,
-    file_checksum,
     header_checksum,
     read_header,
-    removal_name,
     shard_bounds,
     write_header,
 )
+from probing.utils.atomic import delete, removal_name, replace, write_json_atomic
+from probing.utils.checksums import READ_BYTES, file_checksum
+from probing.utils.errors import ProbingError
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +94,7 @@ def exclusive(lock_path: Path) -> Iterator[None]:
 def discard(path: Path) -> None:
     """Delete a cache folder (or whatever sits at its name): renamed away first, so that no
     reader ever opens it half deleted."""
-    doomed = removal_name(path)
-    os.replace(path, doomed)
-    if doomed.is_dir() and not doomed.is_symlink():
-        shutil.rmtree(doomed)
-    else:
-        doomed.unlink()
+    delete(path, removal_name(path))
 
 
 class PartialCache:
@@ -223,7 +216,7 @@ class PartialCache:
                           "header": header_checksum(self.folder / VECTORS,
                                                     self.shards.data_start),
                           "shards": sums}})
-        os.replace(self.folder, final)
+        replace(self.folder, final)
 
     def close(self) -> None:
         if not self.file.closed:

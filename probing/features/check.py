@@ -11,20 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-from probing.errors import ProbingError
 from probing.features.layout import (
     CHECKSUM,
     DTYPE,
     FORMAT_VERSION,
     META,
     OFFSETS,
-    READ_BYTES,
     VECTORS,
     Shards,
-    file_checksum,
     header_checksum,
     read_header,
 )
+from probing.utils.checksums import READ_BYTES, file_checksum
+from probing.utils.errors import ProbingError
 
 
 class DamagedCache(ProbingError):

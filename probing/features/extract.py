@@ -3,7 +3,6 @@
 import errno
 import gc
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -14,7 +13,6 @@ import torch
 from tqdm import tqdm
 
 from probing.encoders.base import Encoder
-from probing.errors import ProbingError
 from probing.features.cache import Activations, PartialCache, discard, exclusive
 from probing.features.check import DamagedCache
 from probing.features.layout import (
@@ -24,6 +22,8 @@ from probing.features.layout import (
     partial_folder,
     shard_bounds,
 )
+from probing.utils.errors import ProbingError
+from probing.utils.timer import Laps
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ def _build(encoder: Encoder, sentences: list[list[str]], root: Path, key: str,
         partial = PartialCache(partial_folder(root, key), key, offsets, encoder.n_layers,
                                encoder.dim, shard_size, {"encoder": encoder.name, "corpus": desc})
     try:
-        clock = Stopwatch()
-        with clock("tokenise"):
+        clock = Laps()
+        with clock.timing("tokenise"):
             encoder.check_words(sentences, desc)
             sizes = np.array(encoder.sizes(sentences))
         bounds = shard_bounds(len(sentences), partial.shard_size)
@@ -102,7 +102,7 @@ def _build(encoder: Encoder, sentences: list[list[str]], root: Path, key: str,
                 for batch in shard_batches(sizes, *bounds[shard], batch_size):
                     _encode_batch(encoder, sentences, batch, partial, clock, desc)
                     progress.update(int(lengths[batch].sum()))
-                with clock("write"), cache_io(root):
+                with clock.timing("write"), cache_io(root):
                     partial.mark_done(shard)
         meta = {"key": key, "encoder": encoder.name, "fingerprint": encoder.fingerprint(),
                 "settings": encoder.settings, "n_sentences": len(sentences),
@@ -117,15 +117,15 @@ def _build(encoder: Encoder, sentences: list[list[str]], root: Path, key: str,
 
 
 def _encode_batch(encoder: Encoder, sentences: list[list[str]], batch: np.ndarray,
-                  partial: PartialCache, clock: "Stopwatch", desc: str) -> None:
+                  partial: PartialCache, clock: Laps, desc: str) -> None:
     words = [sentences[i] for i in batch]
-    with clock("tokenise"):
+    with clock.timing("tokenise"):
         prepared = encoder.prepare(words)
-    with clock("forward"):
+    with clock.timing("forward"):
         output = encoder.forward(prepared)
-    with clock("pool"):
+    with clock.timing("pool"):
         vectors = _finite(encoder.words(prepared, output, torch.float16), words, desc)
-    with clock("write"), cache_io(partial.folder.parent):
+    with clock.timing("write"), cache_io(partial.folder.parent):
         for i, rows in zip(batch, np.split(vectors, np.cumsum([len(w) for w in words])[:-1]),
                            strict=True):
             partial.write(int(i), rows)
@@ -144,24 +144,6 @@ def without_cyclic_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-class Stopwatch:
-    """Seconds spent in each named step, summed over the extraction."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, step: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - start
-
-    def total(self) -> float:
-        return round(sum(self.seconds.values()), 3)
 
 
 MOVE = ("move the cache with the environment variable PROBING_CACHE_DIR=/path or the override "

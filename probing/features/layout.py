@@ -17,16 +17,15 @@ same key. A folder named by a key is opened only after every checksum matches.
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-import xxhash
 
 from probing.encoders.base import Encoder
+from probing.utils.checksums import checksum
 
 FORMAT_VERSION = 2  # 2: per-shard checksums, shards of consecutive sentences
 VECTORS = "vectors.npy"
@@ -36,11 +35,9 @@ PLAN = "plan.json"
 DONE = "done"
 PARTIAL = ".partial"
 LOCK = ".lock"
-REMOVING = ".removing-"  # prefix of a folder being deleted: renamed away first, never read
 CHECKSUM = "xxh3_64"
 DTYPE = np.dtype(np.float16)
 _KEY = re.compile(r"[0-9a-f]{64}")
-READ_BYTES = 16 << 20  # bytes read at a time while checksumming
 
 
 def corpus_hash(sentences: list[list[str]]) -> str:
@@ -75,11 +72,6 @@ def lock_file(root: Path, key: str) -> Path:
     return root / f"{key}{LOCK}"
 
 
-def removal_name(folder: Path) -> Path:
-    """Where a folder goes while it is deleted, so that no run ever opens it half deleted."""
-    return folder.with_name(f"{REMOVING}{folder.name}-{os.getpid()}")
-
-
 def shard_bounds(n_sentences: int, shard_size: int) -> list[tuple[int, int]]:
     """Sentences [start, end) of each shard."""
     return [(start, min(start + shard_size, n_sentences))
@@ -110,26 +102,6 @@ def read_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
         if fortran_order:
             raise ValueError("Fortran-ordered array")
         return shape, dtype, f.tell()
-
-
-def checksum(f: BinaryIO, start: int, size: int, buffer: bytearray | None = None) -> str:
-    """xxh3-64 of `size` bytes of an open file from `start`, read in pieces through a buffer
-    (never memory-mapped: the pages read do not stay in the process's resident memory)."""
-    digest = xxhash.xxh3_64()
-    view = memoryview(buffer if buffer is not None else bytearray(min(size, READ_BYTES) or 1))
-    f.seek(start)
-    while size > 0:
-        n = f.readinto(view[:min(size, len(view))])
-        if not n:
-            raise ValueError(f"{Path(f.name).name} ends {size:,} bytes early")
-        digest.update(view[:n])
-        size -= n
-    return digest.hexdigest()
-
-
-def file_checksum(path: Path) -> str:
-    with open(path, "rb", buffering=0) as f:
-        return checksum(f, 0, os.fstat(f.fileno()).st_size)
 
 
 def header_checksum(path: Path, data_start: int) -> str:

@@ -20,16 +20,15 @@ Matrices are stored for `x @ W` (TensorFlow), the transpose of `nn.Linear.weight
 """
 
 import json
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 import torch
 
-from probing.atomic import write_json_atomic
-from probing.checkpoints import run_of_checkpoint
-from probing.errors import ProbingError
+from probing.models.checkpoints import run_of_checkpoint
+from probing.utils.atomic import write_json_atomic, written_in_place
+from probing.utils.errors import ProbingError
 
 OPTIONS_NAME = "options.json"
 WEIGHTS_NAME = "weights.hdf5"
@@ -140,9 +139,8 @@ def write_checkpoint(folder: str | Path, state: dict[str, torch.Tensor],
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     options_path, weights_path = folder / OPTIONS_NAME, folder / WEIGHTS_NAME
-    tmp_weights = weights_path.with_name(f"{weights_path.name}.tmp-{os.getpid()}")
-    write_weights(tmp_weights, state, options)
-    os.replace(tmp_weights, weights_path)
+    with written_in_place(weights_path) as tmp_weights:
+        write_weights(tmp_weights, state, options)
     write_json_atomic(options_path, options)
     return options_path, weights_path
 

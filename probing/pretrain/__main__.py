@@ -8,9 +8,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from probing.errors import reported_without_traceback
 from probing.pretrain.loop import pretrain
 from probing.pretrain.pretrain_schemas import PRETRAIN_CONF_PATH, register_pretrain_configs
+from probing.utils.errors import reported_without_traceback
 
 register_pretrain_configs()
 

@@ -34,11 +34,11 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import BertConfig, BertForPreTraining
 
-from probing.errors import ProbingError
 from probing.pretrain.corpus import CORPUS_SPLITS, TextCorpus
 from probing.pretrain.objective import Batch, Metrics, Objective
 from probing.pretrain.token_cache import TokenizedText, cached_folder, random_stream, step_rows
 from probing.pretrain.tokenizer import SPECIAL_TOKENS, encode, load_tokenizer, train_wordpiece
+from probing.utils.errors import ProbingError
 
 log = logging.getLogger(__name__)
 

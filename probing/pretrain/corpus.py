@@ -31,8 +31,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from probing.errors import ProbingError
-from probing.tasks.text_files import read_text, unreadable
+from probing.utils.errors import ProbingError
+from probing.utils.text_files import read_text, unreadable
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from probing.devices import resolve_device
-from probing.errors import ProbingError
+from probing.utils.devices import resolve_device
+from probing.utils.errors import ProbingError
 
 
 @dataclass

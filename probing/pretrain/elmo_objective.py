@@ -47,8 +47,6 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from probing.atomic import write_text_atomic
-from probing.errors import ProbingError
 from probing.models.elmo_bilm import ELMoBiLM, save_elmo
 from probing.models.elmo_chars import BOS, EOS, word_char_ids
 from probing.models.elmo_weights import (
@@ -68,6 +66,8 @@ from probing.pretrain.token_cache import (
     random_stream,
     step_rows,
 )
+from probing.utils.atomic import write_text_atomic
+from probing.utils.errors import ProbingError
 
 log = logging.getLogger(__name__)
 

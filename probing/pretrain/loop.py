@@ -15,8 +15,6 @@ scheduler states are saved with the weights.
 
 import hashlib
 import logging
-import os
-import shutil
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -34,8 +32,8 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from probing.atomic import write_json_atomic
-from probing.checkpoints import (
+from probing.config.settings import check_settings
+from probing.models.checkpoints import (
     CHECKPOINTS,
     INFO,
     KEPT_TRAINER_STATES,
@@ -45,14 +43,14 @@ from probing.checkpoints import (
     read_info,
     set_aside,
 )
-from probing.config.settings import check_settings
-from probing.errors import ProbingError
 from probing.pretrain.corpus import TextCorpus
 from probing.pretrain.distributed import Distributed
 from probing.pretrain.metrics import MetricsLog, Tally
 from probing.pretrain.objective import Batch, Objective
 from probing.pretrain.schedule import parameter_groups, warmup_then_linear_decay
-from probing.reproducibility import library_versions, seed_everything
+from probing.utils.atomic import write_json_atomic, written_in_place
+from probing.utils.errors import ProbingError
+from probing.utils.reproducibility import library_versions, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -325,19 +323,17 @@ class Pretrainer:
         if env.is_main:
             previous = list_checkpoints(self.root)
             final = self.root / checkpoint_name(progress.step)
-            tmp = final.with_name(final.name + ".tmp")
-            try:
-                self._write_checkpoint(tmp, rngs, checksums)
-            except Exception as e:
-                shutil.rmtree(tmp, ignore_errors=True)  # no half-written checkpoint is left
-                if not isinstance(e, OSError) and "SafetensorError" not in type(e).__name__:
-                    raise
-                raise ProbingError(
-                    f"could not save the checkpoint {final} ({first_line(e)}); nothing of it was "
-                    f"kept, the checkpoints before it are whole. Free space in {self.root} (or "
-                    f"fix its permissions), then add train.resume=true to go on from "
-                    f"{previous[-1].name if previous else 'the start'}") from None
-            os.replace(tmp, final)
+            with written_in_place(final, ".tmp") as tmp:  # no half-written checkpoint is left
+                try:
+                    self._write_checkpoint(tmp, rngs, checksums)
+                except Exception as e:
+                    if not isinstance(e, OSError) and "SafetensorError" not in type(e).__name__:
+                        raise
+                    raise ProbingError(
+                        f"could not save the checkpoint {final} ({first_line(e)}); nothing of it "
+                        f"was kept, the checkpoints before it are whole. Free space in "
+                        f"{self.root} (or fix its permissions), then add train.resume=true to go "
+                        f"on from {previous[-1].name if previous else 'the start'}") from None
             for folder in previous[:len(previous) + 1 - KEPT_TRAINER_STATES]:
                 (folder / TRAINER_STATE).unlink(missing_ok=True)
             log.info("saved %s", final)
@@ -346,7 +342,6 @@ class Pretrainer:
 
     def _write_checkpoint(self, folder: Path, rngs: list, checksums: list[str]) -> None:
         progress, env = self.progress, self.env
-        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         self.objective.save(self.model, folder)
         torch.save({"optimizer": self.optimizer.state_dict(),

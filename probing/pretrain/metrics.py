@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from probing.atomic import write_text_atomic
 from probing.pretrain.distributed import Distributed
 from probing.pretrain.objective import Metrics
+from probing.utils.atomic import write_text_atomic
 
 
 class Tally:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 LOGITS_PER_CHUNK = 1 << 22  # bounds the memory of a full softmax over a large vocabulary
 

@@ -1,21 +1,18 @@
 """Data helpers every objective shares: a split of the corpus as flat id arrays, the on-disk
 cache that holds them, and the deterministic random streams and batch rows of an epoch."""
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from probing.atomic import write_json_atomic
-from probing.features.layout import file_checksum, removal_name
 from probing.pretrain.corpus import Document
+from probing.utils.atomic import delete, removal_name, write_json_atomic, written_in_place
+from probing.utils.checksums import file_checksum
 
 log = logging.getLogger(__name__)
 
@@ -85,25 +82,14 @@ def cached_folder(cache_dir: Path, prefix: str, settings: dict,
             return folder
         log.warning("%s: the cache %s is damaged (%s); building it again", prefix, folder,
                     damage)
-        aside = removal_name(folder)
-        with contextlib.suppress(FileNotFoundError):  # another torchrun rank moved it first
-            os.rename(folder, aside)
-        shutil.rmtree(aside, ignore_errors=True)
-    tmp = cache_dir / f"{folder.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+        delete(folder, removal_name(folder))  # gone already where another torchrun rank was first
+    # keep_existing: where another process finished the same cache first, its folder is kept
+    with written_in_place(folder, keep_existing=True) as tmp:
         meta = build(tmp)
         files = {str(path.relative_to(tmp)): {"size": path.stat().st_size,
                                               "xxh3": file_checksum(path)}
                  for path in sorted(tmp.rglob("*")) if path.is_file()}
         write_json_atomic(tmp / "meta.json", {**settings, **meta, "files": files})
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    try:
-        os.rename(tmp, folder)
-    except OSError:  # another process finished the same cache first
-        shutil.rmtree(tmp)
     return folder
 
 

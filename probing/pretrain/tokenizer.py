@@ -8,7 +8,7 @@ import numpy as np
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from transformers import AutoTokenizer, BertTokenizer, PreTrainedTokenizerBase
 
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 # Special tokens take the first ids, so every id from len(SPECIAL_TOKENS) on is a word piece.
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

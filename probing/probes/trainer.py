@@ -16,10 +16,10 @@ from torch import nn
 from torch.func import functional_call
 from tqdm import tqdm
 
-from probing.devices import resolve_device
-from probing.errors import check_range
 from probing.probes.family import SplitTable, TrainedFamily
 from probing.probes.optimizer import BankAdam
+from probing.utils.devices import resolve_device
+from probing.utils.errors import check_range
 
 log = logging.getLogger(__name__)
 

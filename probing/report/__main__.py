@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_dir, initialize_config_module
 from omegaconf import DictConfig
 
 from probing.config.schemas import CONF_PATH, register_configs
-from probing.errors import reported_without_traceback
 from probing.report.build import __doc__ as WHAT
 from probing.report.build import check_resamples, check_seed, report
+from probing.utils.errors import reported_without_traceback
 
 PACKAGE = "pkg://"
 

@@ -36,7 +36,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from probing.errors import ProbingError
 from probing.report.collect import NoRecords, load_records, unfinished_runs
 from probing.report.failures import sweep_jobs, sweeps_under
 from probing.report.family import Table
@@ -46,6 +45,7 @@ from probing.report.layer_profile import layer_profile
 from probing.report.notes import Notes, encoder_titles
 from probing.report.run_tables import runs_table, summary
 from probing.report.study import Study
+from probing.utils.errors import ProbingError
 
 log = logging.getLogger("probing")
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from probing.errors import user_error
 from probing.report.failures import SweepExitStatus
+from probing.utils.errors import user_error
 
 log = logging.getLogger("probing")
 

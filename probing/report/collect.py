@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from probing.errors import ProbingError
 from probing.runs.failure import FAILURE_NAME
 from probing.runs.record import RECORD_NAME, RunRecord
+from probing.utils.errors import ProbingError
 
 LOG_NAME = "run.log"  # Hydra's log of `python -m probing.run`
 

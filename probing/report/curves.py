@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from probing.errors import ProbingError, reported_without_traceback
 from probing.runs.figure import save_figure
+from probing.utils.errors import ProbingError, reported_without_traceback
 
 
 def read_metrics(run_dir: Path) -> pd.DataFrame:

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from hydra.utils import get_class
 
-from probing.errors import ProbingError
 from probing.runs.record import RunRecord
+from probing.utils.errors import ProbingError
 
 if TYPE_CHECKING:  # the notes and the study read the reports: only their types here
     from probing.report.figures import Tables

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from probing.atomic import write_text_atomic
+from probing.utils.atomic import write_text_atomic
 
 DIGITS = 3
 # columns printed "undefined" where the row's flag says so (the CSV keeps the numbers)

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from probing.atomic import write_text_atomic
-from probing.errors import ProbingError, reported_without_traceback
 from probing.report.formatting import shown
+from probing.utils.atomic import write_text_atomic
+from probing.utils.errors import ProbingError, reported_without_traceback
 
 # a marker starts its line, so an example indented in a code block is left alone
 BLOCK = re.compile(r"^<!-- table: (?P<spec>[^\n]*?) -->\n(?P<body>.*?)^<!-- end table -->",

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from probing.errors import ProbingError
 from probing.report.bootstrap import SentenceDraws, seed_interval
 from probing.report.family import FamilyReport, reports_of
 from probing.report.pipeline import task_rank
 from probing.runs.record import PREDICTIONS_NAME, Predictions, RunRecord
+from probing.utils.errors import ProbingError
 
 KEYS = ["task", "encoder", "step"]
 

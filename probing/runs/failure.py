@@ -12,8 +12,8 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from probing.atomic import write_json_atomic
-from probing.errors import failure_recorded, reported_without_traceback
+from probing.utils.atomic import write_json_atomic
+from probing.utils.errors import failure_recorded, reported_without_traceback
 
 FAILURE_NAME = "failed.json"
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from probing.errors import ProbingError
-from probing.reproducibility import library_versions
 from probing.runs.figure import plot_mixing_weights
 from probing.runs.inputs import Inputs, Outcome
 from probing.runs.record import RECORD_NAME, Predictions, RunRecord
+from probing.utils.atomic import replace
+from probing.utils.errors import ProbingError
+from probing.utils.reproducibility import library_versions
 
 log = logging.getLogger("probing")
 
@@ -81,8 +82,7 @@ def _move_in(staging: Path, folder: Path) -> None:
     moved = []
     try:
         for path in files:
-            os.replace(path, folder / path.name)
-            moved.append(folder / path.name)
+            moved.append(replace(path, folder / path.name))
     except OSError:
         for path in moved:
             path.unlink(missing_ok=True)

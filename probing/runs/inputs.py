@@ -8,10 +8,10 @@ import numpy as np
 
 from probing.encoders.base import Encoder
 from probing.features import Activations, extract
-from probing.hardware import Laps
 from probing.runs.selection import LayerSelection
 from probing.tasks import Example, LabelVocab, Task
 from probing.tasks.base import SPLITS
+from probing.utils.timer import Laps
 
 
 @dataclass

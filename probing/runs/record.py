@@ -6,7 +6,6 @@ it is a run that failed or never finished, and the report never mistakes it for 
 """
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from probing.atomic import write_json_atomic
-from probing.errors import ProbingError
+from probing.utils.atomic import write_json_atomic, written_in_place
+from probing.utils.errors import ProbingError
 
 RECORD_NAME = "results.json"
 PREDICTIONS_NAME = "predictions.npz"
@@ -163,10 +162,8 @@ class Predictions:
     def save(self, folder: Path) -> Path:
         """predictions.npz into `folder`, written beside it and renamed into place."""
         path = Path(folder) / PREDICTIONS_NAME
-        partial = path.with_name(f".{PREDICTIONS_NAME}.{os.getpid()}")
-        with open(partial, "wb") as f:
+        with written_in_place(path) as partial, open(partial, "wb") as f:
             np.savez_compressed(f, **{name: _compact(a) for name, a in self.arrays.items()})
-        os.replace(partial, path)
         return path
 
     @classmethod

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import ClassVar
 
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 
 class LayerSelection:

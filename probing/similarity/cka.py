@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 MIN_ITEMS_DEBIASED = 4  # the unbiased HSIC estimator divides by n - 3
 

@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 
 from probing.encoders.base import Encoder
-from probing.errors import ProbingError
 from probing.probes.family import ProbeFamily
 from probing.runs.inputs import Inputs, Outcome
 from probing.runs.selection import AllLayers, EveryLayer, LayerSelection
 from probing.similarity.cka import cka_matrix
 from probing.similarity.fields import SimilarityFields
 from probing.tasks import Task
+from probing.utils.errors import ProbingError
 
 
 class LayerSimilarity(ProbeFamily):

@@ -9,10 +9,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from probing.errors import ProbingError
 from probing.tasks.control import control_record, control_task
 from probing.tasks.labels import Labeling, SingleLabel
-from probing.tasks.text_files import unreadable
+from probing.utils.errors import ProbingError
+from probing.utils.text_files import unreadable
 
 SPLITS = ("train", "dev", "test")
 

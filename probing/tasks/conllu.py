@@ -12,9 +12,9 @@ import conllu
 from conllu.exceptions import ParseException
 from conllu.parser import DEFAULT_FIELD_PARSERS, DEFAULT_FIELDS, parse_line
 
-from probing.errors import ProbingError, setting_choice
 from probing.tasks.base import DependencyTree, Example, Target, Task
-from probing.tasks.text_files import read_lines, require_items
+from probing.utils.errors import ProbingError, setting_choice
+from probing.utils.text_files import read_lines, require_items
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def read_conllu(path: Path) -> list[Sentence]:
     """Every sentence of a CoNLL-U file, with the line number of each word for error messages.
 
     Bytes that are not UTF-8, an empty file, a folder in place of a file and a file with no
-    sentence are errors that say where and what to do (tasks/text_files.py)."""
+    sentence are errors that say where and what to do (utils/text_files.py)."""
     sentences: list[Sentence] = []
     tokens: list[conllu.Token] = []
     lines: list[int] = []

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from probing.errors import ProbingError
 from probing.tasks.base import Example, Label, Target, Task
 from probing.tasks.labels import MultiLabel, SingleLabel
-from probing.tasks.text_files import read_lines, require_items
+from probing.utils.errors import ProbingError
+from probing.utils.text_files import read_lines, require_items
 
 WHAT = 'an edge-probing JSON-lines file (one {"text": ..., "targets": [...]} a line)'
 

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from probing.errors import ProbingError
 from probing.tasks.base import Example, Task
+from probing.utils.errors import ProbingError
 
 T = TypeVar("T")
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from probing.errors import ProbingError, setting_choice
 from probing.tasks.base import Example, Target, Task
 from probing.tasks.heldout import HeldOut
-from probing.tasks.text_files import Lines, read_blocks, require_items
+from probing.utils.errors import ProbingError, setting_choice
+from probing.utils.text_files import Lines, read_blocks, require_items
 
 log = logging.getLogger(__name__)
 

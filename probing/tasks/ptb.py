@@ -8,10 +8,10 @@ from pathlib import Path
 
 from nltk import Tree
 
-from probing.errors import ProbingError
 from probing.tasks.base import SPLITS, Example, Target, Task, require_file
 from probing.tasks.labels import MultiLabel
-from probing.tasks.text_files import read_text, require_items
+from probing.utils.errors import ProbingError
+from probing.utils.text_files import read_text, require_items
 
 WHAT = "a .mrg file of bracketed trees"
 # Every tree of a .mrg file starts on a line of its own with "(" in the first column.

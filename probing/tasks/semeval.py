@@ -9,13 +9,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from probing.atomic import write_text_atomic
-from probing.errors import ProbingError
 from probing.tasks import resampled
 from probing.tasks.base import Example, Label, Target
 from probing.tasks.heldout import HeldOutDevTask
 from probing.tasks.labels import SingleLabel
-from probing.tasks.text_files import Lines, read_blocks, require_items
+from probing.utils.atomic import write_text_atomic
+from probing.utils.errors import ProbingError
+from probing.utils.text_files import Lines, read_blocks, require_items
 
 WHAT = "a SemEval-2010 Task 8 file (TRAIN_FILE.TXT or TEST_FILE_FULL.TXT)"
 

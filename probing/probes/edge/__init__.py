@@ -6,7 +6,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from probing.errors import ProbingError, check_integer, check_range
 from probing.probes.edge.model import EdgeProbes
 from probing.probes.edge.spans import SpanBatch, SpanTable
 from probing.probes.family import TrainedFamily
@@ -14,6 +13,7 @@ from probing.probes.scalar_mix import center_of_gravity
 from probing.runs.inputs import Inputs, Outcome
 from probing.runs.selection import LayerSelection
 from probing.tasks.labels import Labeling
+from probing.utils.errors import ProbingError, check_integer, check_range
 
 
 class EdgeProbe(TrainedFamily):

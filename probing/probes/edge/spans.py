@@ -5,11 +5,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from probing.errors import ProbingError
 from probing.features import Activations
 from probing.probes.family import sentence_batches
 from probing.tasks import Example, LabelVocab
 from probing.tasks.labels import Labeling
+from probing.utils.errors import ProbingError
 
 
 @dataclass

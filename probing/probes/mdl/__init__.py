@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from probing.errors import ProbingError
 from probing.probes.family import ProbeFamily, TrainedFamily
 from probing.probes.mdl.fields import CodeFields
 from probing.probes.mdl.online_code import block_ends, compression, online_codelength
@@ -31,6 +30,7 @@ from probing.runs.inputs import Inputs, Outcome
 from probing.runs.selection import EveryLayer, LayerSelection, distinct_layer_sets
 from probing.tasks import Task
 from probing.tasks.labels import MultiLabel
+from probing.utils.errors import ProbingError
 
 
 def check_fractions(fractions: list[float]) -> list[float]:

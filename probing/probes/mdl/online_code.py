@@ -19,7 +19,7 @@ NLL of a target is the sum of its K binary cross-entropies (in nats).
 import math
 from collections.abc import Sequence
 
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 
 def block_ends(n: int, fractions: Sequence[float]) -> list[int]:

@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from probing.errors import ProbingError, check_integer
 from probing.probes.family import TrainedFamily
 from probing.probes.structural import metrics
 from probing.probes.structural.model import StructuralProbes, l1_loss
@@ -16,6 +15,7 @@ from probing.probes.structural.trees import TreeBatch, TreeTable
 from probing.runs.inputs import Inputs, Outcome
 from probing.runs.selection import EveryLayer, LayerSelection
 from probing.tasks import Task
+from probing.utils.errors import ProbingError, check_integer
 
 
 class StructuralProbe(TrainedFamily):

@@ -17,7 +17,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree, shortest_path
 from scipy.stats import pearsonr, rankdata
 
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 SPEARMAN_LENGTHS = (5, 50)  # the sentence lengths, inclusive, whose averages DSpr/NSpr average
 

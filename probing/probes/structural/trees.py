@@ -6,11 +6,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from probing.errors import ProbingError
 from probing.features import Activations
 from probing.probes.family import sentence_batches
 from probing.probes.structural.metrics import tree_depths, tree_distances
 from probing.tasks import Example
+from probing.utils.errors import ProbingError
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 import torch
 
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 
 def resolve_device(name: str) -> torch.device:

@@ -11,13 +11,13 @@ damaged checkpoint is then set aside as `step-...damaged`, never deleted.
 
 import json
 import logging
-import os
 import re
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from probing.errors import ProbingError
+from probing.utils.atomic import replace
+from probing.utils.errors import ProbingError
 
 CHECKPOINTS = "checkpoints"
 INFO = "checkpoint.json"
@@ -85,7 +85,7 @@ def set_aside(folder: Path, why: str) -> Path:
     target, n = folder.with_name(folder.name + DAMAGED), 1
     while target.exists():
         target, n = folder.with_name(f"{folder.name}{DAMAGED}-{n}"), n + 1
-    os.replace(folder, target)
+    replace(folder, target)
     log.warning("set aside %s as %s: %s", folder, target.name, why)
     return target
 

@@ -1,4 +1,7 @@
-"""For the benchmarks: the machine itself (its name, its measured matmul peak) and timing."""
+"""The machine a benchmark ran on (its CPU's name, its measured matmul peak) and the timing of
+GPU work, kept beside the benchmarks: nothing in the package needs them. A benchmark run as
+`python experiments/benchmarks/X.py` has this folder first on sys.path and imports it as
+`machine`."""
 
 import platform
 import time
@@ -46,15 +49,3 @@ def cpu_name() -> str:
                 return line.split(":", 1)[1].strip()
     return platform.processor()
 
-
-class Laps:
-    """Wall-clock seconds of each stage of a run, for its record."""
-
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-        self.clock = time.perf_counter()
-
-    def __call__(self, name: str) -> None:
-        now = time.perf_counter()
-        self.timings[name] = round(now - self.clock, 2)
-        self.clock = now

@@ -1,5 +1,6 @@
-"""Reading the text files of a corpus, for every reader: one place that opens a file as UTF-8
-text and turns each way it can fail into a message that names the file and what to do.
+"""Reading text files, for every reader (the corpora of the tasks, pretraining text): one place
+that opens a file as UTF-8 text and turns each way it can fail into a message that names the
+file and what to do.
 
 A UTF-8 byte-order mark is accepted in every format (editors on Windows write one); a byte that
 is not UTF-8 is reported with its line, column and an `iconv` command; an empty file, a folder,
@@ -11,7 +12,7 @@ import errno
 from collections.abc import Iterator, Sized
 from pathlib import Path
 
-from probing.errors import ProbingError
+from probing.utils.errors import ProbingError
 
 Lines = list[tuple[int, str]]  # (line number, line without its line ending)
 

@@ -1,0 +1,1 @@
+"""Helpers that no part of the framework owns: timing, downloads, text files."""
