@@ -2,6 +2,9 @@
 the structural probes' tree metrics), the MDL and CKA tables and figures; the edge tables read
 edge records only."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,3 +132,29 @@ def test_cka_tables_and_heatmaps(written):
     assert own.query("layer_a == layer_b")["cka"].tolist() == pytest.approx([1.0] * 4)
     for name in ("cka_tiny_deps", "cka_tiny_deps_vs_bert"):
         assert (written / f"{name}.png").stat().st_size > 0, name
+
+
+def test_a_record_names_its_report_or_its_family_class_does(tmp_path):
+    from report_fakes import write_record
+
+    from probing.report.family import report_name
+    from probing.utils.errors import ProbingError
+
+    record = write_record(tmp_path / "a", test={"accuracy": 0.5})
+    assert report_name(record) == "probing.probes.edge.report.EdgeReport"
+    # a record written before records named their report: its family class says
+    older = dataclasses.replace(record, report=None,
+                                config={"probe": {"_target_": "probing.probes.mdl.OnlineCode"}})
+    assert report_name(older) == "probing.probes.mdl.report.MDLReport"
+    with pytest.raises(ProbingError, match=r"names no family report .* rerun that run"):
+        report_name(dataclasses.replace(record, report=None))
+    write_record(tmp_path / "b", test={"accuracy": 0.5})
+    moved = json.loads((tmp_path / "b" / "results.json").read_text())
+    moved["probe"]["report"] = "nowhere.Report"
+    (tmp_path / "b" / "results.json").write_text(json.dumps(moved))
+    with pytest.raises(ProbingError, match=r"runs of probe family 'edge' name two reports"):
+        Study(load_records([tmp_path]), 10, 0)
+    (tmp_path / "a" / "results.json").unlink()
+    with pytest.raises(ProbingError, match=r"the family report 'nowhere.Report' cannot be "
+                                           r"loaded .* install the package that holds it"):
+        Study(load_records([tmp_path]), 10, 0)

@@ -100,13 +100,17 @@ class FamilyReport:
                          if record.family_fields.get(k))
 
 
+def one_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
+
+
 def labeling_of(record: RunRecord) -> Any:
     """The task's Labeling the record names (its `resampled` and `score`)."""
     try:
         return get_class(record.labeling)()
     except Exception as e:
         raise ProbingError(f"{record.folder}: its labeling {record.labeling!r} cannot be "
-                           f"imported ({type(e).__name__}: {e}), so its scores cannot be "
+                           f"imported ({one_line(e)}), so its scores cannot be "
                            f"resampled; install the package that made it, or rerun it") from None
 
 
@@ -134,8 +138,8 @@ def load_report(name: str) -> FamilyReport:
     try:
         report = get_class(name)()
     except Exception as e:
-        raise ProbingError(f"the family report {name!r} cannot be loaded ({type(e).__name__}: "
-                           f"{e}); install the package that holds it") from None
+        raise ProbingError(f"the family report {name!r} cannot be loaded ({one_line(e)}); "
+                           f"install the package that holds it") from None
     if not isinstance(report, FamilyReport):
         raise ProbingError(f"{name} is not a family report (a subclass of "
                            f"probing.report.family.FamilyReport)")
