@@ -113,14 +113,14 @@ class TrainedFamily(ProbeFamily):
     def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
             ) -> list[Outcome]:
         self.prepare(inputs)
-        layer_sets = distinct_layer_sets(selections, inputs.encoder.n_layers)
+        layer_sets = distinct_layer_sets(selections, inputs.n_layers)
         tables = {split: self.table(inputs, split) for split in ("train", "dev", "test")}
         bank = self.bank(inputs, layer_sets, seed)
         histories = trainer.fit(bank, self, tables["train"], tables["dev"], seed)
         predicted = {split: trainer.predict(bank, self, tables[split]) for split in ("dev", "test")}
         outcomes = []
         for selection in selections:
-            k = layer_sets.index(tuple(selection.layers(inputs.encoder.n_layers)))
+            k = layer_sets.index(tuple(selection.layers(inputs.n_layers)))
             outcomes.append(self.outcome(selection, tables, bank, k,
                                          {split: parts[k] for split, parts in predicted.items()},
                                          histories[k]))

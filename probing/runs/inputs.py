@@ -26,6 +26,16 @@ class Inputs:
     vocab: LabelVocab
     others: dict[str, Activations] = field(default_factory=dict)
 
+    @property
+    def n_layers(self) -> int:
+        """Layers of the activations (layer 0 the embeddings): what a family sizes its probes by;
+        a family reads activations, never the encoder (which is here for the record)."""
+        return self.activations["train"].n_layers
+
+    @property
+    def dim(self) -> int:
+        return self.activations["train"].dim
+
     @classmethod
     def read(cls, task: Task, encoder: Encoder, cache_dir: str, features: dict[str, Any],
              laps: Laps, others: list[Encoder] = ()) -> "Inputs":

@@ -47,7 +47,7 @@ class EdgeProbe(TrainedFamily):
                                self.n_spans, self.labeling)
 
     def bank(self, inputs: Inputs, layer_sets: list[tuple[int, ...]], seed: int) -> EdgeProbes:
-        return EdgeProbes(layer_sets, inputs.encoder.n_layers, inputs.encoder.dim,
+        return EdgeProbes(layer_sets, inputs.n_layers, inputs.dim,
                           len(inputs.vocab), self.n_spans, self.proj_dim, self.hidden_dim,
                           self.dropout, self.mix_layer_norm, seed)
 

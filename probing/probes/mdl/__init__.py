@@ -73,7 +73,7 @@ class OnlineCode(ProbeFamily):
             ) -> list[Outcome]:
         family = self.probe
         family.prepare(inputs)
-        layer_sets = distinct_layer_sets(selections, inputs.encoder.n_layers)
+        layer_sets = distinct_layer_sets(selections, inputs.n_layers)
         tables = {split: family.table(inputs, split) for split in ("train", "dev", "test")}
         ends = block_ends(len(tables["train"]), self.block_fractions)
         final = family.bank(inputs, layer_sets, seed)
@@ -85,7 +85,7 @@ class OnlineCode(ProbeFamily):
         for shuffle in self.shuffle_seeds:
             blocks = self.online_code(inputs, tables, layer_sets, ends, trainer, seed, shuffle)
             for selection in selections:
-                k = layer_sets.index(tuple(selection.layers(inputs.encoder.n_layers)))
+                k = layer_sets.index(tuple(selection.layers(inputs.n_layers)))
                 trained = family.outcome(selection, tables, final, k,
                                          {split: parts[k] for split, parts in predicted.items()},
                                          histories[k])

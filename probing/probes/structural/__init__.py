@@ -44,7 +44,7 @@ class StructuralProbe(TrainedFamily):
 
     def bank(self, inputs: Inputs, layer_sets: list[tuple[int, ...]], seed: int
              ) -> StructuralProbes:
-        return StructuralProbes(layer_sets, inputs.encoder.n_layers, inputs.encoder.dim,
+        return StructuralProbes(layer_sets, inputs.n_layers, inputs.dim,
                                 self.rank, self.depth, seed)
 
     def loss(self, outputs: torch.Tensor, batch: TreeBatch) -> torch.Tensor:
