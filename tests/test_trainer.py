@@ -25,9 +25,8 @@ def edge_family(labeling: Labeling, vocab: LabelVocab, n_spans: int) -> EdgeProb
 
 
 def bank(family: EdgeProbe, n_labels: int, layer_sets=((0, 1),), seed: int = 0):
-    encoder = SimpleNamespace(n_layers=N_LAYERS, dim=DIM)
-    return family.bank(SimpleNamespace(encoder=encoder, vocab=range(n_labels)),
-                       list(layer_sets), seed)
+    inputs = SimpleNamespace(n_layers=N_LAYERS, dim=DIM, vocab=range(n_labels))
+    return family.bank(inputs, list(layer_sets), seed)
 
 
 def test_two_span_table_points_each_span_at_its_own_rows():
