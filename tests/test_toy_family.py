@@ -68,10 +68,11 @@ class NormsReport(FamilyReport):
     panels = (Panel(("norm",), "mean norm"),)
     profile_seed_only = ("Norms",)
 
-    def profile(self, study, runs, n_layers, layer):
-        row = {}
-        with_seed_interval(row, "norm", [r.family_fields["norms"][layer] for r in runs])
-        return row
+    def profile(self, study, runs, n_layers):
+        rows = [{} for _ in range(n_layers)]
+        for layer, row in enumerate(rows):
+            with_seed_interval(row, "norm", [r.family_fields["norms"][layer] for r in runs])
+        return rows
 '''
 
 

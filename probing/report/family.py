@@ -88,11 +88,11 @@ class FamilyReport:
                                   None else predicted, arrays["sentence"], counts,
                                   record.labels)
 
-    def profile(self, study: "Study", runs: list[RunRecord], n_layers: int, layer: int
-                ) -> dict[str, Any]:
-        """Its columns of the layer profile for one layer of one task and encoder (`runs`: its
-        runs there, none where it has none: then NaN columns of the same names)."""
-        return {}
+    def profile(self, study: "Study", runs: list[RunRecord], n_layers: int
+                ) -> list[dict[str, Any]]:
+        """Its columns of the layer profile, one dict a layer, for one task and encoder (`runs`:
+        its runs there, none where it has none: then NaN columns of the same names)."""
+        return [{} for _ in range(n_layers)]
 
     def variant(self, record: RunRecord) -> str:
         """What else sets a run apart from another of the same selection: `against=bert`."""
@@ -107,7 +107,7 @@ def one_line(error: BaseException) -> str:
 def labeling_of(record: RunRecord) -> Any:
     """The task's Labeling the record names (its `resampled` and `score`)."""
     try:
-        return get_class(record.labeling)()
+        return _labeling(record.labeling)
     except Exception as e:
         raise ProbingError(f"{record.folder}: its labeling {record.labeling!r} cannot be "
                            f"imported ({one_line(e)}), so its scores cannot be "
@@ -131,6 +131,11 @@ def report_name(record: RunRecord) -> str:
             f"no family class with one (probe._target_ {target!r}); rerun that run, or move it "
             f"out of the report's folders")
     return name
+
+
+@cache
+def _labeling(name: str) -> Any:
+    return get_class(name)()
 
 
 @cache

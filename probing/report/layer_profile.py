@@ -30,10 +30,11 @@ def layer_profile(study: Study) -> pd.DataFrame:
     rows = []
     for key, families in _grouped(study, {report.family for report in reports}).items():
         n_layers = max(r.n_layers for runs in families.values() for r in runs)
+        columns = [report.profile(study, families.get(report.family, []), n_layers)
+                   for report in reports]
         for layer in range(n_layers):
             row = dict(zip(KEYS, key, strict=True), layer=layer)
-            for report in reports:
-                row.update(report.profile(study, families.get(report.family, []), n_layers,
-                                          layer))
+            for of_report in columns:
+                row.update(of_report[layer])
             rows.append(row)
     return pd.DataFrame(rows)

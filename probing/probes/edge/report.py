@@ -62,11 +62,15 @@ class EdgeReport(FamilyReport):
               Panel(("single",), "edge probe, layer alone:\ntest {metric}", elsewhere=True))
     profile_seed_only = ("Mixing weights",)
 
-    def profile(self, study: Study, runs: list[RunRecord], n_layers: int, layer: int
-                ) -> dict[str, Any]:
-        """The metric, the mixing weight (t over seeds) and the score of the layer alone."""
+    def profile(self, study: Study, runs: list[RunRecord], n_layers: int
+                ) -> list[dict[str, Any]]:
+        """The metric, the mixing weight (t over seeds) and the score of each layer alone."""
         weights = study.weights(runs)[:3] if runs else (np.full(n_layers, np.nan),) * 3
-        row: dict[str, Any] = {"metric": runs[0].metric if runs else ""}
-        row["weight"], row["weight_lo"], row["weight_hi"] = (float(w[layer]) for w in weights)
-        with_scores(row, "single", study.scores(study.select(runs, "single", layer)))
-        return row
+        rows = []
+        for layer in range(n_layers):
+            row: dict[str, Any] = {"metric": runs[0].metric if runs else ""}
+            row["weight"], row["weight_lo"], row["weight_hi"] = (float(w[layer])
+                                                                 for w in weights)
+            with_scores(row, "single", study.scores(study.select(runs, "single", layer)))
+            rows.append(row)
+        return rows

@@ -81,9 +81,10 @@ class MDLReport(FamilyReport):
     panels = (Panel(("compression",), "MDL compression\n(uniform / online code)"),)
     profile_seed_only = ("MDL compression (over shuffling seeds)",)
 
-    def profile(self, study: Study, runs: list[RunRecord], n_layers: int, layer: int
-                ) -> dict[str, Any]:
-        row: dict[str, Any] = {}
-        with_seed_interval(row, "compression",
-                           [r.score for r in study.select(runs, "single", layer)])
-        return row
+    def profile(self, study: Study, runs: list[RunRecord], n_layers: int
+                ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = [{} for _ in range(n_layers)]
+        for layer, row in enumerate(rows):
+            with_seed_interval(row, "compression",
+                               [r.score for r in study.select(runs, "single", layer)])
+        return rows

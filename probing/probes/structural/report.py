@@ -40,12 +40,13 @@ class StructuralReport(FamilyReport):
                  predicted: np.ndarray | None = None) -> np.ndarray:
         return tree_scores(arrays, counts, metric)
 
-    def profile(self, study: Study, runs: list[RunRecord], n_layers: int, layer: int
-                ) -> dict[str, Any]:
-        row: dict[str, Any] = {}
-        for name in self.measures:
-            with_scores(row, name, study.scores(study.select(runs, "single", layer), name))
-        return row
+    def profile(self, study: Study, runs: list[RunRecord], n_layers: int
+                ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = [{} for _ in range(n_layers)]
+        for layer, row in enumerate(rows):
+            for name in self.measures:
+                with_scores(row, name, study.scores(study.select(runs, "single", layer), name))
+        return rows
 
 
 class DistanceReport(StructuralReport):
