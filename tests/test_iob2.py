@@ -73,14 +73,47 @@ def test_dev_is_a_fixed_share_held_out_of_train(tmp_path):
     assert task.describe()["train_source"] == "dev_heldout"
 
 
+def test_a_held_out_dev_takes_whole_documents(tmp_path):
+    """Documents of 2, 1, 3, 1 and 2 sentences; every 2nd document is dev. A sentence before
+    the file's first `# newdoc id` is a document of its own."""
+    blocks, i = ["1\tw0\tO"], 1
+    for doc, size in enumerate((2, 1, 3, 1, 2)):
+        for j in range(size):
+            newdoc = f"# newdoc id = d{doc}\n" if j == 0 else ""
+            blocks.append(f"{newdoc}# sent_id = d{doc}-{j}\n1\tw{i}\tB-PER")
+            i += 1
+    task = entities(write(tmp_path, "\n\n".join(blocks)), every=2)
+    assert [e.words[0] for e in task.read("dev")] == ["w1", "w2", "w4", "w5", "w6", "w8", "w9"]
+    assert [e.words[0] for e in task.read("train")] == ["w0", "w3", "w7"]
+    assert [e.document for e in task.read("dev")] == ["d0", "d0", "d2", "d2", "d2", "d4", "d4"]
+    assert "every 2th document" in task.describe()["split"]
+
+
+def test_the_record_states_the_share_of_entities_seen_in_training(tmp_path):
+    train = write(tmp_path, "1\tAnn\tB-PER\n2\tand\tO\n3\tBob\tB-PER")
+    dev = tmp_path / "dev.iob2"
+    dev.write_text("1\tAnn\tB-PER\n\n1\tCarl\tB-PER\n2\tLee\tI-PER\n\n1\tDee\tB-LOC")
+    test = tmp_path / "test.iob2"
+    test.write_text("1\tBob\tB-ORG\n2\tAnn\tB-PER")
+    task = EntityTask(train_source="file", heldout_every=2,
+                      **task_files("entities", "test-corpus", train, dev, test))
+    task.read_splits()
+    # "Carl Lee" is not "Carl"; a type does not count, only the words
+    assert task.describe()["entities_seen_in_training"] == {"dev": round(1 / 3, 4),
+                                                            "test": 1.0}
+
+
 def test_uner_split_sizes(data_dir):
     uner = data_dir / "uner-english-ewt"
     dev, test = uner / "en_ewt-ud-dev.iob2", uner / "en_ewt-ud-test.iob2"
-    task = EntityTask(train_source="dev_heldout", heldout_every=10,
+    task = EntityTask(train_source="dev_heldout", heldout_every=5,
                       **task_files("entities", "uner-english-ewt", uner / "absent", dev, test))
-    sizes = {split: (len(ex := task.read(split)), sum(len(e.targets) for e in ex))
-             for split in ("train", "dev", "test")}
-    assert sizes == {"train": (1801, 877), "dev": (200, 89), "test": (2077, 1088)}
+    splits = task.read_splits()
+    sizes = {split: (len(ex), sum(len(e.targets) for e in ex)) for split, ex in splits.items()}
+    assert sizes == {"train": (1565, 754), "dev": (436, 212), "test": (2077, 1088)}
+    assert not {e.document for e in splits["train"]} & {e.document for e in splits["dev"]}
+    # whole documents held out: dev's entities are no likelier seen in training than test's
+    assert task.describe()["entities_seen_in_training"] == {"dev": 0.2358, "test": 0.2362}
 
 
 def uner_folder(tmp_path, with_train: bool):
@@ -120,16 +153,17 @@ def test_entities_without_the_training_file_hold_dev_out_and_say_so(tmp_path, ca
     train_file = data / "uner-english-ewt" / "en_ewt-ud-train.iob2"
     [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert f"the training file {train_file} is absent" in warning
-    assert "without every 10th sentence" in warning
+    assert "without every 5th document" in warning
     assert "python -m probing.data fetch uner-english-ewt" in warning
     assert "task.train_source=file" in warning and "task.train_source=dev_heldout" in warning
-    assert first_words(task, "train") == [f"dev{i}" for i in range(9)]
-    assert first_words(task, "dev") == ["dev9"]
+    # no `# newdoc id` lines: each sentence is a document of its own
+    assert first_words(task, "train") == [f"dev{i}" for i in (0, 1, 2, 3, 5, 6, 7, 8)]
+    assert first_words(task, "dev") == ["dev4", "dev9"]
     assert first_words(task, "test") == ["test0", "test1", "test2"]
     described = task.describe()
     assert (described["train_source"], described["train_source_setting"]) == ("dev_heldout",
                                                                               "auto")
-    assert described["split"].startswith("train: en_ewt-ud-dev.iob2 without every 10th item")
+    assert described["split"].startswith("train: en_ewt-ud-dev.iob2 without every 5th document")
     assert task.files["train"] == task.files["dev"] == data / "uner-english-ewt" / (
         "en_ewt-ud-dev.iob2")
 
@@ -161,7 +195,7 @@ def test_empty_splits_are_named(tmp_path):
     test = tmp_path / "test.iob2"
     test.write_text(SENTENCES)
     with pytest.raises(ProbingError, match=rf"the dev split \(task\.dev={path}; train: x\.iob2 "
-                                           rf"without every 5th item.*\) holds no sentences; "
+                                           rf"without every 5th document.*\) holds no sentences; "
                                            rf"give a larger file or a smaller "
                                            rf"task\.heldout_every"):
         entities(path, every=5, test=test).read_splits()

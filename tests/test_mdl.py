@@ -30,7 +30,7 @@ def inputs(label_of, n_train: int = 200, seed: int = 0) -> Inputs:
 
 
 def edge_probe() -> EdgeProbe:
-    return EdgeProbe(proj_dim=16, hidden_dim=16, dropout=0.0, mix_layer_norm=False)
+    return EdgeProbe(proj_dim=16, hidden_dim=16, dropout=0.0, mix_layer_norm=False, mix_lr_scale=30)
 
 
 class KnowsNothing(EdgeProbe):
@@ -46,7 +46,7 @@ class KnowsNothing(EdgeProbe):
 def test_a_probe_that_knows_nothing_costs_exactly_the_uniform_code():
     run = inputs(lambda w1, w2: "abcd"[w1 % 4])
     [outcome] = OnlineCode(KnowsNothing(proj_dim=16, hidden_dim=16, dropout=0.0,
-                                        mix_layer_norm=False), FRACTIONS, [0]).run(
+                                        mix_layer_norm=False, mix_lr_scale=30), FRACTIONS, [0]).run(
         run, [AllLayers()], trainer(max_epochs=1), seed=0)
     fields = outcome.fields
     assert fields["uniform_bits"] == pytest.approx(200 * math.log2(4))

@@ -14,7 +14,9 @@ from probing.report import bootstrap
 from probing.report.build import report
 from probing.report.collect import load_records
 from probing.report.expected import cumulative_expected_layer, normalised_depth
-from probing.report.layer_tables import expected_layers, layer_table, overview
+from probing.probes.edge.report import mix_check_notes
+from probing.report.layer_tables import expected_layers, layer_table, mix_check, overview
+from probing.report.notes import Notes
 from probing.report.orders import order_table
 from probing.report.study import Study
 from probing.tasks.labels import SingleLabel
@@ -105,6 +107,29 @@ def test_layer_weights_and_e_s_use_t_intervals(tmp_path):
     row = expected_layers(study, "edge").iloc[0]
     _, lo, hi = bootstrap.seed_interval(np.array([r.center_of_gravity for r in mix]))
     assert (row["E_s_lo"], row["E_s_hi"]) == pytest.approx((lo, hi))
+
+
+def test_mix_check_names_a_mix_that_loses_to_its_best_layer_beyond_seed_noise(tmp_path):
+    # layer 2 alone scores 0.9; the mix over 0..2 only 0.7, far beyond the seeds' +-0.005
+    edge_layers(tmp_path, "upos", [0.5, 0.6, 0.7, 0.92], [0.5, 0.55, 0.9, 0.8],
+                [0.1, 0.2, 0.3, 0.4], seeds=3)
+    study = Study(load_records([tmp_path]), 200, 0)
+    table = mix_check(study, "edge").set_index("layer")
+    assert table["best_layer"].tolist() == [0, 1, 2, 2]
+    assert table.loc[2, "shortfall"] == pytest.approx(0.7 - 0.9, abs=0.01)
+    assert table.loc[2, "shortfall_hi"] < 0
+    tests = [r.score for r in study.records if r.mode == "single" and r.layer == 2]
+    _, lo, hi = bootstrap.seed_interval(np.array(tests))
+    assert table.loc[2, "seed_noise"] == pytest.approx((hi - lo) / 2)
+    assert table["loses"].tolist() == [False, False, True, False]
+    [note] = [n for n in mix_check_notes(Notes(study)) if "loses to its best layer" in n]
+    assert "upos (tiny) at l = 2." in note
+
+
+def test_mix_check_cannot_judge_one_seed(tmp_path):
+    edge_layers(tmp_path, "upos", [0.5, 0.6], [0.5, 0.9], [0.5, 0.5], seeds=1)
+    table = mix_check(Study(load_records([tmp_path]), 50, 0), "edge")
+    assert table["loses"].isna().all() and table["seed_noise"].isna().all()
 
 
 def test_e_delta_tenney_and_clipped_by_hand():

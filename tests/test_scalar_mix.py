@@ -142,12 +142,13 @@ def test_one_word_spans_are_their_word():
 
 def test_edge_probes_start_alike_and_gradients_reach_each_mix():
     probes = EdgeProbes([(0, 1, 2, 3), (2,)], n_layers=4, dim=8, n_labels=5, n_spans=2,
-                        proj_dim=6, hidden_dim=7, dropout=0.0, mix_layer_norm=False, seed=0)
+                        proj_dim=6, hidden_dim=7, dropout=0.0, mix_layer_norm=False,
+                        mix_lr_scale=30, seed=0)
     for name, p in probes.named_parameters():
         if name != "mix.scalars":
             torch.testing.assert_close(p[0], p[1], msg=f"{name} differs between the probes")
     alone = EdgeProbes([(2,)], n_layers=4, dim=8, n_labels=5, n_spans=2, proj_dim=6,
-                       hidden_dim=7, dropout=0.0, mix_layer_norm=False, seed=0)
+                       hidden_dim=7, dropout=0.0, mix_layer_norm=False, mix_lr_scale=30, seed=0)
     torch.testing.assert_close(alone.output.weight[0], probes.output.weight[1])
     batch = SpanBatch(torch.randn(4, 5, 8),
                       [(torch.randint(0, 5, (3, 2)), torch.ones(3, 2, dtype=torch.bool))] * 2,

@@ -47,7 +47,8 @@ def chain_inputs() -> Inputs:
 
 
 @pytest.mark.parametrize(("family", "metrics"), [
-    (DistanceProbe(rank=4), ("uuas", "dspr")), (DepthProbe(rank=4), ("root_accuracy", "nspr"))])
+    (DistanceProbe(rank=4, mix_lr_scale=30), ("uuas", "dspr")),
+    (DepthProbe(rank=4, mix_lr_scale=30), ("root_accuracy", "nspr"))])
 def test_a_tree_the_layer_encodes_is_found_and_noise_is_not(family, metrics):
     noise, tree = family.run(chain_inputs(), [SingleLayer(0), SingleLayer(1)],
                              trainer(lr=0.01, max_epochs=30, patience=4), seed=0)
@@ -63,7 +64,7 @@ def test_a_task_without_trees_is_refused():
     inputs.examples["train"][3] = Example(["a", "b"], [], source="f.iob2:7")
     with pytest.raises(ProbingError, match=r"f\.iob2:7: the structural probes need a "
                                            r"dependency tree.*task=deps"):
-        DistanceProbe(rank=4).run(inputs, [AllLayers()], trainer(), seed=0)
+        DistanceProbe(rank=4, mix_lr_scale=30).run(inputs, [AllLayers()], trainer(), seed=0)
 
 
 @pytest.mark.parametrize(("probe", "columns"), [

@@ -18,9 +18,11 @@ from probing.utils.errors import ProbingError
 
 
 def edge_family(labeling: Labeling, vocab: LabelVocab, n_spans: int) -> EdgeProbe:
-    family = EdgeProbe(proj_dim=16, hidden_dim=16, dropout=0.0, mix_layer_norm=False)
+    family = EdgeProbe(proj_dim=16, hidden_dim=16, dropout=0.0, mix_layer_norm=False,
+                       mix_lr_scale=30)
     task = SimpleNamespace(labeling=labeling, n_spans=n_spans)
-    family.prepare(SimpleNamespace(task=task, vocab=vocab))
+    family.prepare(SimpleNamespace(task=task, vocab=vocab,
+                                   activations={"train": activations([3, 2])}))
     return family
 
 
@@ -82,6 +84,23 @@ def fitted_scores(labeling: Labeling, label_of, n_spans: int, seed: int) -> dict
     return family.score(tables[1], predicted)
 
 
+def test_evaluate_gives_each_probes_cross_entropy_in_bits_per_target():
+    rng = np.random.default_rng(3)
+    examples, acts = random_split(rng, 40, lambda w1, w2: "even" if w2 % 2 == 0 else "odd")
+    vocab = LabelVocab.from_examples(examples)
+    family = edge_family(SingleLabel(), vocab, 2)
+    table = SpanTable.build(examples, acts, vocab, 2, SingleLabel())
+    probes = bank(family, len(vocab), layer_sets=[(0, 1), (1,)])
+    predicted, bits = trainer(eval_batch_size=7).evaluate(probes, family, table)
+    with torch.no_grad():
+        batch = table.batch(np.arange(len(table)), torch.device("cpu"))
+        logits = probes.eval()(batch)
+    for k in range(2):
+        nats = torch.nn.functional.cross_entropy(logits[k], batch.labels).item()
+        assert bits[k] == pytest.approx(nats / np.log(2), rel=1e-5)
+        assert np.concatenate(predicted[k]).tolist() == logits[k].argmax(-1).tolist()
+
+
 def test_two_span_probe_learns_a_label_that_depends_on_the_second_span_only():
     scores = fitted_scores(SingleLabel(), lambda w1, w2: "even" if w2 % 2 == 0 else "odd",
                            n_spans=2, seed=0)
@@ -112,7 +131,8 @@ class ScriptedDev(EdgeProbe):
     epoch, the probes still training, in order), keeping the bank's weights at each."""
 
     def __init__(self, script: list[float]) -> None:
-        super().__init__(proj_dim=16, hidden_dim=16, dropout=0.0, mix_layer_norm=False)
+        super().__init__(proj_dim=16, hidden_dim=16, dropout=0.0, mix_layer_norm=False,
+                         mix_lr_scale=30)
         self.script, self.snapshots, self.bank_ = list(script), [], None
 
     def score(self, table, predicted):
@@ -130,7 +150,7 @@ def test_each_probe_halves_its_rate_on_plateau_stops_after_patience_and_keeps_it
     both = [x for pair in zip(first, second[:5], strict=True) for x in pair]
     family = ScriptedDev([*both, *second[5:]])
     family.prepare(SimpleNamespace(task=SimpleNamespace(labeling=SingleLabel(), n_spans=1),
-                                   vocab=vocab))
+                                   vocab=vocab, activations={"train": acts}))
     table = SpanTable.build(examples, acts, vocab, 1, SingleLabel())
     probes = family.bank_ = bank(family, len(vocab), layer_sets=[(0, 1), (1,)])
     history0, history1 = trainer(lr=0.1, patience=3, lr_decay=0.5, max_epochs=7).fit(

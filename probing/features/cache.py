@@ -74,6 +74,15 @@ class Activations:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
+    def mean_norms(self, chunk: int = 16384) -> list[float]:
+        """Per layer, the mean L2 norm of a word's vector: the scale a mixing weight multiplies
+        (a weight on a layer of large norms moves the mix more than its size says)."""
+        totals = np.zeros(self.n_layers)
+        for start in range(0, len(self.vectors), chunk):
+            rows = np.asarray(self.vectors[start:start + chunk], dtype=np.float32)
+            totals += np.linalg.norm(rows, axis=-1).sum(axis=0)
+        return (totals / max(len(self.vectors), 1)).tolist()
+
     def sentence(self, i: int) -> np.ndarray:
         """Vectors of sentence i: (n_words, n_layers, dim)."""
         return self.vectors[self.offsets[i]:self.offsets[i + 1]]

@@ -77,7 +77,11 @@ def sentence_batches(order: np.ndarray, sizes: np.ndarray, batch_size: int) -> l
 
 class TrainedFamily(ProbeFamily):
     """A family trained with the one trainer: a bank of probes over the distinct layer sets of
-    the selections, fitted on train with early stopping on dev, then scored on dev and test."""
+    the selections, fitted on train with early stopping on dev, then scored on dev and test.
+    Where the family gives each target's negative log-likelihood (`target_nll`, in nats: the
+    edge probe does), every record also holds the probe's dev and test cross-entropy in bits
+    per target (`cross_entropy_bits`), from which information measures (V-information, Xu et
+    al. 2020) can be computed later."""
 
     metric: str  # the dev metric that early stopping maximises
 
@@ -117,11 +121,16 @@ class TrainedFamily(ProbeFamily):
         tables = {split: self.table(inputs, split) for split in ("train", "dev", "test")}
         bank = self.bank(inputs, layer_sets, seed)
         histories = trainer.fit(bank, self, tables["train"], tables["dev"], seed)
-        predicted = {split: trainer.predict(bank, self, tables[split]) for split in ("dev", "test")}
+        evaluated = {split: trainer.evaluate(bank, self, tables[split])
+                     for split in ("dev", "test")}
         outcomes = []
         for selection in selections:
             k = layer_sets.index(tuple(selection.layers(inputs.n_layers)))
-            outcomes.append(self.outcome(selection, tables, bank, k,
-                                         {split: parts[k] for split, parts in predicted.items()},
-                                         histories[k]))
+            outcome = self.outcome(selection, tables, bank, k,
+                                   {split: parts[k] for split, (parts, _) in evaluated.items()},
+                                   histories[k])
+            if all(bits is not None for _, bits in evaluated.values()):
+                outcome.fields["cross_entropy_bits"] = {
+                    split: bits[k] for split, (_, bits) in evaluated.items()}
+            outcomes.append(outcome)
         return outcomes

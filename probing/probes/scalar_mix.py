@@ -9,11 +9,19 @@ from torch import nn
 class ScalarMix(nn.Module):
     """K learned, softmax-normalised weighted sums of layers, each scaled by a learned gamma:
 
-        h_k = gamma_k * sum_{l in L_k} s_kl * h_l,   s_k = softmax(a_k) over L_k,
+        h_k = gamma_k * sum_{l in L_k} s_kl * h_l,   s_k = softmax(c * a_k) over L_k,
         s_kl = 0 for l not in L_k,
 
     with one scalar a_kl per probe and layer (initialised equal, so a mix starts as the mean of
-    its layers) and L_k the layers probe k may read (one layer alone: s_kl = 1 exactly). With
+    its layers) and L_k the layers probe k may read (one layer alone: s_kl = 1 exactly).
+
+    c (`lr_scale`) is the mixing weights' learning rate relative to the probe's. Adam moves
+    every parameter by about its learning rate a step, whatever the gradient's scale, so the
+    logits c * a move c times as far as a. At c = 1 and the probe's 2e-3, putting 0.9 of 7
+    layers' weight on one needs a logit gap of ln(54) = 4, 2,000 steps of one sign: a probe on
+    a small task fits its training set long before, its gradient vanishes, and the mix stays
+    near the mean of its layers and scores below its own best layer (issue 28; the measurement
+    is in docs/estimator.md). With
     `layer_norm`, each h_l is first normalised over its features to zero mean and unit variance,
     which keeps layers of very different scales from being compared by magnitude rather than
     content.
@@ -24,8 +32,8 @@ class ScalarMix(nn.Module):
     (`MixThenProject`).
     """
 
-    def __init__(self, n_layers: int, layer_sets: list[tuple[int, ...]], layer_norm: bool
-                 ) -> None:
+    def __init__(self, n_layers: int, layer_sets: list[tuple[int, ...]], layer_norm: bool,
+                 lr_scale: float = 1.0) -> None:
         super().__init__()
         allowed = torch.zeros(len(layer_sets), n_layers, dtype=torch.bool)
         for k, layers in enumerate(layer_sets):
@@ -34,10 +42,12 @@ class ScalarMix(nn.Module):
         self.scalars = nn.Parameter(torch.zeros(len(layer_sets), n_layers))
         self.gamma = nn.Parameter(torch.ones(len(layer_sets)))
         self.layer_norm = layer_norm
+        self.lr_scale = lr_scale
 
     def weights(self) -> torch.Tensor:
         """s: (K, n_layers), each row summing to 1, zero outside the probe's layers."""
-        return torch.softmax(self.scalars.masked_fill(~self.allowed, float("-inf")), dim=-1)
+        logits = (self.lr_scale * self.scalars).masked_fill(~self.allowed, float("-inf"))
+        return torch.softmax(logits, dim=-1)
 
     def forward(self, layers: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
                 ) -> torch.Tensor:
@@ -85,3 +95,13 @@ class MixThenProject(torch.autograd.Function):
 def center_of_gravity(weights: list[float]) -> float:
     """E_s[l] = sum_l l * s_l: the mixing weights' expected layer (Tenney et al. 2019)."""
     return float(sum(layer * weight for layer, weight in enumerate(weights)))
+
+
+def weighted_norms(weights: list[float], norms: list[float]) -> list[float]:
+    """s_l * |h_l| / sum_j s_j * |h_j|: each layer's share of the mix once the layers' scale is
+    counted (|h_l| the layer's mean vector norm). A weight says how much of a layer the mix
+    takes, this how much of the mix's magnitude comes from it; where the norms differ, the two
+    rank layers differently (Fayyaz et al. 2021)."""
+    scaled = [w * n for w, n in zip(weights, norms, strict=True)]
+    total = sum(scaled)
+    return [x / total for x in scaled] if total > 0 else [float("nan")] * len(scaled)

@@ -5,6 +5,7 @@ It knows nothing of what it trains: the family gives the batches of a split, the
 probes, the loss of a batch, the predictions and their scores (`probing.probes.family`)."""
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,21 +132,35 @@ class Trainer:
         optimizer.rates[k] = (None if course.bad_epochs >= self.patience
                               else optimizer.rates[k] * self.lr_decay)
 
-    @torch.inference_mode()
     def predict(self, bank: nn.Module, family: TrainedFamily, split: SplitTable,
                 probes: list[int] | None = None) -> list[list]:
         """The predictions on `split` of every probe (or of `probes`), per batch, reading
         each batch once."""
+        return self.evaluate(bank, family, split, probes)[0]
+
+    @torch.inference_mode()
+    def evaluate(self, bank: nn.Module, family: TrainedFamily, split: SplitTable,
+                 probes: list[int] | None = None) -> tuple[list[list], list[float] | None]:
+        """Each probe's predictions on `split` (per batch) and, where the family gives each
+        target's negative log-likelihood (`target_nll`), its cross-entropy on the split in
+        bits per target (else None): what information measures are computed from later."""
         bank.eval().to(self.device)
         probes = list(range(bank.n_probes)) if probes is None else probes
         forward = probes_of(bank, probes)
         predicted: list[list] = [[] for _ in probes]
+        nats, targets = torch.zeros(len(probes), dtype=torch.float64), 0
+        scores_nll = hasattr(family, "target_nll")
         for index in split.eval_batches(self.eval_batch_size):
             batch = split.batch(index, self.device)
-            for parts, decided in zip(predicted, family.decide(forward(batch), batch),
-                                      strict=True):
+            outputs = forward(batch)
+            for parts, decided in zip(predicted, family.decide(outputs, batch), strict=True):
                 parts.append(decided)
-        return predicted
+            if scores_nll:
+                nll = family.target_nll(outputs, batch)
+                nats += nll.sum(-1).double().cpu()
+                targets += nll.shape[-1]
+        bits = (nats / targets / math.log(2)).tolist() if scores_nll and targets else None
+        return predicted, bits
 
 
 def probes_of(bank: nn.Module, probes: list[int]) -> Callable[[Any], torch.Tensor]:

@@ -6,6 +6,7 @@ seeds (bootstrap.py), or seeds alone where nothing depends on the test sentences
 import numpy as np
 import pandas as pd
 
+from probing.report.bootstrap import seed_interval
 from probing.report.collect import settings_text
 from probing.report.expected import Gains, expected_layers_of, normalised_depth
 from probing.report.rows import (
@@ -17,16 +18,23 @@ from probing.report.study import KEYS, NONE, Study
 
 def layer_table(study: Study, family: str) -> pd.DataFrame:
     """Per task, encoder and step, one row per layer: mixing weight (t-interval over seeds),
-    single-layer score, cumulative score and its gain delta_l over layers 0..l-1 (bootstrap
+    the layer's mean vector norm and the weight times the norm as a share of the mix (t over
+    seeds; NaN where the records predate them or the mix normalises its layers), single-layer
+    score, cumulative score and its gain delta_l over layers 0..l-1 (bootstrap
     intervals, paired); delta_0 is not a gain and has no row value."""
     rows = []
     for key, runs in study.groups(family).items():
         weights, weights_lo, weights_hi, _ = study.weights(runs)
+        norms = study.weights(runs, "layer_norms")[0]
+        weighted = study.weights(runs, "weighted_norms")[:3]
         single, cumulative = study.by_layer(runs, "single"), study.by_layer(runs, "cumulative")
         for layer in range(study.n_layers(runs)):
             row = dict(zip(KEYS, key, strict=True), layer=layer, metric=runs[0].metric)
             row["weight"], row["weight_lo"], row["weight_hi"] = (
                 float(weights[layer]), float(weights_lo[layer]), float(weights_hi[layer]))
+            row["norm"] = float(norms[layer])
+            row["weighted_norm"], row["weighted_norm_lo"], row["weighted_norm_hi"] = (
+                float(bound[layer]) for bound in weighted)
             with_scores(row, "single", single[layer])
             with_scores(row, "cumulative", cumulative[layer])
             if layer == 0:
@@ -38,6 +46,47 @@ def layer_table(study: Study, family: str) -> pd.DataFrame:
                 with_interval(row, "delta", now.point - before.point, paired)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def mix_check(study: Study, family: str) -> pd.DataFrame:
+    """The estimator's invariant, checked: a mix over layers 0..l can put all its weight on
+    any one of them, so it should score at least the best of them alone. Per task, encoder,
+    step and l: the cumulative mix's test score, the best single layer in 0..l chosen on mean
+    dev score (test stays unseen), the shortfall mix - that layer (paired bootstrap), the
+    layer's seed noise (the half-width of its t-interval over seeds) and whether the mix loses
+    beyond it (`loses`; NA with one seed, where the noise is unknown)."""
+    rows = []
+    for key, runs in study.groups(family).items():
+        single, cumulative = study.by_layer(runs, "single"), study.by_layer(runs, "cumulative")
+        dev = _mean_dev(study, runs)
+        for layer in range(study.n_layers(runs)):
+            if np.isnan(dev[:layer + 1]).all() or np.isnan(cumulative[layer].point):
+                continue
+            best = int(np.nanargmax(dev[:layer + 1]))
+            row = dict(zip(KEYS, key, strict=True), layer=layer, metric=runs[0].metric,
+                       best_layer=best)
+            with_scores(row, "mix", cumulative[layer])
+            with_scores(row, "single", single[best])
+            mix, alone = cumulative[layer], single[best]
+            paired = None if mix.samples is None or alone.samples is None else (
+                mix.samples - alone.samples)
+            with_interval(row, "shortfall", mix.point - alone.point, paired)
+            tests = [r.score for r in study.select(runs, "single", best)]
+            _, lo, hi = seed_interval(np.array(tests, dtype=float))
+            row["seeds"], row["seed_noise"] = len(tests), float((hi - lo) / 2)
+            row["loses"] = (pd.NA if np.isnan(row["seed_noise"])
+                            else bool(row["shortfall"] < -row["seed_noise"]))
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["loses"] = frame["loses"].astype("boolean")
+    return frame
+
+
+def _mean_dev(study: Study, runs: list) -> np.ndarray:
+    return np.array([np.mean([r.dev.get(r.metric, np.nan) for r in chosen])
+                     if (chosen := study.select(runs, "single", layer)) else np.nan
+                     for layer in range(study.n_layers(runs))])
 
 
 def _gains(study: Study, runs: list) -> Gains:
@@ -84,9 +133,7 @@ def expected_layers(study: Study, family: str) -> pd.DataFrame:
 def best_on_dev(study: Study, runs: list) -> int | None:
     """The single layer whose mean dev score is highest (test stays unseen); None where no
     layer ran alone."""
-    dev = [np.mean([r.dev.get(r.metric, np.nan) for r in study.select(runs, "single", layer)])
-           if study.select(runs, "single", layer) else np.nan
-           for layer in range(study.n_layers(runs))]
+    dev = _mean_dev(study, runs)
     return None if np.isnan(dev).all() else int(np.nanargmax(dev))
 
 

@@ -161,13 +161,17 @@ class Study:
         return [self.scores(self.select(runs, mode, layer), metric)
                 for layer in range(self.n_layers(runs))]
 
-    def weights(self, runs: list[RunRecord]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Mixing weights of the mix runs: mean, t-interval bounds over seeds, seeds."""
-        mix = [r for r in self.select(runs, "all") if r.weights is not None]
+    def weights(self, runs: list[RunRecord], field: str = "mixing_weights"
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """A per-layer field of the mix runs (the mixing weights; `layer_norms`,
+        `weighted_norms`): mean, t-interval bounds over seeds, seeds; NaN where no mix run
+        has it."""
+        mix = [r.family_fields[field] for r in self.select(runs, "all")
+               if r.family_fields.get(field) is not None]
         if not mix:
             nan = np.full(self.n_layers(runs), np.nan)
             return nan, nan, nan, 0
-        return (*seed_interval(np.array([r.weights for r in mix])), len(mix))
+        return (*seed_interval(np.array(mix)), len(mix))
 
     def center_of_gravity(self, runs: list[RunRecord]) -> tuple[float, float, float, int]:
         """E_s of the mix runs: mean, t-interval bounds over seeds, seeds."""

@@ -46,13 +46,15 @@ class DependencyTree:
 class Example:
     """A sentence and its targets; `source` is "file:line" of the sentence, for error messages,
     `id` the corpus's own name for it where it has one (SemEval sentence numbers); `tree` its
-    dependency tree where the corpus gives one (CoNLL-U), else None."""
+    dependency tree where the corpus gives one (CoNLL-U), else None; `document` the document it
+    belongs to where the corpus marks documents (UNER's `# newdoc id`), else ""."""
 
     words: list[str]
     targets: list[Target]
     source: str = ""
     id: str = ""
     tree: DependencyTree | None = None
+    document: str = ""
 
 
 @dataclass(kw_only=True, eq=False)
@@ -85,6 +87,7 @@ class Task(ABC):
     def __post_init__(self) -> None:
         self.train, self.dev, self.test = Path(self.train), Path(self.dev), Path(self.test)
         self.control_summary: dict = {}
+        self.split_summary: dict = {}
 
     @property
     def files(self) -> dict[str, Path]:
@@ -107,6 +110,7 @@ class Task(ABC):
         splits = {split: self.read(split) for split in SPLITS}
         for split, examples in splits.items():
             self._require_targets(split, examples)
+        self.split_summary = self.summarize_splits(splits)
         if not self.control:
             return splits
         self.control_summary = control_record(splits)
@@ -147,8 +151,14 @@ class Task(ABC):
     def describe(self) -> dict:
         """What the run record says of the task beyond its name and files: a subclass adds how
         it reads its corpus (its split rule, its options); a control task adds its key rule and
-        the share of dev and test targets whose key occurs in training."""
-        return dict(self.control_summary)
+        the share of dev and test targets whose key occurs in training; `summarize_splits`
+        what a task says of its splits once read."""
+        return {**self.control_summary, **self.split_summary}
+
+    def summarize_splits(self, splits: dict[str, list[Example]]) -> dict:
+        """What the record says of the splits read (the entity task: how many of dev's and
+        test's entities were seen in training); nothing by default."""
+        return {}
 
     def write_predictions(  # noqa: B027 (a hook: most corpora have no answer format)
             self, folder: Path, examples: list[Example], predicted: list[Label]) -> None:

@@ -12,11 +12,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class HeldOut:
-    """Train and dev read one file: every `every`-th item (index % every == every - 1) is the
-    dev split that early stopping watches, the others are train. A fixed rule, not a seeded
-    draw, so that the split is the same in every run and can be stated in one line."""
+    """Train and dev read one file: every `every`-th unit (index % every == every - 1) is the
+    dev split that early stopping watches, the others are train. A unit is an item, or, where
+    items are grouped (the sentences of a document), a group, so that no document is split
+    between train and dev and dev measures what the probe does on text it has not seen. A
+    fixed rule, not a seeded draw, so that the split is the same in every run and can be stated
+    in one line."""
 
     every: int
+    unit: str = "item"  # what `every` counts, in words: "item", "sentence", "document"
 
     def __post_init__(self) -> None:
         if not isinstance(self.every, int) or self.every < 2:
@@ -30,17 +34,29 @@ class HeldOut:
                 f"task.dev must name the same file as task.train; got {files['dev']} and "
                 f"{files['train']}")
 
-    def select(self, split: str, items: list[T]) -> list[T]:
+    def select(self, split: str, items: list[T], groups: list[str] | None = None) -> list[T]:
+        """The items of `split`; `groups` (one name an item, consecutive items of a group
+        together) makes the group the unit held out."""
         if split == "test":
             return items
+        units = _unit_numbers(groups) if groups is not None else range(len(items))
         dev = split == "dev"
-        return [item for i, item in enumerate(items) if (i % self.every == self.every - 1) == dev]
+        return [item for unit, item in zip(units, items, strict=True)
+                if (unit % self.every == self.every - 1) == dev]
 
     def describe(self, files: dict[str, Path]) -> dict:
-        return {"split": f"train: {files['train'].name} without every {self.every}th item "
-                         f"(index % {self.every} == {self.every - 1}, 0-based), which is the dev "
-                         f"split for early stopping; test: {files['test'].name}",
-                "heldout_every": self.every}
+        return {"split": f"train: {files['train'].name} without every {self.every}th "
+                         f"{self.unit} (index % {self.every} == {self.every - 1}, 0-based), "
+                         f"which is the dev split for early stopping; test: {files['test'].name}",
+                "heldout_every": self.every, "heldout_unit": self.unit}
+
+
+def _unit_numbers(groups: list[str]) -> list[int]:
+    """Each item's group as a number: 0 for the first group, 1 for the next one, ..."""
+    numbers: list[int] = []
+    for i, group in enumerate(groups):
+        numbers.append(0 if i == 0 else numbers[-1] + (group != groups[i - 1]))
+    return numbers
 
 
 @dataclass(kw_only=True, eq=False)

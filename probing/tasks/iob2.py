@@ -19,18 +19,25 @@ WHAT = "an IOB2 file (.iob2: index, word and tag a line)"
 WORD, TAG = 1, 2
 TAG_PATTERN = re.compile(r"O|[BI]-\S+")
 SENT_ID = re.compile(r"#\s*sent_id\s*=\s*(\S+)")
+NEWDOC_ID = re.compile(r"#\s*newdoc id\s*=\s*(\S+)")
 
 
 def read_iob2(path: Path) -> list[Example]:
     """The sentences of an IOB2 file, each gold entity a target over its words labelled with
-    its type (see `EntityTask` for the strict reading of the tags)."""
-    examples = [example for block in read_blocks(path, WHAT)
-                if (example := _example(path, block)) is not None]
+    its type (see `EntityTask` for the strict reading of the tags). A sentence belongs to the
+    document of the last `# newdoc id` line before it; a file without such lines has each
+    sentence as a document of its own."""
+    examples, document = [], None
+    for block in read_blocks(path, WHAT):
+        document = next((m.group(1) for _, line in block if (m := NEWDOC_ID.match(line))),
+                        document)
+        if (example := _example(path, block, document)) is not None:
+            examples.append(example)
     require_items(examples, path, "sentences")
     return examples
 
 
-def _example(path: Path, block: Lines) -> Example | None:
+def _example(path: Path, block: Lines, document: str | None) -> Example | None:
     ids = [m.group(1) for _, line in block if (m := SENT_ID.match(line))]
     tokens = [(lineno, line) for lineno, line in block if not line.startswith("#")]
     if not tokens:  # comments only
@@ -57,7 +64,13 @@ def _example(path: Path, block: Lines) -> Example | None:
                 f"{path}:{tokens[i][0]}: {tag} continues no {tag[2:]} entity (the word before "
                 f"is tagged {tags[i - 1] if i else 'nothing'}); in IOB2 an entity starts with "
                 f"B-{tag[2:]}. Fix the tag in the corpus file.")
-    return Example(words, targets, f"{path}:{block[0][0]}", ids[0] if ids else "")
+    source = f"{path}:{block[0][0]}"
+    return Example(words, targets, source, ids[0] if ids else "", document=document or source)
+
+
+def _words(example: Example, target: Target) -> tuple[str, ...]:
+    start, end = target.span1
+    return tuple(example.words[start:end])
 
 
 class TrainSource(StrEnum):
@@ -65,7 +78,7 @@ class TrainSource(StrEnum):
 
     auto = "auto"  # the training file where it is present, else dev_heldout (with a warning)
     file = "file"  # the training file (task.train); refused where it is absent
-    dev_heldout = "dev_heldout"  # the dev file without every heldout_every-th sentence
+    dev_heldout = "dev_heldout"  # the dev file without every heldout_every-th document
 
 
 @dataclass(kw_only=True, eq=False)
@@ -79,8 +92,11 @@ class EntityTask(Task):
 
     `train_source` says what the probe trains on (`TrainSource`): the training file, with the
     dev file for early stopping; or, for a copy of the corpus without its training file, the
-    dev file without every `heldout_every`-th sentence, those held out as the dev split. Test
-    is the test file either way; the run record states which was used (`describe`).
+    dev file without every `heldout_every`-th document, those held out as the dev split: whole
+    documents, since sentences of one document share their entities (every 10th sentence of
+    UNER's dev file made half of the held-out entity strings ones seen in training). Test is
+    the test file either way; the run record states which was used and, per split, the share of
+    entities whose words occur as an entity in training (`describe`).
     """
 
     train_source: TrainSource
@@ -89,7 +105,7 @@ class EntityTask(Task):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.train_source = setting_choice("task.train_source", self.train_source, TrainSource)
-        self.heldout = HeldOut(self.heldout_every)
+        self.heldout = HeldOut(self.heldout_every, unit="document")
         self.trains_on = self._resolve_train_source()
 
     @property
@@ -105,11 +121,22 @@ class EntityTask(Task):
     def read(self, split: str) -> list[Example]:
         examples = super().read(split)
         if self.trains_on is TrainSource.dev_heldout:
-            return self.heldout.select(split, examples)
+            return self.heldout.select(split, examples, [e.document for e in examples])
         return examples
 
     def read_file(self, path: Path) -> list[Example]:
         return read_iob2(path)
+
+    def summarize_splits(self, splits: dict[str, list[Example]]) -> dict:
+        """Per split, the share of its entities (mentions) whose words occur as an entity in
+        training: how much of dev's and test's score can be memorised names."""
+        seen = {_words(example, target) for example in splits["train"]
+                for target in example.targets}
+        shares = {}
+        for split in ("dev", "test"):
+            mentions = [_words(e, t) in seen for e in splits[split] for t in e.targets]
+            shares[split] = round(sum(mentions) / len(mentions), 4)
+        return {"entities_seen_in_training": shares}
 
     def describe(self) -> dict:
         if self.trains_on is TrainSource.file:
@@ -128,7 +155,7 @@ class EntityTask(Task):
         if self.train_source is TrainSource.auto and absent:
             log.warning(
                 "task %s: the training file %s is absent, so the probe trains on the dev file "
-                "without every %dth sentence, which are the dev split for early stopping. To "
+                "without every %dth document, which are the dev split for early stopping. To "
                 "train on the training file, fetch it with `python -m probing.data fetch %s` "
                 "(or point task.train at it); task.train_source=file insists on the file, "
                 "task.train_source=dev_heldout always holds dev out.", self.name, self.train,

@@ -9,7 +9,7 @@ import torch
 from probing.probes.edge.model import EdgeProbes
 from probing.probes.edge.spans import SpanBatch, SpanTable
 from probing.probes.family import TrainedFamily
-from probing.probes.scalar_mix import center_of_gravity
+from probing.probes.scalar_mix import center_of_gravity, weighted_norms
 from probing.runs.inputs import Inputs, Outcome
 from probing.runs.selection import LayerSelection
 from probing.tasks.labels import Labeling
@@ -24,16 +24,18 @@ class EdgeProbe(TrainedFamily):
     report = "probing.probes.edge.report.EdgeReport"
 
     def __init__(self, proj_dim: int, hidden_dim: int, dropout: float,
-                 mix_layer_norm: bool) -> None:
+                 mix_layer_norm: bool, mix_lr_scale: float) -> None:
         check_integer("probe.proj_dim", proj_dim)
         check_integer("probe.hidden_dim", hidden_dim)
         check_range("probe.dropout", dropout, 0, 1)
+        check_range("probe.mix_lr_scale", mix_lr_scale, 0, float("inf"), low_open=True)
         if dropout == 1:
             raise ProbingError("probe.dropout=1 drops every unit; give a value in [0, 1)")
         self.proj_dim = proj_dim
         self.hidden_dim = hidden_dim
         self.dropout = dropout
         self.mix_layer_norm = mix_layer_norm
+        self.mix_lr_scale = mix_lr_scale
 
     def prepare(self, inputs: Inputs) -> None:
         self.labeling: Labeling = inputs.task.labeling
@@ -41,6 +43,9 @@ class EdgeProbe(TrainedFamily):
         self.labels = inputs.vocab.labels
         self.vocab = inputs.vocab
         self.n_spans = inputs.task.n_spans
+        # what a mixing weight multiplies (after the mix's layer norm: sqrt(dim) for every layer)
+        self.layer_norms = (None if self.mix_layer_norm
+                            else inputs.activations["train"].mean_norms())
 
     def table(self, inputs: Inputs, split: str) -> SpanTable:
         return SpanTable.build(inputs.examples[split], inputs.activations[split], inputs.vocab,
@@ -49,7 +54,7 @@ class EdgeProbe(TrainedFamily):
     def bank(self, inputs: Inputs, layer_sets: list[tuple[int, ...]], seed: int) -> EdgeProbes:
         return EdgeProbes(layer_sets, inputs.n_layers, inputs.dim,
                           len(inputs.vocab), self.n_spans, self.proj_dim, self.hidden_dim,
-                          self.dropout, self.mix_layer_norm, seed)
+                          self.dropout, self.mix_layer_norm, self.mix_lr_scale, seed)
 
     def loss(self, outputs: torch.Tensor, batch: SpanBatch) -> torch.Tensor:
         return self.labeling.loss(outputs, batch.labels)
@@ -69,11 +74,14 @@ class EdgeProbe(TrainedFamily):
                 ) -> Outcome:
         test = np.concatenate(predicted["test"])
         weights = bank.mix.weights()[k].tolist()
+        norms = {} if self.layer_norms is None else {
+            "layer_norms": self.layer_norms,
+            "weighted_norms": weighted_norms(weights, self.layer_norms)}
         return Outcome(
             selection, self.metric,
             metrics={split: self.score(tables[split], parts) for split, parts in predicted.items()},
             fields={"mixing_weights": weights, "gamma": bank.mix.gamma[k].item(),
-                    "center_of_gravity": center_of_gravity(weights),
+                    "center_of_gravity": center_of_gravity(weights), **norms,
                     "parameters": sum(p[k].numel() for p in bank.parameters())},
             history=history,
             baseline=self.labeling.majority_baseline(tables["train"].labels,

@@ -47,11 +47,11 @@ class EdgeProbes(nn.Module):
 
     def __init__(self, layer_sets: list[tuple[int, ...]], n_layers: int, dim: int,
                  n_labels: int, n_spans: int, proj_dim: int, hidden_dim: int, dropout: float,
-                 mix_layer_norm: bool, seed: int) -> None:
+                 mix_layer_norm: bool, mix_lr_scale: float, seed: int) -> None:
         super().__init__()
         self.n_probes = k = len(layer_sets)
         generator = torch.Generator().manual_seed(seed)
-        self.mix = ScalarMix(n_layers, layer_sets, mix_layer_norm)
+        self.mix = ScalarMix(n_layers, layer_sets, mix_layer_norm, mix_lr_scale)
         self.projections = nn.ModuleList(bank.Linear(k, dim, proj_dim, generator)
                                          for _ in range(n_spans))
         self.poolings = nn.ModuleList(SelfAttentivePooling(k, proj_dim, generator)

@@ -3,13 +3,15 @@ expected layers, tested orders of tasks) with its figures, and its columns of th
 profile (the mixing weight and the score of each layer alone). Its scores are resampled by the
 task's labelling (the default of `FamilyReport`)."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from probing.report import figures
 from probing.report.family import FamilyReport, Panel, Table
-from probing.report.layer_tables import expected_layers, layer_table, overview
+from probing.report.layer_tables import expected_layers, layer_table, mix_check, overview
 from probing.report.notes import Notes
 from probing.report.orders import order_table
 from probing.report.rows import with_scores
@@ -29,7 +31,40 @@ def overview_notes(notes: Notes) -> list[str]:
 
 def layers_notes(notes: Notes) -> list[str]:
     return [notes.bootstrap(), notes.seed_only("Mixing weights"),
-            "delta_l = P(0..l) - P(0..l-1), paired; none for layer 0."]
+            "delta_l = P(0..l) - P(0..l-1), paired; none for layer 0.",
+            "weight: s_l, the share of layer l's vectors in the mix. norm: the mean L2 norm of "
+            "layer l's word vectors (training split). weighted_norm: s_l norm_l / sum_j s_j "
+            "norm_j (t over seeds), layer l's share of the mix's magnitude: a weight alone "
+            "ignores the layers' scale, which differs by layer (Fayyaz et al. 2021), so read "
+            "the two together."]
+
+
+def mix_check_notes(notes: Notes) -> list[str]:
+    return [notes.bootstrap(),
+            "mix: the mix over layers 0..l (cumulative); single: the best layer in 0..l alone "
+            "(best_layer, chosen on mean dev score); shortfall: mix - single, paired. "
+            "seed_noise: the half-width of single's t-interval over its seeds; loses: the "
+            "shortfall is below -seed_noise (NA from one seed). A mix can put all its weight "
+            "on one layer, so where it loses, E_delta measures the optimiser as well as the "
+            "layers.", _losers(mix_check(notes.study, FAMILY))]
+
+
+def _losers(table: pd.DataFrame) -> str:
+    if table.empty:
+        return "No cumulative mix to check."
+    lost = table[table["loses"].fillna(False)]
+    if lost.empty:
+        return ("Every mix over 0..l scores at least its best layer alone minus that layer's "
+                "seed noise" + ("." if table["loses"].notna().all()
+                               else "; where one seed ran, the noise is unknown."))
+    named = sorted({f"{r.task} ({r.encoder}) at l = {', '.join(str(x) for x in sorted(g))}"
+                    for r, g in _grouped(lost)})
+    return "The mix loses to its best layer beyond seed noise: " + "; ".join(named) + "."
+
+
+def _grouped(lost: pd.DataFrame) -> Iterator[tuple[Any, list[int]]]:
+    for _, group in lost.groupby(["task", "encoder", "step"]):
+        yield group.iloc[0], group["layer"].tolist()
 
 
 def expected_notes(notes: Notes) -> list[str]:
@@ -53,6 +88,7 @@ class EdgeReport(FamilyReport):
         Table("overview", lambda study: overview(study, FAMILY), overview_notes, echo=True),
         Table("layers", lambda study: layer_table(study, FAMILY), layers_notes),
         Table("expected_layers", lambda study: expected_layers(study, FAMILY), expected_notes),
+        Table("mix_check", lambda study: mix_check(study, FAMILY), mix_check_notes),
         Table("orders", lambda study: order_table(study, FAMILY), orders_notes, echo=True),
     )
     figures = (figures.figure_layers, figures.figure_summary, figures.figure_heatmap,

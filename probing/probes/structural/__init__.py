@@ -15,7 +15,7 @@ from probing.probes.structural.trees import TreeBatch, TreeTable
 from probing.runs.inputs import Inputs, Outcome
 from probing.runs.selection import EveryLayer, LayerSelection
 from probing.tasks import Task
-from probing.utils.errors import ProbingError, check_integer
+from probing.utils.errors import ProbingError, check_integer, check_range
 
 
 class StructuralProbe(TrainedFamily):
@@ -27,9 +27,11 @@ class StructuralProbe(TrainedFamily):
     report_metric: ClassVar[str]  # what the report shows
     metric = "negative_l1_loss"
 
-    def __init__(self, rank: int) -> None:
+    def __init__(self, rank: int, mix_lr_scale: float) -> None:
         check_integer("probe.rank", rank)
+        check_range("probe.mix_lr_scale", mix_lr_scale, 0, float("inf"), low_open=True)
         self.rank = rank
+        self.mix_lr_scale = mix_lr_scale
 
     def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:
         if not task.has_trees:
@@ -45,7 +47,7 @@ class StructuralProbe(TrainedFamily):
     def bank(self, inputs: Inputs, layer_sets: list[tuple[int, ...]], seed: int
              ) -> StructuralProbes:
         return StructuralProbes(layer_sets, inputs.n_layers, inputs.dim,
-                                self.rank, self.depth, seed)
+                                self.rank, self.depth, self.mix_lr_scale, seed)
 
     def loss(self, outputs: torch.Tensor, batch: TreeBatch) -> torch.Tensor:
         return l1_loss(outputs, batch)

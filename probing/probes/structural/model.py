@@ -14,11 +14,11 @@ class StructuralProbes(nn.Module):
     its layers through a scalar mix (one layer alone: the layer itself, times gamma)."""
 
     def __init__(self, layer_sets: list[tuple[int, ...]], n_layers: int, dim: int, rank: int,
-                 depth: bool, seed: int) -> None:
+                 depth: bool, mix_lr_scale: float, seed: int) -> None:
         super().__init__()
         self.n_probes = len(layer_sets)
         generator = torch.Generator().manual_seed(seed)
-        self.mix = ScalarMix(n_layers, layer_sets, layer_norm=False)
+        self.mix = ScalarMix(n_layers, layer_sets, layer_norm=False, lr_scale=mix_lr_scale)
         one = torch.empty(dim, rank).uniform_(-0.05, 0.05, generator=generator)
         self.proj = nn.Parameter(one.expand(self.n_probes, dim, rank).clone())
         self.depth = depth
