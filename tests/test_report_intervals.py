@@ -10,14 +10,14 @@ import pytest
 from report_fakes import EWT_TEST, edge_layers, labelled, write_record
 from scipy import stats
 
+from probing.probes.edge.report import mix_check_notes
 from probing.report import bootstrap
 from probing.report.build import report
 from probing.report.collect import load_records
 from probing.report.expected import cumulative_expected_layer, normalised_depth
-from probing.probes.edge.report import mix_check_notes
 from probing.report.layer_tables import expected_layers, layer_table, mix_check, overview
 from probing.report.notes import Notes
-from probing.report.orders import order_table
+from probing.report.orders import holm_floor, order_table, resamples_needed
 from probing.report.study import Study
 from probing.tasks.labels import SingleLabel
 
@@ -184,9 +184,23 @@ def test_orders_are_tested_with_holm(tmp_path):
     m = len(tenney)
     expected = np.maximum.accumulate(np.minimum(1, (m - np.arange(m)) * tenney["p_value"]))
     assert tenney["p_holm"].tolist() == pytest.approx(expected.tolist())
-    assert (tenney["p_value"] >= 2 / 1001 - 1e-12).all()
+    assert study.resamples == resamples_needed(3) == 1199  # 3 pairs: more than the 1000 asked
+    assert (tenney["p_value"] >= 2 / (study.resamples + 1) - 1e-12).all()
+    assert tenney["p_value"].min() < 2 / 1001  # below the floor of the 1000 asked
     report([tmp_path / "runs"], tmp_path / "out", 300, 0)
     assert "\\caption" in (tmp_path / "out" / "orders.tex").read_text()
+
+
+def test_enough_resamples_are_drawn_that_holms_floor_decides_no_order(tmp_path):
+    assert resamples_needed(0) == 0
+    assert resamples_needed(28) == 11199  # Tenney's 8 tasks
+    assert holm_floor(28, 11199) <= 0.005 < holm_floor(28, 1000)
+    for task in ("upos", "deps", "consts"):
+        edge_layers(tmp_path / task, task, EARLY, EARLY, [0.25] * 4, seeds=1)
+    study = Study(load_records([tmp_path]), 100, 0)
+    assert (study.requested, study.resamples) == (100, resamples_needed(3))
+    assert len(study.draws.counts(EWT_TEST, 150)) == study.resamples
+    assert Study(load_records([tmp_path]), 5000, 0).resamples == 5000
 
 
 def test_p_value_and_holm_by_hand():

@@ -88,6 +88,11 @@ class FamilyReport:
                                   None else predicted, arrays["sentence"], counts,
                                   record.labels)
 
+    def resamples_needed(self, records: list[RunRecord]) -> int:
+        """The fewest bootstrap resamples its tests need on these records (its own): the
+        report draws at least this many (0: no test of its own needs more than asked)."""
+        return 0
+
     def profile(self, study: "Study", runs: list[RunRecord], n_layers: int
                 ) -> list[dict[str, Any]]:
         """Its columns of the layer profile, one dict a layer, for one task and encoder (`runs`:

@@ -43,9 +43,14 @@ class Study:
     families (probing/report/family.py), in rank order."""
 
     def __init__(self, records: list[RunRecord], resamples: int, seed: int) -> None:
-        self.records, self.resamples, self.seed = records, resamples, seed
+        """`resamples` is the fewest drawn: a family whose tests need more (the edge report's
+        orders, so that the p-value floor decides none) raises it (`requested` keeps it)."""
+        self.records, self.requested, self.seed = records, resamples, seed
         self.reports: dict[str, FamilyReport] = reports_of(records)
-        self.draws = SentenceDraws(resamples, seed)
+        self.resamples = max(resamples, *(
+            report.resamples_needed([r for r in records if r.family == family])
+            for family, report in self.reports.items()))
+        self.draws = SentenceDraws(self.resamples, seed)
         self._predictions: dict[Path, Predictions | None] = {}
         self._samples: dict[tuple[Path, str], np.ndarray | None] = {}
         # runs whose predictions hold too little for a metric asked of them, and those metrics

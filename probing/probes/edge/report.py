@@ -13,7 +13,7 @@ from probing.report import figures
 from probing.report.family import FamilyReport, Panel, Table
 from probing.report.layer_tables import expected_layers, layer_table, mix_check, overview
 from probing.report.notes import Notes
-from probing.report.orders import order_table
+from probing.report.orders import holm_floor, order_table, pairs_tested, resamples_needed
 from probing.report.rows import with_scores
 from probing.report.study import Study
 from probing.runs.record import RunRecord
@@ -72,13 +72,19 @@ def expected_notes(notes: Notes) -> list[str]:
 
 
 def orders_notes(notes: Notes) -> list[str]:
+    pairs = pairs_tested(notes.study.records, FAMILY)
     return [notes.bootstrap(),
             "p_a_below_b: the share of resamples where E(A) < E(B), over those where both are "
             "defined (resamples_used); p_value: two-sided bootstrap, at least 2/(resamples + "
-            f"1) = {2 / (notes.resamples + 1):.4f}; p_holm: Holm over the encoder's pairs of "
+            f"1) = {2 / (notes.resamples + 1):.2g}; p_holm: Holm over the encoder's pairs of "
             f"one measure; holds: p_holm < {1 - notes.level:.2f}. paired: the two tasks share "
             "test sentences (else independent draws). Pairs with an undefined E_delta are not "
-            "tested."]
+            "tested.",
+            f"The p-value floor: with {pairs} pairs an encoder and {notes.resamples} resamples "
+            f"(at least {resamples_needed(pairs)} are drawn for {pairs} pairs, whatever was "
+            f"asked), the smallest Holm-adjusted p-value is "
+            f"{holm_floor(pairs, notes.resamples):.2g}, a tenth of {1 - notes.level:.2f} or "
+            "less: an order that does not hold fails on its own p-value, not on the floor."]
 
 
 class EdgeReport(FamilyReport):
@@ -97,6 +103,9 @@ class EdgeReport(FamilyReport):
     panels = (Panel(("weight",), "mixing weight $s_l$", bars=True, elsewhere=True),
               Panel(("single",), "edge probe, layer alone:\ntest {metric}", elsewhere=True))
     profile_seed_only = ("Mixing weights",)
+
+    def resamples_needed(self, records: list[RunRecord]) -> int:
+        return resamples_needed(pairs_tested(records, FAMILY))
 
     def profile(self, study: Study, runs: list[RunRecord], n_layers: int
                 ) -> list[dict[str, Any]]:
