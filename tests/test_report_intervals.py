@@ -152,7 +152,9 @@ def test_undefined_e_delta_is_printed_and_counted(tmp_path):
     report([tmp_path / "runs"], out, 200, 0)
     table = pd.read_csv(out / "expected_layers.csv").set_index("task")
     assert table.loc["upos", "E_delta_defined"] and table.loc["upos", "gain_lo"] > 0
-    assert table.loc["upos", "E_delta_undefined_share"] == 0
+    # two seeds: the seed term is s/sqrt(2) times a t(1) (Cauchy) draw, whose rare huge values
+    # can cancel even a clear gain on a few resamples
+    assert table.loc["upos", "E_delta_undefined_share"] < 0.05
     assert not table.loc["deps", "E_delta_defined"]
     assert table.loc["deps", "gain_lo"] < 0 < table.loc["deps", "gain_hi"]
     # the CSV keeps what could be computed and says how many resamples had no value

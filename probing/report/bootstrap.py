@@ -10,9 +10,13 @@ intervals over seeds for what does not depend on the test sentences.
   a test file, upos and deps on EWT) sees the same resamples, and differences between runs
   (delta_l, selectivity, E_delta orders) are paired. Runs on other test files get other draws:
   independent.
-- Seeds: where a configuration ran with k seeds, resample i also draws k of its seeds with
-  replacement (independently for each configuration) and averages their scores on that
-  resample of sentences.
+- Seeds: where a configuration ran with k seeds, resample i adds to the seeds' mean score on
+  that resample of sentences a seed term s_i / sqrt(k) * T_i: s_i the seeds' standard
+  deviation on that resample, T_i a draw of Student's t with k - 1 degrees of freedom (drawn
+  independently for each configuration). Its spread is the t-interval's over seeds, which it
+  stays at however many resamples are drawn. Drawing k of k seeds with replacement, as this
+  report did before, shrinks it: its variance is (k - 1) / k of s^2 / k, and three seeds give
+  only 10 distinct means, so the seed part of an interval was too narrow.
 - Interval: the 2.5th and 97.5th percentiles of the resampled statistic (percentile method),
   over the resamples where it is defined; how many were not is counted, never dropped silently.
 - Seed-only statistics (mixing weights, E_s, MDL codelengths, CKA): with few seeds the min-max
@@ -53,15 +57,16 @@ class SentenceDraws:
         return self._counts[key]
 
     def over_seeds(self, samples: np.ndarray, configuration: str) -> np.ndarray:
-        """(k seeds, resamples) scores -> (resamples,): resample i averages k seeds drawn with
-        replacement (the draws keyed on the configuration); one seed passes through."""
+        """(k seeds, resamples) scores -> (resamples,): each resample's mean over the seeds
+        plus its seed term s / sqrt(k) * T, T ~ t(k - 1) (the draws keyed on the
+        configuration); one seed passes through (its seed noise is unknown)."""
         samples = np.atleast_2d(samples)
         k = samples.shape[0]
         if k == 1:
             return samples[0]
         rng = np.random.default_rng([self.seed, k, self.resamples, *_words(configuration)])
-        pick = rng.integers(0, k, size=(samples.shape[1], k))
-        return samples[pick, np.arange(samples.shape[1])[:, None]].mean(axis=1)
+        t = rng.standard_t(k - 1, size=samples.shape[1])
+        return samples.mean(axis=0) + samples.std(axis=0, ddof=1) / np.sqrt(k) * t
 
 
 @dataclass(frozen=True)

@@ -66,9 +66,9 @@ class Notes:
         return (f"Intervals: {LEVEL:.0%} percentile cluster bootstrap, {self.resamples} "
                 f"resamples (seed {self.seed}) of test sentences, paired across the runs on "
                 f"the same test sentences (every layer and seed of a task, and tasks that share "
-                f"a test file); each resample also draws each configuration's seeds with "
-                f"replacement (seeds per {family}-probe configuration, {seeds}; one seed: "
-                f"sentences only).")
+                f"a test file); on each resample a configuration of k seeds scores their mean "
+                f"plus s/√k·T, s their spread, T ~ t(k-1) (seeds per {family}-probe "
+                f"configuration, {seeds}; one seed: sentences only).")
 
     def seed_only(self, what: str) -> str:
         return (f"{what}: mean ± t(0.975, k-1)·s/√k over the k seeds (a Student-t interval, "
@@ -100,9 +100,10 @@ class Notes:
 
     def meta(self, table: str) -> dict:
         return {"level": LEVEL, "resamples": self.resamples, "bootstrap_seed": self.seed,
-                "resampled": "test sentences (cluster bootstrap, paired by test file) and "
-                             "seeds with replacement; seed-only statistics: Student-t over "
-                             "seeds", "seeds": self.study.seeds(self.study.main_family),
+                "requested_resamples": self.study.requested,
+                "resampled": "test sentences (cluster bootstrap, paired by test file), each "
+                             "resample with a Student-t seed term; seed-only statistics: "
+                             "Student-t over seeds", "seeds": self.study.seeds(self.study.main_family),
                 "runs_without_predictions": [str(r.folder) for r in self.missing]}
 
     def warnings(self) -> list[str]:
