@@ -25,7 +25,12 @@ and the report's own:
   summary          every configuration of every family: mean over seeds, spread, interval
   runs             one row per run (.csv only)
   failures         runs and sweep jobs that failed or never finished (where any)
-figures (.png and .pdf): each family's, and the layer profile (probing/report/figures.py).
+figures (.png and .pdf): each family's, and the layer profile (probing/report/figures.py);
+and what it takes to write it all again without the run folders (probing/report/archive.py):
+  records.jsonl.gz          every record read
+  sentence_statistics.npz   per run and resampled metric, the per-sentence statistics resampled
+A folder holding those is read as a report's: `python -m probing.report <that folder>`
+recomputes its tables and intervals from them.
 
 Intervals: a cluster bootstrap over test sentences and seeds (probing/report/bootstrap.py),
 Student-t intervals over seeds for what does not depend on the test sentences.
@@ -36,7 +41,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from probing.report.collect import NoRecords, load_records, unfinished_runs
+from probing.report.archive import is_archive, load_archive, write_archive
+from probing.report.collect import (
+    NoRecords,
+    check_one_encoder_per_name,
+    load_records,
+    unfinished_runs,
+)
 from probing.report.failures import sweep_jobs, sweeps_under
 from probing.report.family import Table
 from probing.report.figures import FIGURES, Tables
@@ -109,13 +120,21 @@ def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | 
     check_resamples(resamples)
     check_seed(seed)
     paths = [Path(p) for p in paths]
-    failed = failures(paths)
+    archives = [p for p in paths if is_archive(p)]
+    runs = [p for p in paths if p not in archives]
+    failed = failures(runs)
+    records, statistics = [], {}
+    for archive in archives:
+        stored, stats = load_archive(archive)
+        records += stored
+        statistics |= stats
     try:
-        records = load_records(paths)
+        records += load_records(runs) if runs else []
     except NoRecords:
-        if failed.empty:
+        if failed.empty and not records:
             raise  # nothing to write: no --out folder is made
-        records = None
+    if records:
+        check_one_encoder_per_name(records)
     try:
         out.mkdir(parents=True, exist_ok=True)
         if not failed.empty:
@@ -124,14 +143,15 @@ def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | 
                                                   "tables."])
     except OSError as e:
         raise _unwritable(out, e) from None
-    if records is None:
+    if not records:
         return None
-    study = Study(records, resamples, seed)
+    study = Study(records, resamples, seed, statistics)
     tables = build_tables(study)
     notes = Notes(study)
     try:
         tables["runs"].to_csv(out / "runs.csv", index=False)
         write_tables(study, tables, notes, out)
+        write_archive(study.records, study.used, out)
         drawn = [figure for report in study.reports.values() for figure in report.figures]
         figures = [path for figure in [*drawn, *FIGURES] for path in figure(tables, out)]
     except OSError as e:

@@ -79,10 +79,28 @@ class FamilyReport:
         """Whether these predictions hold what `metric` needs."""
         return "gold" in arrays and "predicted" in arrays
 
+    def statistics(self, record: RunRecord, arrays: Arrays, metric: str, n: int,
+                   predicted: np.ndarray | None = None) -> Arrays | None:
+        """Per test sentence (n of them), what resampling `metric` needs of the run's test
+        predictions (`predicted` in place of the run's: a baseline's answers): the sums of the
+        counts the metric is a function of. Small enough to commit (probing/report/archive.py);
+        None where the metric is no such function (then it is resampled from the predictions
+        alone)."""
+        sums = labeling_of(record).sentence_sums(
+            metric, arrays["gold"], arrays["predicted"] if predicted is None else predicted,
+            arrays["sentence"], n, record.labels)
+        return None if sums is None else {"sums": sums}
+
+    def resample_statistics(self, record: RunRecord, statistics: Arrays, counts: np.ndarray,
+                            metric: str) -> np.ndarray:
+        """The run's `metric` on every resample of its test sentences (`counts`, resamples x
+        sentences) from its `statistics`: (resamples,)."""
+        return labeling_of(record).of_sums(metric, counts @ statistics["sums"], record.labels)
+
     def resample(self, record: RunRecord, arrays: Arrays, counts: np.ndarray, metric: str,
                  predicted: np.ndarray | None = None) -> np.ndarray:
-        """The run's `metric` on every resample of its test sentences (`counts`, resamples x
-        sentences): (resamples,). `predicted` in place of the run's (a baseline's answers)."""
+        """The run's `metric` on every resample from its predictions, where it has no
+        statistics (a metric that is no function of summed counts)."""
         labeling = labeling_of(record)
         return labeling.resampled(metric, arrays["gold"], arrays["predicted"] if predicted is
                                   None else predicted, arrays["sentence"], counts,

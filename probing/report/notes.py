@@ -103,7 +103,8 @@ class Notes:
                 "requested_resamples": self.study.requested,
                 "resampled": "test sentences (cluster bootstrap, paired by test file), each "
                              "resample with a Student-t seed term; seed-only statistics: "
-                             "Student-t over seeds", "seeds": self.study.seeds(self.study.main_family),
+                             "Student-t over seeds",
+                "seeds": self.study.seeds(self.study.main_family),
                 "runs_without_predictions": [str(r.folder) for r in self.missing]}
 
     def warnings(self) -> list[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from probing.report.archive import BASELINE, Statistics
 from probing.report.bootstrap import SentenceDraws, seed_interval
 from probing.report.family import FamilyReport, reports_of
 from probing.report.pipeline import task_rank
@@ -42,9 +43,13 @@ class Study:
     """The runs of a report, grouped, with resampled scores, and the reports of their
     families (probing/report/family.py), in rank order."""
 
-    def __init__(self, records: list[RunRecord], resamples: int, seed: int) -> None:
+    def __init__(self, records: list[RunRecord], resamples: int, seed: int,
+                 statistics: Statistics | None = None) -> None:
         """`resamples` is the fewest drawn: a family whose tests need more (the edge report's
-        orders, so that the p-value floor decides none) raises it (`requested` keeps it)."""
+        orders, so that the p-value floor decides none) raises it (`requested` keeps it).
+        `statistics`: per-sentence statistics of runs whose predictions are not at hand (a
+        committed report's, probing/report/archive.py); `used` collects those every resampled
+        score came from, for the report to commit."""
         self.records, self.requested, self.seed = records, resamples, seed
         self.reports: dict[str, FamilyReport] = reports_of(records)
         self.resamples = max(resamples, *(
@@ -53,6 +58,8 @@ class Study:
         self.draws = SentenceDraws(self.resamples, seed)
         self._predictions: dict[Path, Predictions | None] = {}
         self._samples: dict[tuple[Path, str], np.ndarray | None] = {}
+        self.stored: Statistics = statistics or {}
+        self.used: Statistics = {}
         # runs whose predictions hold too little for a metric asked of them, and those metrics
         self.unusable: dict[Path, list[str]] = {}
 
@@ -74,8 +81,9 @@ class Study:
     def without_predictions(self) -> list[RunRecord]:
         """Runs of a family that saves predictions whose predictions.npz is missing (an MDL
         run's holds its final probe's, for the interval of its final score)."""
+        stored = {run for run, _ in self.stored}
         return [r for r in self.records if self.report_of(r).saves_predictions
-                and self.predictions(r) is None]
+                and self.predictions(r) is None and str(r.folder) not in stored]
 
     def test_sentences(self, record: RunRecord) -> tuple[str, int]:
         """The key of a run's sentence draws: its test file and its number of sentences."""
@@ -88,7 +96,7 @@ class Study:
 
     def run_samples(self, record: RunRecord, metric: str) -> np.ndarray | None:
         """One run's `metric` on every resample of its test sentences; None where it saved no
-        predictions or none that give this metric."""
+        predictions or none that give this metric, and no statistics of it are stored."""
         key = (record.folder, metric)
         if key not in self._samples:
             predictions = self.predictions(record)
@@ -96,19 +104,37 @@ class Study:
                 predictions.arrays, metric)
             if predictions is not None and not usable:
                 self.unusable.setdefault(record.folder, []).append(metric)
-            self._samples[key] = self._resampled(record, predictions, metric) if usable else None
+            self._samples[key] = (self._resampled(record, predictions, metric) if usable
+                                  else self._from_stored(record, metric))
         return self._samples[key]
 
     def _resampled(self, record: RunRecord, predictions: Predictions, metric: str,
                    predicted: np.ndarray | None = None) -> np.ndarray:
+        """From the run's predictions, through its per-sentence statistics where the metric
+        has them (kept in `used`), so that a committed report recomputes the same numbers."""
         counts = self.draws.counts(*self.test_sentences(record))
         sentence = predictions["sentence"]
         if len(sentence) and (sentence.min() < 0 or sentence.max() >= counts.shape[1]):
             raise ProbingError(f"{record.folder / PREDICTIONS_NAME}: sentence indices "
                                f"{sentence.min()}..{sentence.max()} outside the test split's "
                                f"{counts.shape[1]} sentences; rerun that run")
-        return self.report_of(record).resample(record, predictions.arrays, counts, metric,
-                                               predicted)
+        report = self.report_of(record)
+        statistics = report.statistics(record, predictions.arrays, metric, counts.shape[1],
+                                       predicted)
+        if statistics is None:
+            return report.resample(record, predictions.arrays, counts, metric, predicted)
+        name = metric if predicted is None else f"{BASELINE}{metric}"
+        self.used[(str(record.folder), name)] = statistics
+        return report.resample_statistics(record, statistics, counts, metric)
+
+    def _from_stored(self, record: RunRecord, metric: str, name: str | None = None
+                     ) -> np.ndarray | None:
+        statistics = self.stored.get((str(record.folder), name or metric))
+        if statistics is None:
+            return None
+        self.used[(str(record.folder), name or metric)] = statistics
+        counts = self.draws.counts(*self.test_sentences(record))
+        return self.report_of(record).resample_statistics(record, statistics, counts, metric)
 
     def scores(self, runs: list[RunRecord], metric: str | None = None) -> Scores:
         """The configuration's `metric` (default: each run's own) on test: the mean of its
@@ -140,6 +166,8 @@ class Study:
             if gold.ndim > 1:
                 majority[:, label] = 1
             samples = self._resampled(run, predictions, run.metric, majority)
+        elif predictions is None:
+            samples = self._from_stored(run, run.metric, f"{BASELINE}{run.metric}")
         return Scores(run.baseline, samples, 1, self.test_sentences(run))
 
     def groups(self, family: str, control: bool | None = False

@@ -43,16 +43,42 @@ class Labeling:
         """Metrics of predicted against gold; `labels` names the label indices."""
         raise NotImplementedError
 
+    def count_columns(self, metric: str, gold: np.ndarray, predicted: np.ndarray,
+                      labels: list[str]) -> np.ndarray | None:
+        """Per item, the counts whose sums over the items `metric` is a function of (items, k):
+        accuracy and a multi-label micro-F1 here; None for any other metric (macro-F1)."""
+        if metric == "accuracy":
+            return resampled.accuracy_columns(gold, predicted)
+        if metric == "micro_f1" and gold.ndim > 1:
+            return resampled.micro_f1_columns(gold, predicted)
+        return None
+
+    def of_sums(self, metric: str, sums: np.ndarray, labels: list[str]) -> np.ndarray:
+        """`metric` of summed counts (`count_columns`): (..., k) -> (...)."""
+        if metric == "accuracy":
+            return resampled.accuracy_of_sums(sums)
+        if metric == "micro_f1":
+            return resampled.micro_f1_of_sums(sums)
+        raise ValueError(f"{metric} is not a function of summed counts")
+
+    def sentence_sums(self, metric: str, gold: np.ndarray, predicted: np.ndarray,
+                      sentence: np.ndarray, n: int, labels: list[str]) -> np.ndarray | None:
+        """Per test sentence (n of them), the sums of the counts `metric` is a function of:
+        (n, k), what the report resamples and commits; None where it is no such function."""
+        columns = self.count_columns(metric, gold, predicted, labels)
+        if columns is None:
+            return None
+        return resampled.sentence_sums(columns, np.asarray(sentence, dtype=np.int64), n)
+
     def resampled(self, metric: str, gold: np.ndarray, predicted: np.ndarray,
                   sentence: np.ndarray, counts: np.ndarray, labels: list[str]) -> np.ndarray:
         """`metric` on every resample of the test sentences (`counts`, resamples x sentences):
-        (resamples,). Accuracy and a multi-label micro-F1 at once from per-sentence counts;
-        any other metric by scoring each resample (probing/tasks/resampled.py)."""
+        (resamples,). From per-sentence sums at once where the metric allows it; any other
+        metric by scoring each resample (probing/tasks/resampled.py)."""
         sentence = np.asarray(sentence, dtype=np.int64)
-        if metric == "accuracy":
-            return resampled.accuracy(gold, predicted, sentence, counts)
-        if metric == "micro_f1" and gold.ndim > 1:
-            return resampled.micro_f1(gold, predicted, sentence, counts)
+        sums = self.sentence_sums(metric, gold, predicted, sentence, counts.shape[1], labels)
+        if sums is not None:
+            return self.of_sums(metric, counts @ sums, labels)
         scores = []
         for row in counts.astype(np.int64):
             items = np.repeat(np.arange(len(gold)), row[sentence])

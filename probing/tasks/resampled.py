@@ -1,10 +1,13 @@
-"""A labelling's test score on every resample of the test sentences, from per-item counts.
+"""A labelling's test score on every resample of the test sentences, from per-sentence sums.
 
 `counts` (resamples, n sentences) says how often each test sentence is drawn (the report's
 cluster bootstrap); an item enters a resample as often as its sentence. A metric that is a
-ratio of per-item counts (accuracy, micro-F1, SemEval's official F1) is computed for every
-resample at once from per-sentence sums; a labelling whose metric is not is scored once per
-resample (`Labeling.resampled`, slow: seconds a run)."""
+function of per-item counts summed over the items (accuracy, micro-F1, SemEval's official F1)
+is computed in two steps: the per-sentence sums of those counts (n sentences, k), small enough
+to commit beside a study's tables, and the metric of each resample's sums, `counts @ sums`. The
+report goes through both steps for the runs it reads and for the sums it has committed, so the
+two give the same numbers. A labelling whose metric is not such a function is scored once per
+resample (`Labeling.resampled`, slow: seconds a run) and has no sums to commit."""
 
 import numpy as np
 
@@ -16,12 +19,6 @@ def sentence_sums(columns: np.ndarray, sentence: np.ndarray, n: int) -> np.ndarr
                      for column in columns.T], axis=1)
 
 
-def resampled_sums(columns: np.ndarray, sentence: np.ndarray, counts: np.ndarray
-                   ) -> np.ndarray:
-    """Each resample's sums of per-item columns: (resamples, k)."""
-    return counts @ sentence_sums(columns, sentence, counts.shape[1])
-
-
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator, NaN where the denominator is 0."""
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -29,18 +26,24 @@ def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
                         np.nan)
 
 
-def accuracy(gold: np.ndarray, predicted: np.ndarray, sentence: np.ndarray,
-             counts: np.ndarray) -> np.ndarray:
-    correct = np.stack([gold == predicted, np.ones(len(gold), dtype=bool)], axis=1)
-    right, total = resampled_sums(correct, sentence, counts).T
+def accuracy_columns(gold: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Per item: right, 1."""
+    return np.stack([gold == predicted, np.ones(len(gold), dtype=bool)], axis=1)
+
+
+def accuracy_of_sums(sums: np.ndarray) -> np.ndarray:
+    right, total = sums.T
     return ratio(right, total)
 
 
-def micro_f1(gold: np.ndarray, predicted: np.ndarray, sentence: np.ndarray,
-             counts: np.ndarray) -> np.ndarray:
-    """F1 over the individual label decisions of 0/1 rows (n, n_labels)."""
+def micro_f1_columns(gold: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Per item of 0/1 rows (n, n_labels): its true positives, false positives, false
+    negatives over the label decisions."""
     gold, predicted = gold.astype(bool), predicted.astype(bool)
-    per_item = np.stack([(gold & predicted).sum(1), (~gold & predicted).sum(1),
-                         (gold & ~predicted).sum(1)], axis=1)
-    tp, fp, fn = resampled_sums(per_item, sentence, counts).T
+    return np.stack([(gold & predicted).sum(1), (~gold & predicted).sum(1),
+                     (gold & ~predicted).sum(1)], axis=1)
+
+
+def micro_f1_of_sums(sums: np.ndarray) -> np.ndarray:
+    tp, fp, fn = sums.T
     return np.where(2 * tp + fp + fn > 0, ratio(2 * tp, 2 * tp + fp + fn), 0.0)

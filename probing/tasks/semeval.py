@@ -119,35 +119,42 @@ class SemEvalLabeling(SingleLabel):
         official = semeval_official_f1(names[gold].tolist(), names[predicted].tolist())
         return {**super().score(gold, predicted, labels), "semeval_official_f1": official}
 
-    def resampled(self, metric: str, gold: np.ndarray, predicted: np.ndarray,
-                  sentence: np.ndarray, counts: np.ndarray, labels: list[str]) -> np.ndarray:
+    def count_columns(self, metric: str, gold: np.ndarray, predicted: np.ndarray,
+                      labels: list[str]) -> np.ndarray | None:
         if metric != "semeval_official_f1":
-            return super().resampled(metric, gold, predicted, sentence, counts, labels)
-        return resampled_official_f1(gold, predicted, np.asarray(sentence, dtype=np.int64),
-                                     counts, labels)
+            return super().count_columns(metric, gold, predicted, labels)
+        return official_f1_columns(gold, predicted, labels)
+
+    def of_sums(self, metric: str, sums: np.ndarray, labels: list[str]) -> np.ndarray:
+        if metric != "semeval_official_f1":
+            return super().of_sums(metric, sums, labels)
+        return official_f1_of_sums(sums)
 
 
-def resampled_official_f1(gold: np.ndarray, predicted: np.ndarray, sentence: np.ndarray,
-                          counts: np.ndarray, labels: list[str]) -> np.ndarray:
-    """The official score (`semeval_official_f1`) on every resample, from per-item counts: per
-    relation R (Other left out), correct (exact label, direction included), predicted as R in
-    either direction, gold R; F1 averaged over the relations that occur in the resample's
-    gold."""
+def official_f1_columns(gold: np.ndarray, predicted: np.ndarray, labels: list[str]
+                        ) -> np.ndarray:
+    """The counts of the official score (`semeval_official_f1`), three per relation R (Other
+    left out): correct (exact label, direction included), predicted as R in either direction,
+    gold R: (items, 3 x relations)."""
     names = sorted({relation(label) for label in labels} - {OTHER})
     of = np.array([names.index(relation(label)) if relation(label) in names else -1
                    for label in labels])
     gold_r, predicted_r = of[gold], of[predicted]
-    columns = [np.stack([(gold == predicted) & (gold_r == r), predicted_r == r, gold_r == r],
-                        axis=1) for r in range(len(names))]
-    sums = resampled.resampled_sums(np.concatenate(columns, axis=1), sentence, counts)
-    correct, n_predicted, n_gold = (sums[:, k::3] for k in range(3))
+    return np.concatenate([np.stack([(gold == predicted) & (gold_r == r), predicted_r == r,
+                                     gold_r == r], axis=1) for r in range(len(names))], axis=1)
+
+
+def official_f1_of_sums(sums: np.ndarray) -> np.ndarray:
+    """The official score of summed counts (`official_f1_columns`): F1 per relation, averaged
+    over the relations that occur in gold."""
+    correct, n_predicted, n_gold = (sums[..., k::3] for k in range(3))
     precision = np.nan_to_num(resampled.ratio(correct, n_predicted))
     recall = np.nan_to_num(resampled.ratio(correct, n_gold))
     f1 = np.where(correct > 0, np.nan_to_num(resampled.ratio(2 * precision * recall,
                                                              precision + recall)), 0.0)
     present = n_gold > 0
-    return np.where(present.any(axis=1), resampled.ratio((f1 * present).sum(axis=1),
-                                                         present.sum(axis=1)), 0.0)
+    return np.where(present.any(axis=-1), resampled.ratio((f1 * present).sum(axis=-1),
+                                                          present.sum(axis=-1)), 0.0)
 
 
 @dataclass(kw_only=True, eq=False)

@@ -36,9 +36,14 @@ class StructuralReport(FamilyReport):
     def can_resample(self, arrays: Arrays, metric: str) -> bool:
         return metric in TREE_METRICS and "length" in arrays
 
-    def resample(self, record: RunRecord, arrays: Arrays, counts: np.ndarray, metric: str,
-                 predicted: np.ndarray | None = None) -> np.ndarray:
-        return tree_scores(arrays, counts, metric)
+    def statistics(self, record: RunRecord, arrays: Arrays, metric: str, n: int,
+                   predicted: np.ndarray | None = None) -> Arrays | None:
+        """Its predictions are per-sentence statistics already."""
+        return dict(arrays)
+
+    def resample_statistics(self, record: RunRecord, statistics: Arrays, counts: np.ndarray,
+                            metric: str) -> np.ndarray:
+        return tree_scores(statistics, counts, metric)
 
     def profile(self, study: Study, runs: list[RunRecord], n_layers: int
                 ) -> list[dict[str, Any]]:

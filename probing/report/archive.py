@@ -1,0 +1,71 @@
+"""A report that can be recomputed from itself: beside its tables, every report writes the
+records it read (`records.jsonl.gz`) and, per run and resampled metric, the per-sentence
+statistics its intervals resampled (`sentence_statistics.npz`: the summed counts a metric is a
+function of, or a structural probe's per-sentence values). Both are small, so a study's report
+is committed with them, and
+
+    python -m probing.report results/layer_roles/minilm-l6 --out /tmp/again
+
+recomputes every interval and order of it from the repository alone, equal to the committed
+tables (the resample draws depend only on the bootstrap seed and the test files' names and
+sizes, which the records keep). The run folders and their predictions are not needed."""
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+
+from probing.report.family import Arrays
+from probing.runs.record import RunRecord
+from probing.utils.atomic import written_in_place
+from probing.utils.errors import ProbingError
+
+RECORDS_NAME = "records.jsonl.gz"
+STATISTICS_NAME = "sentence_statistics.npz"
+SEPARATOR = "::"  # between a run's folder, the statistic's name and an array's name
+BASELINE = "baseline:"  # the statistics of the majority baseline's answers on a run's test set
+
+# (run folder, what was resampled: a metric, or "baseline:<metric>") -> its arrays
+Statistics = dict[tuple[str, str], Arrays]
+
+
+def is_archive(path: Path) -> bool:
+    return (Path(path) / RECORDS_NAME).is_file()
+
+
+def write_archive(records: list[RunRecord], statistics: Statistics, out: Path) -> None:
+    """The records and statistics of a report into its folder, each file whole or not at all."""
+    with written_in_place(out / RECORDS_NAME) as tmp, gzip.open(tmp, "wt") as f:
+        for record in records:
+            f.write(json.dumps({"folder": str(record.folder), **record.to_json()},
+                               default=str) + "\n")
+    arrays = {SEPARATOR.join((run, name, key)): np.asarray(value)
+              for (run, name), parts in sorted(statistics.items())
+              for key, value in parts.items()}
+    with written_in_place(out / STATISTICS_NAME) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def load_archive(folder: Path) -> tuple[list[RunRecord], Statistics]:
+    """The records and statistics a report wrote (`write_archive`)."""
+    folder = Path(folder)
+    try:
+        with gzip.open(folder / RECORDS_NAME, "rt") as f:
+            raw = [json.loads(line) for line in f if line.strip()]
+        records = [RunRecord.from_json(r, Path(r.pop("folder"))) for r in raw]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ProbingError(f"{folder / RECORDS_NAME}: not a report's records ({e}); write the "
+                           f"report again with python -m probing.report") from None
+    statistics: Statistics = {}
+    path = folder / STATISTICS_NAME
+    if path.is_file():
+        try:
+            with np.load(path) as stored:
+                for key in stored.files:
+                    run, name, array = key.split(SEPARATOR)
+                    statistics.setdefault((run, name), {})[array] = stored[key]
+        except (OSError, ValueError) as e:
+            raise ProbingError(f"{path}: damaged ({e}); write the report again with python -m "
+                               f"probing.report") from None
+    return records, statistics

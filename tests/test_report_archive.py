@@ -1,0 +1,83 @@
+"""A report recomputed from itself: the records and per-sentence statistics it commits give the
+same tables once the run folders and their predictions are gone."""
+
+import dataclasses
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from report_fakes import cka_run, edge_layers, mdl_layers, structural_layers, write_record
+
+from probing.report.archive import RECORDS_NAME, STATISTICS_NAME, load_archive
+from probing.report.build import report
+from probing.utils.errors import ProbingError
+
+SEMEVAL = "probing.tasks.semeval.SemEvalLabeling"
+
+
+def semeval_run(root, seed: int):
+    """A relations-like run scored by the official SemEval score, from summed counts."""
+    labels = ["Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)", "Other"]
+    rng = np.random.default_rng(seed)
+    sentence = np.arange(120)
+    gold = rng.integers(0, 3, 120)
+    predicted = np.where(rng.random(120) < 0.7, gold, rng.integers(0, 3, 120))
+    record = write_record(root / f"semeval-{seed}", task="relations", seed=seed,
+                          metric="semeval_official_f1", test={"semeval_official_f1": 0.5},
+                          labeling=SEMEVAL, arrays={"gold": gold, "predicted": predicted,
+                                                    "sentence": sentence},
+                          test_file="/semeval/test", n_sentences=120)
+    dataclasses.replace(record, labels=labels).write(record.folder)
+
+
+@pytest.fixture
+def committed(tmp_path):
+    runs = tmp_path / "runs"
+    for task in ("upos", "deps"):
+        edge_layers(runs / "edge", task, [0.7, 0.85, 0.9, 0.91], [0.7, 0.88, 0.86, 0.8],
+                    [0.1, 0.4, 0.3, 0.2], seeds=3, n_sentences=60, control=0.5)
+    structural_layers(runs / "structural", [0.3, 0.6, 0.7, 0.5], seeds=2)
+    mdl_layers(runs / "mdl", [4.0, 12.0, 15.0, 10.0], task="deps")
+    cka_run(runs / "cka")
+    for seed in (0, 1):
+        semeval_run(runs / "semeval", seed)
+    first = tmp_path / "first"
+    report([runs], first, 150, 0)
+    shutil.rmtree(runs)  # from here on, the committed files alone
+    return first
+
+
+def test_a_committed_report_recomputes_every_table_from_itself(committed, tmp_path):
+    again = tmp_path / "again"
+    report([committed], again, 150, 0)
+    tables = sorted(p.name for p in committed.glob("*.csv"))
+    assert {"overview.csv", "layers.csv", "orders.csv", "mix_check.csv", "mdl.csv",
+            "layer_profile.csv", "summary.csv"} <= set(tables)
+    for name in tables:
+        before, after = pd.read_csv(committed / name), pd.read_csv(again / name)
+        pd.testing.assert_frame_equal(before, after, check_exact=True, obj=name)
+    assert (committed / "orders.md").read_text() == (again / "orders.md").read_text()
+    overview = pd.read_csv(again / "overview.csv").set_index("task")
+    assert overview.loc[["upos", "deps"], ["mix_lo", "majority_lo", "selectivity_lo"]].notna(
+        ).all().all()  # intervals recomputed, not just points copied
+    assert np.isfinite(overview.loc["relations", "mix_lo"])  # the official score's sums
+
+
+def test_the_committed_statistics_are_per_sentence_and_small(committed):
+    records, statistics = load_archive(committed)
+    assert len(records) == len({str(r.folder) for r in records})
+    edge = [s for (run, name), s in statistics.items() if name == "accuracy" and "sums" in s]
+    assert edge and all(s["sums"].shape == (60, 2) for s in edge)  # right, total a sentence
+    assert any(name.startswith("baseline:") for _, name in statistics)
+    assert any(s["sums"].shape == (120, 3) for (_, n), s in statistics.items()
+               if n == "semeval_official_f1")  # correct, predicted, gold for one relation
+    assert (committed / STATISTICS_NAME).stat().st_size < 200_000
+
+
+def test_a_damaged_archive_is_named(committed, tmp_path):
+    (committed / RECORDS_NAME).write_bytes(b"not gzip")
+    with pytest.raises(ProbingError, match=rf"{RECORDS_NAME}: not a report's records"):
+        report([committed], tmp_path / "x", 150, 0)
+
+
