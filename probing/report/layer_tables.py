@@ -15,6 +15,8 @@ from probing.report.rows import (
 )
 from probing.report.study import KEYS, NONE, Study
 
+GATED_BY_GAIN = ("E_delta", "E_delta_clipped", "depth", "depth_clipped")
+
 
 def layer_table(study: Study, family: str) -> pd.DataFrame:
     """Per task, encoder and step, one row per layer: mixing weight (t-interval over seeds),
@@ -95,7 +97,9 @@ def _gains(study: Study, runs: list) -> Gains:
 
 def with_expected_layers(row: dict, gains: Gains) -> None:
     """The total gain, Tenney's and the clipped E_delta with the share of resamples where each
-    is undefined, their normalised depths, and whether E_delta is defined."""
+    is undefined, their normalised depths, and whether E_delta is defined: where it is not (the
+    total gain's interval includes 0), both E_delta and both depths are NaN, intervals too, and
+    only the undefined shares say how often a resample had a value."""
     with_scores(row, "gain", gains.gain)
     for name, variant in (("E_delta", gains.tenney), ("E_delta_clipped", gains.clipped)):
         with_interval(row, name, variant.point, variant.samples, always_share=True)
@@ -104,6 +108,9 @@ def with_expected_layers(row: dict, gains: Gains) -> None:
             float(normalised_depth(v, gains.n_layers)) for v in (
                 variant.point, variant.interval.lo, variant.interval.hi))
     row["E_delta_defined"] = gains.tenney.defined
+    if gains.tenney.defined is False:  # undefined in every file, the CSV included
+        for name in GATED_BY_GAIN:
+            row[name] = row[f"{name}_lo"] = row[f"{name}_hi"] = float("nan")
 
 
 def _seeds(study: Study, runs: list, mode: str) -> int:
