@@ -99,6 +99,10 @@ def test_evaluate_gives_each_probes_cross_entropy_in_bits_per_target():
         nats = torch.nn.functional.cross_entropy(logits[k], batch.labels).item()
         assert bits[k] == pytest.approx(nats / np.log(2), rel=1e-5)
         assert np.concatenate(predicted[k]).tolist() == logits[k].argmax(-1).tolist()
+    # each epoch's history has the dev cross-entropy beside the dev metric
+    [history, _] = trainer(max_epochs=1).fit(probes, family, table, table, seed=0)
+    _, [after, _] = trainer().evaluate(probes, family, table)
+    assert history[0]["dev_cross_entropy_bits"] == pytest.approx(after, rel=1e-6)
 
 
 def test_two_span_probe_learns_a_label_that_depends_on_the_second_span_only():

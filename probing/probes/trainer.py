@@ -83,8 +83,11 @@ class Trainer:
                 break
             start = time.perf_counter()
             losses = self._epoch(bank, family, train, optimizer, active, rng, epoch)
-            scores = [family.score(dev, predicted)
-                      for predicted in self.predict(bank, family, dev, active)]
+            predicted, bits = self.evaluate(bank, family, dev, active)
+            scores = [family.score(dev, parts) for parts in predicted]
+            if bits is not None:  # the dev loss beside the dev metric that early stopping reads
+                scores = [{**score, "cross_entropy_bits": b} for score, b in zip(scores, bits,
+                                                                                  strict=True)]
             seconds = round(time.perf_counter() - start, 2)
             for k, loss, score in zip(active, losses, scores, strict=True):
                 self._end_epoch(bank, k, courses[k], optimizer, epoch, float(loss), score,
