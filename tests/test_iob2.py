@@ -86,7 +86,7 @@ def test_a_held_out_dev_takes_whole_documents(tmp_path):
     assert [e.words[0] for e in task.read("dev")] == ["w1", "w2", "w4", "w5", "w6", "w8", "w9"]
     assert [e.words[0] for e in task.read("train")] == ["w0", "w3", "w7"]
     assert [e.document for e in task.read("dev")] == ["d0", "d0", "d2", "d2", "d2", "d4", "d4"]
-    assert "every 2th document" in task.describe()["split"]
+    assert "every 2nd document" in task.describe()["split"]
 
 
 def test_the_record_states_the_share_of_entities_seen_in_training(tmp_path):

@@ -194,20 +194,18 @@ def test_bootstrap_multilabel_and_generic_metrics():
     assert found.lo < f1_score(labels, guesses, average="macro") < found.hi
 
 
-def test_the_seed_term_is_a_student_t_over_the_seeds_spread():
+def test_seeds_are_resampled_paired_and_without_shrinking():
     draws = bootstrap.SentenceDraws(20000, 0)
     same = np.tile(np.linspace(0, 1, 20000), (3, 1))
-    assert draws.over_seeds(same, "a") == pytest.approx(same[0])  # no spread: no seed term
-    assert (draws.over_seeds(same[:1], "a") == same[0]).all()
-    seeds = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
-    spread = draws.over_seeds(np.tile(seeds, (1, 20000)), "a")
-    # the 95% interval of the draws is the t-interval over the five seeds: it does not shrink
-    # with resampling as drawing five of five seeds with replacement does
-    found = bootstrap.interval(spread)
-    _, lo, hi = bootstrap.seed_interval(seeds[:, 0])
-    assert (found.lo, found.hi) == pytest.approx((lo, hi), abs=0.05)
-    # each configuration draws its own term
-    assert not (spread == draws.over_seeds(np.tile(seeds, (1, 20000)), "b")).all()
+    assert draws.over_seeds(same) == pytest.approx(same[0])  # no spread: no seed part
+    assert (draws.over_seeds(same[:1]) == same[0]).all()
+    seeds = np.tile(np.array([[0.0], [1.0], [2.0], [3.0], [4.0]]), (1, 20000))
+    spread = draws.over_seeds(seeds)
+    # the seed part's variance is that of the five seeds' mean, s^2 / k, not (k-1)/k of it
+    assert spread.var() == pytest.approx(np.var(seeds[:, 0], ddof=1) / 5, rel=0.03)
+    assert spread.mean() == pytest.approx(2.0, abs=0.02)
+    # configurations share the seed draws: a difference whose seeds agree has no seed part
+    assert draws.over_seeds(seeds + 0.5) - spread == pytest.approx(np.full(20000, 0.5))
 
 
 def test_runs_without_predictions_have_points_without_intervals(tmp_path):

@@ -81,3 +81,29 @@ def test_a_damaged_archive_is_named(committed, tmp_path):
         report([committed], tmp_path / "x", 150, 0)
 
 
+
+
+def test_an_archived_run_never_reads_a_newer_runs_predictions(committed, tmp_path):
+    """A sweep reuses its folders: a new run at an archived record's folder is not that run."""
+    records, _ = load_archive(committed)
+    upos = next(r for r in records if r.task == "upos" and r.mode == "all")
+    write_record(upos.folder, task="upos", arrays={"gold": np.zeros(240, dtype=int),
+                                                   "predicted": np.ones(240, dtype=int),
+                                                   "sentence": np.repeat(np.arange(60), 4)})
+    again = tmp_path / "again"
+    report([committed], again, 150, 0)
+    pd.testing.assert_frame_equal(pd.read_csv(committed / "overview.csv"),
+                                  pd.read_csv(again / "overview.csv"))
+
+
+def test_a_report_and_its_own_runs_together_are_refused(committed, tmp_path):
+    records, _ = load_archive(committed)
+    write_record(records[0].folder, task=records[0].task)
+    with pytest.raises(ProbingError, match="is read twice"):
+        report([committed, records[0].folder], tmp_path / "x", 150, 0)
+
+
+def test_missing_statistics_are_named(committed, tmp_path):
+    (committed / STATISTICS_NAME).unlink()
+    with pytest.raises(ProbingError, match=rf"{STATISTICS_NAME} is missing"):
+        report([committed], tmp_path / "x", 150, 0)

@@ -75,8 +75,10 @@ class Activations:
         return len(self.offsets) - 1
 
     def mean_norms(self, chunk: int = 16384) -> list[float]:
-        """Per layer, the mean L2 norm of a word's vector: the scale a mixing weight multiplies
-        (a weight on a layer of large norms moves the mix more than its size says)."""
+        """Per layer, the mean L2 norm of a word's vector over every word of the split (a probe
+        mixes only its targets' words, whose norms may differ a little): the scale a mixing
+        weight multiplies (a weight on a layer of large norms moves the mix more than its size
+        says)."""
         totals = np.zeros(self.n_layers)
         for start in range(0, len(self.vectors), chunk):
             rows = np.asarray(self.vectors[start:start + chunk], dtype=np.float32)

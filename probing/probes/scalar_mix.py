@@ -18,13 +18,14 @@ class ScalarMix(nn.Module):
     c (`lr_scale`) is the mixing weights' learning rate relative to the probe's. Adam moves
     every parameter by about its learning rate a step, whatever the gradient's scale, so the
     logits c * a move c times as far as a. At c = 1 and the probe's 2e-3, putting 0.9 of 7
-    layers' weight on one needs a logit gap of ln(54) = 4, 2,000 steps of one sign: a probe on
-    a small task fits its training set long before, its gradient vanishes, and the mix stays
-    near the mean of its layers and scores below its own best layer (issue 28; the measurement
-    is in docs/estimator.md). With
-    `layer_norm`, each h_l is first normalised over its features to zero mean and unit variance,
-    which keeps layers of very different scales from being compared by magnitude rather than
-    content.
+    layers' weight on one needs a logit gap of ln(54) = 4, some 1,000 steps of one sign (the
+    chosen logit rises by lr a step while the others fall by as much): a probe on a small task
+    fits its training set long before, its gradient vanishes, and the mix stays near the mean
+    of its layers and scores below its own best layer (docs/estimator.md).
+
+    With `layer_norm`, each h_l is first normalised over its features to zero mean and unit
+    variance, which keeps layers of very different scales from being compared by magnitude
+    rather than content.
 
     A probe reads its mix only through a linear map, so the module returns h_k W_k + b_k: all K
     mixes are one matrix product over the layers, and the gradient of a probe that reads one

@@ -104,7 +104,7 @@ class Trainer:
         bank.train()
         forward = probes_of(bank, active)
         # A small training split is passed over several times between two dev evaluations, so
-        # that an epoch is at least `min_epoch_targets` targets (877 entities would otherwise
+        # that an epoch is at least `min_epoch_targets` targets (754 entities would otherwise
         # get 4 steps an epoch); a large one once, as an epoch is everywhere else.
         passes = max(1, -(-self.min_epoch_targets // len(train)))
         batches = [index for _ in range(passes) for index in train.batches(rng, self.batch_size)]

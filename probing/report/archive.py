@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from probing.report.family import Arrays
-from probing.runs.record import RunRecord
+from probing.runs.record import FORMAT, RunRecord
 from probing.utils.atomic import written_in_place
 from probing.utils.errors import ProbingError
 
@@ -40,6 +40,9 @@ def write_archive(records: list[RunRecord], statistics: Statistics, out: Path) -
         for record in records:
             f.write(json.dumps({"folder": str(record.folder), **record.to_json()},
                                default=str) + "\n")
+    if any(SEPARATOR in run for run, _ in statistics):
+        raise ProbingError(f"a run folder's name holds {SEPARATOR!r}, which the statistics file "
+                           f"uses between names; rename the run folder")
     arrays = {SEPARATOR.join((run, name, key)): np.asarray(value)
               for (run, name), parts in sorted(statistics.items())
               for key, value in parts.items()}
@@ -50,22 +53,26 @@ def write_archive(records: list[RunRecord], statistics: Statistics, out: Path) -
 def load_archive(folder: Path) -> tuple[list[RunRecord], Statistics]:
     """The records and statistics a report wrote (`write_archive`)."""
     folder = Path(folder)
+    path = folder / RECORDS_NAME
+    again = "write the report again with python -m probing.report from the run folders"
     try:
-        with gzip.open(folder / RECORDS_NAME, "rt") as f:
+        with gzip.open(path, "rt") as f:
             raw = [json.loads(line) for line in f if line.strip()]
+        if any(r.get("format") != FORMAT for r in raw):
+            raise ValueError(f"records of another format than {FORMAT}")
         records = [RunRecord.from_json(r, Path(r.pop("folder"))) for r in raw]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ProbingError(f"{folder / RECORDS_NAME}: not a report's records ({e}); write the "
-                           f"report again with python -m probing.report") from None
-    statistics: Statistics = {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ProbingError(f"{path}: not a report's records ({e}); {again}") from None
     path = folder / STATISTICS_NAME
-    if path.is_file():
-        try:
-            with np.load(path) as stored:
-                for key in stored.files:
-                    run, name, array = key.split(SEPARATOR)
-                    statistics.setdefault((run, name), {})[array] = stored[key]
-        except (OSError, ValueError) as e:
-            raise ProbingError(f"{path}: damaged ({e}); write the report again with python -m "
-                               f"probing.report") from None
+    if not path.is_file():
+        raise ProbingError(f"{path} is missing beside {RECORDS_NAME}, so no interval could be "
+                           f"recomputed; {again}, or restore the file")
+    statistics: Statistics = {}
+    try:
+        with np.load(path) as stored:
+            for key in stored.files:
+                run, name, array = key.split(SEPARATOR)
+                statistics.setdefault((run, name), {})[array] = stored[key]
+    except (OSError, ValueError) as e:
+        raise ProbingError(f"{path}: damaged ({e}); {again}") from None
     return records, statistics

@@ -10,13 +10,18 @@ intervals over seeds for what does not depend on the test sentences.
   a test file, upos and deps on EWT) sees the same resamples, and differences between runs
   (delta_l, selectivity, E_delta orders) are paired. Runs on other test files get other draws:
   independent.
-- Seeds: where a configuration ran with k seeds, resample i adds to the seeds' mean score on
-  that resample of sentences a seed term s_i / sqrt(k) * T_i: s_i the seeds' standard
-  deviation on that resample, T_i a draw of Student's t with k - 1 degrees of freedom (drawn
-  independently for each configuration). Its spread is the t-interval's over seeds, which it
-  stays at however many resamples are drawn. Drawing k of k seeds with replacement, as this
-  report did before, shrinks it: its variance is (k - 1) / k of s^2 / k, and three seeds give
-  only 10 distinct means, so the seed part of an interval was too narrow.
+- Seeds: where a configuration ran with k seeds, resample i also draws k seed indices with
+  replacement and averages those seeds' scores on that resample of sentences. The draws are
+  shared by every configuration with k seeds, each configuration's seeds in seed order, so
+  that seed j of every layer selection of a task (trained side by side in one bank, from one
+  seed: their noise is shared) is drawn together, and differences between configurations
+  (delta_l, the mix against a layer, selectivity) are paired over seeds as over sentences;
+  between independent runs, pairing by seed number costs nothing. A mean of k of k seeds drawn
+  with replacement varies (k - 1) / k as much as the seeds' mean does, so its deviation from
+  the all-seed mean is scaled by sqrt(k / (k - 1)): the seed part of an interval does not
+  shrink with the bootstrap. Its tails are a bootstrap's, narrower than Student-t's where the
+  seeds are few, and three seeds give only 10 distinct draws: five are the least a study should
+  run (`experiments/layer_roles.yaml` runs five).
 - Interval: the 2.5th and 97.5th percentiles of the resampled statistic (percentile method),
   over the resamples where it is defined; how many were not is counted, never dropped silently.
 - Seed-only statistics (mixing weights, E_s, MDL codelengths, CKA): with few seeds the min-max
@@ -56,17 +61,20 @@ class SentenceDraws:
                                                 size=self.resamples).astype(np.float32)
         return self._counts[key]
 
-    def over_seeds(self, samples: np.ndarray, configuration: str) -> np.ndarray:
-        """(k seeds, resamples) scores -> (resamples,): each resample's mean over the seeds
-        plus its seed term s / sqrt(k) * T, T ~ t(k - 1) (the draws keyed on the
-        configuration); one seed passes through (its seed noise is unknown)."""
+    def over_seeds(self, samples: np.ndarray) -> np.ndarray:
+        """(k seeds, resamples) scores, in seed order -> (resamples,): resample i averages k
+        seeds drawn with replacement, the same draws for every configuration of k seeds, its
+        deviation from the all-seed mean scaled by sqrt(k / (k - 1)); one seed passes
+        through."""
         samples = np.atleast_2d(samples)
-        k = samples.shape[0]
+        k, n = samples.shape
         if k == 1:
             return samples[0]
-        rng = np.random.default_rng([self.seed, k, self.resamples, *_words(configuration)])
-        t = rng.standard_t(k - 1, size=samples.shape[1])
-        return samples.mean(axis=0) + samples.std(axis=0, ddof=1) / np.sqrt(k) * t
+        rng = np.random.default_rng([self.seed, k, self.resamples])
+        pick = rng.integers(0, k, size=(n, k))
+        drawn = samples[pick, np.arange(n)[:, None]].mean(axis=1)
+        mean = samples.mean(axis=0)
+        return mean + np.sqrt(k / (k - 1)) * (drawn - mean)
 
 
 @dataclass(frozen=True)

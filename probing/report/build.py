@@ -56,6 +56,7 @@ from probing.report.layer_profile import layer_profile
 from probing.report.notes import Notes, encoder_titles
 from probing.report.run_tables import runs_table, summary
 from probing.report.study import Study
+from probing.runs.record import RunRecord
 from probing.utils.errors import ProbingError
 
 log = logging.getLogger("probing")
@@ -114,6 +115,20 @@ def write_tables(study: Study, tables: Tables, notes: Notes, out: Path) -> None:
                         echo=table.echo)
 
 
+def _from(records: list[RunRecord], source: str, sources: dict[Path, str]
+          ) -> list[RunRecord]:
+    """The records, refused where one was read already (a report and its own run folders, or
+    two copies of one report): counted twice, its seeds would narrow every interval."""
+    for record in records:
+        if record.folder in sources:
+            raise ProbingError(
+                f"the run {record.folder} is read twice, from {sources[record.folder]} and "
+                f"{source}; give a report's folder or the run folders it was made from, not "
+                f"both")
+        sources[record.folder] = source
+    return records
+
+
 def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | None:
     """Write the report of the runs under `paths` into `out`; None where no run finished
     (the failures are written then)."""
@@ -123,13 +138,15 @@ def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | 
     archives = [p for p in paths if is_archive(p)]
     runs = [p for p in paths if p not in archives]
     failed = failures(runs)
-    records, statistics = [], {}
+    records, statistics, sources = [], {}, {}
     for archive in archives:
         stored, stats = load_archive(archive)
-        records += stored
+        records += _from(stored, f"the report {archive}", sources)
         statistics |= stats
+    archived = frozenset(r.folder for r in records)
     try:
-        records += load_records(runs) if runs else []
+        records += (_from(load_records(runs), ", ".join(map(str, runs)), sources) if runs
+                    else [])
     except NoRecords:
         if failed.empty and not records:
             raise  # nothing to write: no --out folder is made
@@ -145,7 +162,7 @@ def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | 
         raise _unwritable(out, e) from None
     if not records:
         return None
-    study = Study(records, resamples, seed, statistics)
+    study = Study(records, resamples, seed, statistics, archived)
     tables = build_tables(study)
     notes = Notes(study)
     try:

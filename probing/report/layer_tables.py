@@ -53,36 +53,48 @@ def layer_table(study: Study, family: str) -> pd.DataFrame:
 def mix_check(study: Study, family: str) -> pd.DataFrame:
     """The estimator's invariant, checked: a mix over layers 0..l can put all its weight on
     any one of them, so it should score at least the best of them alone. Per task, encoder,
-    step and l: the cumulative mix's test score, the best single layer in 0..l chosen on mean
-    dev score (test stays unseen), the shortfall mix - that layer (paired bootstrap), the
-    layer's seed noise (the half-width of its t-interval over seeds) and whether the mix loses
-    beyond it (`loses`; NA with one seed, where the noise is unknown)."""
+    step and l >= 1 (at l = 0 the mix is that layer): the cumulative mix's test score, the best
+    single layer in 0..l chosen on mean dev score (test stays unseen), the shortfall mix - that
+    layer (bootstrap over sentences and seeds, paired), its seed noise (the half-width of the
+    t-interval over seeds of the per-seed shortfalls), `beyond_seed_noise` (the shortfall below
+    minus its seed noise) and `loses` (the shortfall's interval wholly below 0). Both NA where
+    one seed ran and the noise is unknown."""
     rows = []
     for key, runs in study.groups(family).items():
         single, cumulative = study.by_layer(runs, "single"), study.by_layer(runs, "cumulative")
         dev = _mean_dev(study, runs)
-        for layer in range(study.n_layers(runs)):
+        for layer in range(1, study.n_layers(runs)):
             if np.isnan(dev[:layer + 1]).all() or np.isnan(cumulative[layer].point):
                 continue
             best = int(np.nanargmax(dev[:layer + 1]))
+            mix, alone = cumulative[layer], single[best]
             row = dict(zip(KEYS, key, strict=True), layer=layer, metric=runs[0].metric,
                        best_layer=best)
-            with_scores(row, "mix", cumulative[layer])
-            with_scores(row, "single", single[best])
-            mix, alone = cumulative[layer], single[best]
+            with_scores(row, "mix", mix)
+            with_scores(row, "single", alone)
             paired = None if mix.samples is None or alone.samples is None else (
                 mix.samples - alone.samples)
             with_interval(row, "shortfall", mix.point - alone.point, paired)
-            tests = [r.score for r in study.select(runs, "single", best)]
-            _, lo, hi = seed_interval(np.array(tests, dtype=float))
-            row["seeds"], row["seed_noise"] = len(tests), float((hi - lo) / 2)
-            row["loses"] = (pd.NA if np.isnan(row["seed_noise"])
-                            else bool(row["shortfall"] < -row["seed_noise"]))
+            by_seed = _per_seed_shortfalls(study.select(runs, "cumulative", layer),
+                                           study.select(runs, "single", best))
+            _, lo, hi = seed_interval(by_seed)
+            row["seeds"], row["seed_noise"] = len(by_seed), float((hi - lo) / 2)
+            known = not np.isnan(row["seed_noise"])
+            row["beyond_seed_noise"] = (bool(row["shortfall"] < -row["seed_noise"]) if known
+                                        else pd.NA)
+            row["loses"] = bool(row["shortfall_hi"] < 0) if known else pd.NA
             rows.append(row)
     frame = pd.DataFrame(rows)
-    if not frame.empty:
-        frame["loses"] = frame["loses"].astype("boolean")
+    for column in ("beyond_seed_noise", "loses"):
+        if column in frame:
+            frame[column] = frame[column].astype("boolean")
     return frame
+
+
+def _per_seed_shortfalls(mixes: list, singles: list) -> np.ndarray:
+    """mix - layer alone on test, for each seed both ran."""
+    alone = {r.seed: r.score for r in singles}
+    return np.array([r.score - alone[r.seed] for r in mixes if r.seed in alone], dtype=float)
 
 
 def _mean_dev(study: Study, runs: list) -> np.ndarray:

@@ -66,8 +66,10 @@ class Notes:
         return (f"Intervals: {LEVEL:.0%} percentile cluster bootstrap, {self.resamples} "
                 f"resamples (seed {self.seed}) of test sentences, paired across the runs on "
                 f"the same test sentences (every layer and seed of a task, and tasks that share "
-                f"a test file); on each resample a configuration of k seeds scores their mean "
-                f"plus s/√k·T, s their spread, T ~ t(k-1) (seeds per {family}-probe "
+                f"a test file); each resample also draws k of a configuration's k seeds with "
+                f"replacement, the same seed numbers for every configuration (so differences "
+                f"are paired over seeds too), its deviation from the all-seed mean scaled by "
+                f"√(k/(k-1)) so that the seed part does not shrink (seeds per {family}-probe "
                 f"configuration, {seeds}; one seed: sentences only).")
 
     def seed_only(self, what: str) -> str:
@@ -101,9 +103,9 @@ class Notes:
     def meta(self, table: str) -> dict:
         return {"level": LEVEL, "resamples": self.resamples, "bootstrap_seed": self.seed,
                 "requested_resamples": self.study.requested,
-                "resampled": "test sentences (cluster bootstrap, paired by test file), each "
-                             "resample with a Student-t seed term; seed-only statistics: "
-                             "Student-t over seeds",
+                "resampled": "test sentences (cluster bootstrap, paired by test file) and "
+                             "seeds (shared draws, scaled by sqrt(k/(k-1))); seed-only "
+                             "statistics: Student-t over seeds",
                 "seeds": self.study.seeds(self.study.main_family),
                 "runs_without_predictions": [str(r.folder) for r in self.missing]}
 

@@ -21,6 +21,7 @@ import pandas as pd
 from probing.report.bootstrap import LEVEL, bootstrap_p_value, holm
 from probing.report.expected import ExpectedLayer, expected_layers_of
 from probing.report.study import Study
+from probing.runs.record import RunRecord
 
 MEASURES = ("E_delta", "E_delta_clipped")
 FLOOR_SHARE = 0.1  # Holm's p-value floor at most this share of the test level's 1 - LEVEL
@@ -39,7 +40,7 @@ def holm_floor(pairs: int, resamples: int) -> float:
     return min(1.0, pairs * 2 / (resamples + 1))
 
 
-def pairs_tested(records: list, family: str) -> int:
+def pairs_tested(records: list[RunRecord], family: str) -> int:
     """The most pairs of tasks any encoder (and step) has with cumulative runs of `family`:
     the m of Holm's correction in the order table."""
     tasks: dict[tuple, set[str]] = {}

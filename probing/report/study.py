@@ -44,12 +44,15 @@ class Study:
     families (probing/report/family.py), in rank order."""
 
     def __init__(self, records: list[RunRecord], resamples: int, seed: int,
-                 statistics: Statistics | None = None) -> None:
+                 statistics: Statistics | None = None,
+                 archived: frozenset[Path] = frozenset()) -> None:
         """`resamples` is the fewest drawn: a family whose tests need more (the edge report's
         orders, so that the p-value floor decides none) raises it (`requested` keeps it).
         `statistics`: per-sentence statistics of runs whose predictions are not at hand (a
-        committed report's, probing/report/archive.py); `used` collects those every resampled
-        score came from, for the report to commit."""
+        committed report's, probing/report/archive.py), and `archived` the folders of records
+        read from one, whose predictions are never read (a newer run may sit at that folder
+        now); `used` collects the statistics every resampled score came from, for the report to
+        commit."""
         self.records, self.requested, self.seed = records, resamples, seed
         self.reports: dict[str, FamilyReport] = reports_of(records)
         self.resamples = max(resamples, *(
@@ -59,13 +62,15 @@ class Study:
         self._predictions: dict[Path, Predictions | None] = {}
         self._samples: dict[tuple[Path, str], np.ndarray | None] = {}
         self.stored: Statistics = statistics or {}
+        self.archived = archived
         self.used: Statistics = {}
         # runs whose predictions hold too little for a metric asked of them, and those metrics
         self.unusable: dict[Path, list[str]] = {}
 
     def predictions(self, record: RunRecord) -> Predictions | None:
         if record.folder not in self._predictions:
-            self._predictions[record.folder] = Predictions.load(record.folder)
+            self._predictions[record.folder] = (None if record.folder in self.archived
+                                                else Predictions.load(record.folder))
         return self._predictions[record.folder]
 
     def report_of(self, record: RunRecord) -> FamilyReport:
@@ -134,6 +139,11 @@ class Study:
             return None
         self.used[(str(record.folder), name or metric)] = statistics
         counts = self.draws.counts(*self.test_sentences(record))
+        rows = {len(v) for v in statistics.values()}
+        if rows != {counts.shape[1]}:
+            raise ProbingError(f"{record.folder}: its stored statistics of {name or metric} "
+                               f"have {sorted(rows)} rows, its record {counts.shape[1]} test "
+                               f"sentences; write the report again from the run folders")
         return self.report_of(record).resample_statistics(record, statistics, counts, metric)
 
     def scores(self, runs: list[RunRecord], metric: str | None = None) -> Scores:
@@ -142,13 +152,13 @@ class Study:
         if not runs:
             return NONE
         name = metric or runs[0].metric
+        runs = sorted(runs, key=lambda r: r.seed)  # seed j of every configuration drawn alike
         values = [float(r.test.get(name, float("nan"))) for r in runs]
         samples = [self.run_samples(run, name) for run in runs]
         draws = self.test_sentences(runs[0])
         if any(s is None for s in samples):
             return Scores(float(np.mean(values)), None, len(runs), draws)
-        return Scores(float(np.mean(values)),
-                      self.draws.over_seeds(np.stack(samples), configuration(runs[0], name)),
+        return Scores(float(np.mean(values)), self.draws.over_seeds(np.stack(samples)),
                       len(runs), draws)
 
     def baseline(self, runs: list[RunRecord]) -> Scores:
@@ -225,9 +235,3 @@ class Study:
         for (_, _, _, control, mode, _), k in configs.items():
             kinds.setdefault("control" if control else mode, set()).add(k)
         return {kind: sorted(ks) for kind, ks in sorted(kinds.items())}
-
-
-def configuration(record: RunRecord, metric: str) -> str:
-    """What identifies a configuration (all but the seed), as the key of its seed draws."""
-    return "|".join(map(str, (record.family, record.task, record.encoder, step_of(record),
-                              record.control, record.mode, layer_of(record), metric)))

@@ -45,10 +45,16 @@ class HeldOut:
                 if (unit % self.every == self.every - 1) == dev]
 
     def describe(self, files: dict[str, Path]) -> dict:
-        return {"split": f"train: {files['train'].name} without every {self.every}th "
+        return {"split": f"train: {files['train'].name} without every {ordinal(self.every)} "
                          f"{self.unit} (index % {self.every} == {self.every - 1}, 0-based), "
                          f"which is the dev split for early stopping; test: {files['test'].name}",
                 "heldout_every": self.every, "heldout_unit": self.unit}
+
+
+def ordinal(n: int) -> str:
+    """2 -> "2nd", 10 -> "10th", 12 -> "12th", 23 -> "23rd"."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _unit_numbers(groups: list[str]) -> list[int]:

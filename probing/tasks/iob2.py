@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from probing.tasks.base import Example, Target, Task
-from probing.tasks.heldout import HeldOut
+from probing.tasks.heldout import HeldOut, ordinal
 from probing.utils.errors import ProbingError, setting_choice
 from probing.utils.text_files import Lines, read_blocks, require_items
 
@@ -155,11 +155,11 @@ class EntityTask(Task):
         if self.train_source is TrainSource.auto and absent:
             log.warning(
                 "task %s: the training file %s is absent, so the probe trains on the dev file "
-                "without every %dth document, which are the dev split for early stopping. To "
+                "without every %s document, which are the dev split for early stopping. To "
                 "train on the training file, fetch it with `python -m probing.data fetch %s` "
                 "(or point task.train at it); task.train_source=file insists on the file, "
                 "task.train_source=dev_heldout always holds dev out.", self.name, self.train,
-                self.heldout_every, self.corpus)
+                ordinal(self.heldout_every), self.corpus)
             return TrainSource.dev_heldout
         if os.path.realpath(self.train) == os.path.realpath(self.dev):
             raise ProbingError(

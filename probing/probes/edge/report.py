@@ -41,25 +41,36 @@ def layers_notes(notes: Notes) -> list[str]:
 
 def mix_check_notes(notes: Notes) -> list[str]:
     return [notes.bootstrap(),
-            "mix: the mix over layers 0..l (cumulative); single: the best layer in 0..l alone "
-            "(best_layer, chosen on mean dev score); shortfall: mix - single, paired. "
-            "seed_noise: the half-width of single's t-interval over its seeds; loses: the "
-            "shortfall is below -seed_noise (NA from one seed). A mix can put all its weight "
-            "on one layer, so where it loses, E_delta measures the optimiser as well as the "
-            "layers.", _losers(mix_check(notes.study, FAMILY))]
+            "mix: the mix over layers 0..l (cumulative, l >= 1); single: the best layer in "
+            "0..l alone (best_layer, chosen on mean dev score); shortfall: mix - single, "
+            "paired over sentences and seeds. seed_noise: the half-width of the t-interval "
+            "over seeds of the per-seed shortfalls; beyond_seed_noise: shortfall < "
+            "-seed_noise; loses: the shortfall's interval lies wholly below 0 (both NA from "
+            "one seed). A mix can put all its weight on one layer, so where it loses, E_delta "
+            "measures the optimiser as well as the layers.", _losers(mix_check(notes.study,
+                                                                              FAMILY))]
 
 
 def _losers(table: pd.DataFrame) -> str:
     if table.empty:
         return "No cumulative mix to check."
+    if table["loses"].isna().all():
+        return "One seed a probe: whether a mix loses to its best layer cannot be told."
     lost = table[table["loses"].fillna(False)]
-    if lost.empty:
-        return ("Every mix over 0..l scores at least its best layer alone minus that layer's "
-                "seed noise" + ("." if table["loses"].notna().all()
-                               else "; where one seed ran, the noise is unknown."))
-    named = sorted({f"{r.task} ({r.encoder}) at l = {', '.join(str(x) for x in sorted(g))}"
-                    for r, g in _grouped(lost)})
-    return "The mix loses to its best layer beyond seed noise: " + "; ".join(named) + "."
+    beyond = table[table["beyond_seed_noise"].fillna(False) & ~table["loses"].fillna(False)]
+    parts = []
+    if not lost.empty:
+        parts.append("The mix loses to its best layer (interval below 0): " + _named(lost))
+    if not beyond.empty:
+        parts.append("It falls short by more than the seed noise, within the interval: "
+                     + _named(beyond))
+    return " ".join(parts) or ("Every mix over 0..l scores at least its best layer alone "
+                               "within seed noise, and none loses at 95%.")
+
+
+def _named(rows: pd.DataFrame) -> str:
+    return "; ".join(sorted(f"{r.task} ({r.encoder}) at l = {', '.join(map(str, sorted(g)))}"
+                            for r, g in _grouped(rows))) + "."
 
 
 def _grouped(lost: pd.DataFrame) -> Iterator[tuple[Any, list[int]]]:
