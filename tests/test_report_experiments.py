@@ -19,7 +19,7 @@ def hydra_config(experiment: str):
 
 
 @pytest.mark.parametrize(("experiment", "params"), [
-    ("layer_roles", {"task": TASKS, "+study": "layers,control", "seed": "0,1,2"}),
+    ("layer_roles", {"task": TASKS, "+study": "layers,control", "seed": "0,1,2,3,4"}),
     ("elmo_vs_bert", {"encoder": "elmo_gutenberg,minilm", "task": TASKS, "+study": "layers",
                       "seed": "0,1,2"}),
 ])
@@ -36,8 +36,8 @@ def test_layer_roles_runs_and_reports(tmp_path):
                        f"hydra.sweep.dir={folder}"], tmp_path)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     records = sorted(folder.rglob("results.json"))
-    # per seed: layers (the mix, 3 single, 3 cumulative) and the control
-    assert len(records) == 3 * (7 + 1)
+    # per seed (five): layers (the mix, 3 single, 3 cumulative) and the control
+    assert len(records) == 5 * (7 + 1)
     assert len(list((folder / "0").glob("*/results.json"))) == 7
     layers = pd.read_csv(folder / "report" / "layers.csv")
     assert layers["single"].notna().all() and layers["cumulative"].notna().all()
