@@ -43,11 +43,20 @@ def write_archive(records: list[RunRecord], statistics: Statistics, out: Path) -
     if any(SEPARATOR in run for run, _ in statistics):
         raise ProbingError(f"a run folder's name holds {SEPARATOR!r}, which the statistics file "
                            f"uses between names; rename the run folder")
-    arrays = {SEPARATOR.join((run, name, key)): np.asarray(value)
+    arrays = {SEPARATOR.join((run, name, key)): _compact(np.asarray(value))
               for (run, name), parts in sorted(statistics.items())
               for key, value in parts.items()}
     with written_in_place(out / STATISTICS_NAME) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
+
+
+def _compact(array: np.ndarray) -> np.ndarray:
+    """Counts as 32-bit integers (exact, and a fraction of the size once compressed); any other
+    values as they are."""
+    if (array.dtype.kind == "f" and array.size and np.isfinite(array).all()
+            and (array == np.round(array)).all() and np.abs(array).max() < 2**31):
+        return array.astype(np.int32)
+    return array
 
 
 def load_archive(folder: Path) -> tuple[list[RunRecord], Statistics]:
