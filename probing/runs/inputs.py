@@ -42,7 +42,7 @@ class Inputs:
         """Read the splits, check their labels against train's, then extract (or reuse) every
         layer's activations of each split, and of the test split for each of `others`."""
         examples = task.read_splits()
-        vocab = LabelVocab.from_examples(examples["train"])
+        vocab = task.vocabulary(examples)
         for split in ("dev", "test"):
             vocab.check(examples[split])
         laps("read")

@@ -88,6 +88,7 @@ class Task(ABC):
         self.train, self.dev, self.test = Path(self.train), Path(self.dev), Path(self.test)
         self.control_summary: dict = {}
         self.split_summary: dict = {}
+        self.control_labels: list[str] = []
 
     @property
     def files(self) -> dict[str, Path]:
@@ -114,7 +115,18 @@ class Task(ABC):
         if not self.control:
             return splits
         self.control_summary = control_record(splits)
+        # the control function's labels: a key seen only in dev or test may get any of them,
+        # also one that no relabelled training target got (a rare label, for some seed)
+        self.control_labels = sorted({name for ex in splits["train"] for t in ex.targets
+                                      for name in _names(t.label)})
         return control_task(splits, self.control_seed)
+
+    def vocabulary(self, splits: dict[str, list[Example]]) -> "LabelVocab":
+        """The labels a probe of this task predicts: the training split's, or for a control
+        task every label its function can give."""
+        if self.control:
+            return LabelVocab(self.control_labels)
+        return LabelVocab.from_examples(splits["train"])
 
     @property
     def dev_held_out(self) -> bool:
