@@ -139,20 +139,22 @@ class Trainer:
                 probes: list[int] | None = None) -> list[list]:
         """The predictions on `split` of every probe (or of `probes`), per batch, reading
         each batch once."""
-        return self.evaluate(bank, family, split, probes)[0]
+        return self.evaluate(bank, family, split, probes, cross_entropy=False)[0]
 
     @torch.inference_mode()
     def evaluate(self, bank: nn.Module, family: TrainedFamily, split: SplitTable,
-                 probes: list[int] | None = None) -> tuple[list[list], list[float] | None]:
+                 probes: list[int] | None = None, cross_entropy: bool = True
+                 ) -> tuple[list[list], list[float] | None]:
         """Each probe's predictions on `split` (per batch) and, where the family gives each
-        target's negative log-likelihood (`target_nll`), its cross-entropy on the split in
-        bits per target (else None): what information measures are computed from later."""
+        target's negative log-likelihood (`target_nll`) and `cross_entropy` asks for it, its
+        cross-entropy on the split in bits per target (else None): what information measures
+        are computed from later."""
         bank.eval().to(self.device)
         probes = list(range(bank.n_probes)) if probes is None else probes
         forward = probes_of(bank, probes)
         predicted: list[list] = [[] for _ in probes]
         nats, targets = torch.zeros(len(probes), dtype=torch.float64), 0
-        scores_nll = hasattr(family, "target_nll")
+        scores_nll = cross_entropy and hasattr(family, "target_nll")
         for index in split.eval_batches(self.eval_batch_size):
             batch = split.batch(index, self.device)
             outputs = forward(batch)

@@ -65,6 +65,7 @@ class FamilyReport:
     score_resampled: bool = True  # False: its score (the record's metric) is a mean over
     # seeds with a t interval, not resampled over test sentences
     saves_predictions: bool = True  # its runs save predictions.npz (else none is missing)
+    statistics_by_metric: bool = True  # False: one set of statistics serves all its metrics
     variants: tuple[str, ...] = ()  # its fields that set runs of one selection apart
     tables: tuple[Table, ...] = ()
     figures: tuple[Figure, ...] = ()

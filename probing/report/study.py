@@ -110,7 +110,7 @@ class Study:
             if predictions is not None and not usable:
                 self.unusable.setdefault(record.folder, []).append(metric)
             self._samples[key] = (self._resampled(record, predictions, metric) if usable
-                                  else self._from_stored(record, metric))
+                                  else self._from_stored(record, metric, baseline=False))
         return self._samples[key]
 
     def _resampled(self, record: RunRecord, predictions: Predictions, metric: str,
@@ -128,21 +128,28 @@ class Study:
                                        predicted)
         if statistics is None:
             return report.resample(record, predictions.arrays, counts, metric, predicted)
-        name = metric if predicted is None else f"{BASELINE}{metric}"
-        self.used[(str(record.folder), name)] = statistics
+        self.used[self._statistics_key(record, metric, predicted is not None)] = statistics
         return report.resample_statistics(record, statistics, counts, metric)
 
-    def _from_stored(self, record: RunRecord, metric: str, name: str | None = None
+    def _statistics_key(self, record: RunRecord, metric: str, baseline: bool
+                        ) -> tuple[str, str]:
+        """Where a run's statistics of `metric` (of the majority baseline's answers, with
+        `baseline`) are kept: one entry per metric, or one for all of a family's metrics."""
+        name = metric if self.report_of(record).statistics_by_metric else "per_sentence"
+        return str(record.folder), f"{BASELINE}{name}" if baseline else name
+
+    def _from_stored(self, record: RunRecord, metric: str, baseline: bool
                      ) -> np.ndarray | None:
-        statistics = self.stored.get((str(record.folder), name or metric))
+        key = self._statistics_key(record, metric, baseline)
+        statistics = self.stored.get(key)
         if statistics is None:
             return None
-        self.used[(str(record.folder), name or metric)] = statistics
+        self.used[key] = statistics
         counts = self.draws.counts(*self.test_sentences(record))
         rows = {len(v) for v in statistics.values()}
         if rows != {counts.shape[1]}:
-            raise ProbingError(f"{record.folder}: its stored statistics of {name or metric} "
-                               f"have {sorted(rows)} rows, its record {counts.shape[1]} test "
+            raise ProbingError(f"{record.folder}: its stored statistics of {key[1]} have "
+                               f"{sorted(rows)} rows, its record {counts.shape[1]} test "
                                f"sentences; write the report again from the run folders")
         return self.report_of(record).resample_statistics(record, statistics, counts, metric)
 
@@ -177,7 +184,7 @@ class Study:
                 majority[:, label] = 1
             samples = self._resampled(run, predictions, run.metric, majority)
         elif predictions is None:
-            samples = self._from_stored(run, run.metric, f"{BASELINE}{run.metric}")
+            samples = self._from_stored(run, run.metric, baseline=True)
         return Scores(run.baseline, samples, 1, self.test_sentences(run))
 
     def groups(self, family: str, control: bool | None = False

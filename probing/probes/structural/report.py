@@ -32,6 +32,7 @@ def tree_scores(arrays: Arrays, counts: np.ndarray, metric: str) -> np.ndarray:
 
 class StructuralReport(FamilyReport):
     measures: ClassVar[tuple[str, ...]]  # its metrics, as the layer profile shows them
+    statistics_by_metric = False  # its per-sentence values give every tree metric
 
     def can_resample(self, arrays: Arrays, metric: str) -> bool:
         return metric in TREE_METRICS and "length" in arrays
