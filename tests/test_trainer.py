@@ -11,7 +11,7 @@ from helpers import DIM, N_LAYERS, activations, random_split, trainer
 
 from probing.probes.edge import EdgeProbe
 from probing.probes.edge.spans import SpanTable
-from probing.probes.optimizer import BankAdam
+from probing.probes.optimizer import BankAdam, consecutive_runs
 from probing.tasks import Example, LabelVocab, Target
 from probing.tasks.labels import Labeling, MultiLabel, SingleLabel
 from probing.utils.errors import ProbingError
@@ -176,28 +176,33 @@ def test_each_probe_halves_its_rate_on_plateau_stops_after_patience_and_keeps_it
 
 def test_bank_adam_steps_each_probe_as_torch_adam_steps_it_alone():
     torch.manual_seed(0)
-    weights = torch.nn.Parameter(torch.randn(3, 4, 5))
+    weights = torch.nn.Parameter(torch.randn(4, 4, 5))
     module = torch.nn.Module()
     module.weights = weights
-    alone = [torch.nn.Parameter(weights[k].detach().clone()) for k in range(3)]
-    optimizer = BankAdam(module, 3, lr=0.01, weight_decay=0.1)
+    alone = [torch.nn.Parameter(weights[k].detach().clone()) for k in range(4)]
+    optimizer = BankAdam(module, 4, lr=0.01, weight_decay=0.1)
     optimizers = [torch.optim.Adam([p], lr=0.01, weight_decay=0.1, fused=True) for p in alone]
     for step in range(6):
-        if step == 3:  # probe 1 decays its rate, probe 2 stops
-            optimizer.rates[1:] = [0.005, None]
+        if step == 3:  # probe 1 decays its rate, probe 3 stops: probes 0 and 2 share a rate
+            optimizer.rates[1], optimizer.rates[3] = 0.005, None
             optimizers[1].param_groups[0]["lr"] = 0.005
         target = torch.randn(4, 5)
         optimizer.zero_grad()
         ((weights - target) ** 2).sum().backward()
         optimizer.step()
         for k, (p, adam) in enumerate(zip(alone, optimizers, strict=True)):
-            if step >= 3 and k == 2:
+            if step >= 3 and k == 3:
                 continue
             adam.zero_grad()
             ((p - target) ** 2).sum().backward()
             adam.step()
-    for k in range(3):
+    for k in range(4):
         torch.testing.assert_close(weights[k].detach(), alone[k].detach(), rtol=0, atol=1e-7)
+
+
+def test_consecutive_runs_of_probes():
+    assert consecutive_runs([0, 1, 2, 5, 6, 9]) == [(0, 3), (5, 7), (9, 10)]
+    assert consecutive_runs([]) == []
 
 
 def test_a_small_split_is_passed_over_several_times_an_epoch():

@@ -59,7 +59,7 @@ class EdgeProbes(nn.Module):
         self.hidden = bank.Linear(k, n_spans * proj_dim, hidden_dim, generator)
         self.norm = bank.LayerNorm(k, hidden_dim)
         self.output = bank.Linear(k, hidden_dim, n_labels, generator)
-        self.dropout = dropout
+        self.dropout = bank.Dropout(dropout, seed)
 
     def forward(self, batch: SpanBatch) -> torch.Tensor:
         """-> logits (K, batch, n_labels). The mix and the projections act on each word alone,
@@ -69,4 +69,4 @@ class EdgeProbes(nn.Module):
                   for (positions, mask), project, pool
                   in zip(batch.spans, self.projections, self.poolings, strict=True)]
         hidden = self.norm(torch.tanh(self.hidden(torch.cat(pooled, dim=-1))))
-        return self.output(bank.dropout(hidden, self.dropout, self.training))
+        return self.output(self.dropout(hidden))
