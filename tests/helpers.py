@@ -118,7 +118,7 @@ def activations(lengths: list[int], vectors: np.ndarray | None = None) -> Activa
 def trainer(**changes) -> Trainer:
     settings = {"batch_size": 16, "lr": 1e-2, "weight_decay": 0.0, "max_epochs": 30,
                 "patience": 5, "lr_decay": 0.5, "eval_batch_size": 64, "min_epoch_targets": 0,
-                "device": "cpu"}
+                "device": "cpu", "precision": "fp32"}
     return Trainer(**{**settings, **changes})
 
 

@@ -1,8 +1,12 @@
-"""The bank's own dropout: its drop rate, its scaling, its stream."""
+"""The bank's own dropout (its drop rate, its scaling, its stream) and the precision of its
+matrix products."""
 
+import pytest
 import torch
 
 from probing.probes.bank import Dropout
+from probing.utils.devices import resolve_precision
+from probing.utils.errors import ProbingError
 
 
 def test_dropout_drops_its_share_and_scales_the_rest():
@@ -26,3 +30,17 @@ def test_dropout_passes_through_in_evaluation_and_at_zero():
     x = torch.randn(3, 4, 5)
     assert torch.equal(Dropout(0.3, seed=0).eval()(x), x)
     assert torch.equal(Dropout(0.0, seed=0).train()(x), x)
+
+
+def test_precision_auto_is_bf16_only_where_the_device_has_bf16_units():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu, {"avx2", "fma"}) == torch.float32
+    assert resolve_precision("auto", cpu, {"avx2", "avx512_bf16"}) == torch.bfloat16
+    assert resolve_precision("auto", cpu, {"amx_bf16"}) == torch.bfloat16
+    assert resolve_precision("fp32", cpu, {"amx_bf16"}) == torch.float32
+    assert resolve_precision("bf16", cpu, set()) == torch.bfloat16
+
+
+def test_an_unknown_precision_is_refused_with_the_choices():
+    with pytest.raises(ProbingError, match=r"trainer\.precision=fp16: give one of auto, fp32"):
+        resolve_precision("fp16", torch.device("cpu"))

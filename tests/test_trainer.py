@@ -70,7 +70,8 @@ def test_two_span_target_without_second_span_is_refused():
         SpanTable.build(examples, activations([2]), LabelVocab(["x"]), 2, SingleLabel())
 
 
-def fitted_scores(labeling: Labeling, label_of, n_spans: int, seed: int) -> dict[str, float]:
+def fitted_scores(labeling: Labeling, label_of, n_spans: int, seed: int,
+                  precision: str = "fp32") -> dict[str, float]:
     rng = np.random.default_rng(seed)
     (train, train_acts), (dev, dev_acts) = (random_split(rng, n, label_of) for n in (400, 100))
     vocab = LabelVocab.from_examples(train)
@@ -78,7 +79,7 @@ def fitted_scores(labeling: Labeling, label_of, n_spans: int, seed: int) -> dict
     tables = [SpanTable.build(ex, acts, vocab, n_spans, labeling)
               for ex, acts in ((train, train_acts), (dev, dev_acts))]
     probes = bank(family, len(vocab))
-    fit = trainer(max_epochs=15)
+    fit = trainer(max_epochs=15, precision=precision)
     fit.fit(probes, family, *tables, seed=0)
     [predicted] = fit.predict(probes, family, tables[1])
     return family.score(tables[1], predicted)
@@ -103,6 +104,17 @@ def test_evaluate_gives_each_probes_cross_entropy_in_bits_per_target():
     [history, _] = trainer(max_epochs=1).fit(probes, family, table, table, seed=0)
     _, [after, _] = trainer().evaluate(probes, family, table)
     assert history[0]["dev_cross_entropy_bits"] == pytest.approx(after, rel=1e-6)
+
+
+def test_bf16_matrix_products_score_as_fp32_within_noise():
+    """The faster path of a device with bf16 units: the same probe, trained with its matrix
+    products in bfloat16, scores on dev as in float32 (within 2 binomial s.e. of 100 targets
+    and a few for the seed's luck: the two take different courses once rounding differs)."""
+    label_of = lambda w1, w2: str(w1 % 3)  # noqa: E731
+    scores = [fitted_scores(SingleLabel(), label_of, 1, seed=5, precision=p)["accuracy"]
+              for p in ("fp32", "bf16")]
+    assert scores[0] > 0.9, "the task is learnable in float32"
+    assert abs(scores[0] - scores[1]) <= 0.1, scores
 
 
 def test_two_span_probe_learns_a_label_that_depends_on_the_second_span_only():

@@ -73,6 +73,7 @@ class TrainerConf:
     lr_decay: float = MISSING
     eval_batch_size: int = MISSING
     min_epoch_targets: int = MISSING
+    precision: str = MISSING
     device: str = MISSING
 
 

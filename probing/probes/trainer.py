@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from probing.probes.family import SplitTable, TrainedFamily
 from probing.probes.optimizer import BankAdam
-from probing.utils.devices import resolve_device
+from probing.utils.devices import resolve_device, resolve_precision
 from probing.utils.errors import check_range
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,14 @@ class Trainer:
     `min_epoch_targets` targets) dev is scored; when a probe's dev metric does not improve, its
     learning rate is multiplied by `lr_decay`, and after `patience` such epochs in a row it
     stops. Each probe's weights of its best epoch are restored. `seed` fixes the batch order.
+
+    `precision` (`probing.utils.devices.resolve_precision`): in bfloat16 the probes' matrix
+    products run under autocast; the weights, the optimiser and the loss stay float32.
     """
 
     def __init__(self, batch_size: int, lr: float, weight_decay: float, max_epochs: int,
                  patience: int, lr_decay: float, eval_batch_size: int,
-                 min_epoch_targets: int, device: str) -> None:
+                 min_epoch_targets: int, device: str, precision: str) -> None:
         for setting, value, low, high, low_open in (
                 ("batch_size", batch_size, 1, float("inf"), False),
                 ("eval_batch_size", eval_batch_size, 1, float("inf"), False),
@@ -68,6 +71,7 @@ class Trainer:
         self.eval_batch_size = eval_batch_size
         self.min_epoch_targets = min_epoch_targets
         self.device = resolve_device(device)
+        self.dtype = resolve_precision(precision, self.device)
 
     def fit(self, bank: nn.Module, family: TrainedFamily, train: SplitTable, dev: SplitTable,
             seed: int) -> list[list[dict]]:
@@ -111,13 +115,19 @@ class Trainer:
         total, count = torch.zeros(len(active)), 0
         for index in tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False):
             batch = train.batch(index, self.device)
-            losses = family.loss(forward(batch), batch)
+            with self.autocast():
+                outputs = forward(batch)
+            losses = family.loss(outputs.float(), batch)
             optimizer.zero_grad()
             losses.sum().backward()
             optimizer.step()
             total += losses.detach().cpu() * len(index)
             count += len(index)
         return (total / count).numpy()
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.dtype == torch.bfloat16)
 
     def _end_epoch(self, bank: nn.Module, k: int, course: EarlyStopping, optimizer: BankAdam,
                    epoch: int, loss: float, scores: dict[str, float], metric: str,
@@ -157,7 +167,8 @@ class Trainer:
         scores_nll = cross_entropy and hasattr(family, "target_nll")
         for index in split.eval_batches(self.eval_batch_size):
             batch = split.batch(index, self.device)
-            outputs = forward(batch)
+            with self.autocast():
+                outputs = forward(batch).float()
             for parts, decided in zip(predicted, family.decide(outputs, batch), strict=True):
                 parts.append(decided)
             if scores_nll:
