@@ -205,7 +205,7 @@ def default_run(package: Path | None) -> dict:
         record = json.loads((Path(folder) / "results.json").read_text())
     return {"wall_seconds": round(wall, 1), "peak_rss_mb": rss,
             "stage_seconds": record.get("timings", {}),
-            "test_accuracy": record.get("test", {}).get("accuracy")}
+            "test_accuracy": record["metrics"]["test"]["accuracy"]}
 
 
 def worktree(commit: str) -> Path:
