@@ -40,10 +40,10 @@ class BankAdam:
         for rate in {r for r in self.rates if r is not None}:
             for start, end in consecutive_runs([k for k, r in enumerate(self.rates)
                                                 if r == rate]):
-                parts = [(p[start:end], p.grad[start:end], m[start:end], v[start:end],
-                          torch.tensor(float(self.steps[i]), device=p.device))
-                         for i, p, m, v in ((i, self.params[i], self.exp_avg[i],
-                                             self.exp_avg_sq[i]) for i in stepped)]
+                parts = [(self.params[i][start:end], self.params[i].grad[start:end],
+                          self.exp_avg[i][start:end], self.exp_avg_sq[i][start:end],
+                          torch.tensor(float(self.steps[i]), device=self.params[i].device))
+                         for i in stepped]
                 params, grads, exp_avgs, exp_avg_sqs, steps = map(list, zip(*parts,
                                                                             strict=True))
                 adam(params, grads, exp_avgs, exp_avg_sqs, [], steps, fused=True,

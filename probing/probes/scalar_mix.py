@@ -86,13 +86,13 @@ class MixThenProject(torch.autograd.Function):
         # gradient leaves in its input's dtype.
         gamma, flat, proj, unscaled, projected, mixes = ctx.saved_tensors
         scaled = (grad * gamma[:, None, None]).to(unscaled.dtype)
-        low_proj = proj.to(unscaled.dtype)
         grad_proj = torch.bmm(unscaled.transpose(1, 2), scaled).to(proj.dtype)
         grad_gamma = (grad * projected).sum((1, 2)).to(gamma.dtype)
         grad_weights = torch.zeros(len(gamma), len(flat), dtype=gamma.dtype, device=grad.device)
         mixing = mixes.nonzero().squeeze(1)
         if len(mixing):
-            into_mix = torch.bmm(scaled[mixing], low_proj[mixing].transpose(1, 2))
+            into_mix = torch.bmm(scaled[mixing],
+                                 proj[mixing].transpose(1, 2).to(scaled.dtype))
             grad_weights[mixing] = (into_mix.flatten(1) @ flat.T.to(into_mix.dtype)).to(
                 gamma.dtype)
         return grad_weights, grad_gamma, None, grad_proj, None
