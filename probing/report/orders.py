@@ -110,3 +110,20 @@ def supported_orders(orders: pd.DataFrame, encoder: str, step: int,
     chosen = orders[(orders["encoder"] == encoder) & (orders["step"] == step)
                     & (orders["measure"] == measure) & orders["holds"]]
     return chosen["order"].tolist()
+
+
+def pipeline_verdicts(orders: pd.DataFrame, measure: str = "E_delta") -> list[str]:
+    """Per encoder, what its tested orders say of the pipeline order (task_a comes before
+    task_b in every row): how many pairs hold in the pipeline's direction, how many against it,
+    and "the pipeline order holds" only where every pair of its tasks holds that way."""
+    lines = []
+    chosen = orders[(orders["measure"] == measure) & orders["p_value"].notna()]
+    for (encoder, step), pairs in chosen.groupby(["encoder", "step"], sort=False):
+        name = encoder if step < 0 else f"{encoder} (step {step})"
+        along = int((pairs["holds"] & (pairs["p_a_below_b"] > 0.5)).sum())
+        against = int((pairs["holds"] & (pairs["p_a_below_b"] < 0.5)).sum())
+        verdict = ("the pipeline order holds (every pair)" if along == len(pairs) else
+                   f"{along} of {len(pairs)} pairs of tasks in the pipeline's order, "
+                   f"{against} against it, the rest not supported")
+        lines.append(f"{name}: {verdict}")
+    return lines

@@ -17,6 +17,7 @@ from probing.utils.errors import ProbingError
 from probing.utils.reproducibility import library_versions
 
 log = logging.getLogger("probing")
+STAGING_PREFIX = ".writing-"  # a probe's files before they are moved into its folder
 
 
 def new_record(cfg: DictConfig, inputs: Inputs, family: str, report: str, outcome: Outcome,
@@ -52,7 +53,7 @@ def new_record(cfg: DictConfig, inputs: Inputs, family: str, report: str, outcom
 def save_run(folder: Path, record: RunRecord, outcome: Outcome, inputs: Inputs) -> RunRecord:
     """Write the probe's files into a staging folder beside the run's, move them in, and write
     results.json last; a failure to write (a full disk) leaves no part of them behind."""
-    staging = folder / f".writing-{os.getpid()}"
+    staging = folder / f"{STAGING_PREFIX}{os.getpid()}"
     try:
         staging.mkdir(parents=True)
         if outcome.test_arrays is not None:

@@ -9,11 +9,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from probing.report import figures
+from probing.report import encoders, figures
+from probing.report.encoders import encoder_differences, encoder_table
 from probing.report.family import FamilyReport, Panel, Table
 from probing.report.layer_tables import expected_layers, layer_table, mix_check, overview
 from probing.report.notes import Notes
-from probing.report.orders import holm_floor, order_table, pairs_tested, resamples_needed
+from probing.report.orders import (
+    holm_floor,
+    order_table,
+    pairs_tested,
+    pipeline_verdicts,
+    resamples_needed,
+)
 from probing.report.rows import with_scores
 from probing.report.study import Study
 from probing.runs.record import RunRecord
@@ -98,6 +105,29 @@ def orders_notes(notes: Notes) -> list[str]:
             "less: an order that does not hold fails on its own p-value, not on the floor."]
 
 
+def encoders_notes(notes: Notes) -> list[str]:
+    verdicts = pipeline_verdicts(order_table(notes.study, FAMILY))
+    return [notes.bootstrap(), notes.seed_only("E_s"),
+            "depth: (E_delta - 1) / (L - 1), L the encoder's top layer (0 = the first gain at "
+            "layer 1, 1 = all of it at the top), NaN where E_delta is undefined. "
+            "E_s_relative: E_s / L (t over seeds), the mixing weights' centre on the same "
+            "0..1 scale. mix_minus_P0: the full mix minus layer 0 alone (paired). "
+            "trained_minus_twin: the trained encoder's "
+            "mix minus that of its random-weights twin (twin_encoder: the same model settings "
+            "with encoder.random_init=true; paired), NaN where no twin ran.",
+            "Task orders per encoder, from the orders table (E_delta, Holm over the encoder's "
+            "pairs): " + ("; ".join(verdicts) + "." if verdicts else "none tested.")]
+
+
+def encoder_differences_notes(notes: Notes) -> list[str]:
+    return [notes.bootstrap(),
+            "Per task, every pair of trained encoders (twins left out): depth_a - depth_b, "
+            "P(depth_a < depth_b) over the resamples where both are defined, a two-sided "
+            "bootstrap p-value, Holm over the task's pairs; holds: p_holm < "
+            f"{1 - notes.level:.2f}. paired: the two share test sentences (the same draws). "
+            "'undefined': an E_delta whose total gain's interval includes 0."]
+
+
 class EdgeReport(FamilyReport):
     family = FAMILY
     rank = 0
@@ -107,6 +137,10 @@ class EdgeReport(FamilyReport):
         Table("expected_layers", lambda study: expected_layers(study, FAMILY), expected_notes),
         Table("mix_check", lambda study: mix_check(study, FAMILY), mix_check_notes),
         Table("orders", lambda study: order_table(study, FAMILY), orders_notes, echo=True),
+        Table("encoders", lambda study: encoder_table(study, FAMILY), encoders_notes,
+              echo=True),
+        Table("encoder_differences", lambda study: encoder_differences(study, FAMILY),
+              encoder_differences_notes, echo=True),
     )
     figures = (figures.figure_layers, figures.figure_summary, figures.figure_heatmap,
                figures.figure_scores, figures.figure_relative_depth,
@@ -116,7 +150,8 @@ class EdgeReport(FamilyReport):
     profile_seed_only = ("Mixing weights",)
 
     def resamples_needed(self, records: list[RunRecord]) -> int:
-        return resamples_needed(pairs_tested(records, FAMILY))
+        return resamples_needed(max(pairs_tested(records, FAMILY),
+                                    encoders.pairs_tested(records, FAMILY)))
 
     def profile(self, study: Study, runs: list[RunRecord], n_layers: int
                 ) -> list[dict[str, Any]]:
