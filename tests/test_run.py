@@ -245,15 +245,9 @@ def test_cut_short_predictions_are_a_clear_error(tmp_path):
 def test_a_killed_sweep_resumes_where_it_stopped(tiny_bert, treebank, tmp_path):
     """Killed as its third job starts, a 4-job sweep rerun with resume=true runs the last two
     jobs only, and ends with the records of a sweep that was never stopped."""
-    common = [*probe_overrides(tiny_bert, treebank, tmp_path / "cache"), "trainer.max_epochs=1",
-              "hydra/callbacks=none"]
-    # the jobs the stop interrupts, run without a stop (the first two are never interrupted)
-    whole = run_cli(["-m", "seed=2,3", *common, f"hydra.sweep.dir={tmp_path / 'whole'}"],
-                    tmp_path)
-    assert whole.returncode == 0, whole.stderr[-3000:]
-
+    common = [*probe_overrides(tiny_bert, treebank, tmp_path / "cache"), "trainer.max_epochs=1"]
     stopped = tmp_path / "stopped"
-    args = ["-m", "seed=0,1,2,3", *common, f"hydra.sweep.dir={stopped}"]
+    args = ["-m", "seed=0,1,2,3", *common, "hydra/callbacks=none", f"hydra.sweep.dir={stopped}"]
     killed = subprocess.Popen([sys.executable, "-m", "probing.run", *args], cwd=tmp_path,
                               env={**os.environ, "PYTHONPATH": str(REPO)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -269,12 +263,12 @@ def test_a_killed_sweep_resumes_where_it_stopped(tiny_bert, treebank, tmp_path):
     log = resumed.stdout + resumed.stderr
     assert log.count("finished earlier with these settings") == 2
     assert {job: (stopped / job / "results.json").read_bytes() for job in kept} == kept
-    for job, twin in (("2", "0"), ("3", "1")):
-        again, first = RunRecord.read(stopped / job / "results.json"), RunRecord.read(
-            tmp_path / "whole" / twin / "results.json")
+    # the jobs the stop interrupted, as runs that were never stopped give them
+    for job in ("2", "3"):
+        again = RunRecord.read(stopped / job / "results.json")
+        [first] = probe_run(composed([*common, f"seed={job}"]), tmp_path / "whole" / job)
         assert (again.seed, again.test, again.dev, again.weights) == (
             first.seed, first.test, first.dev, first.weights)
-        assert {**again.config, "resume": False} == first.config
         assert all((Predictions.load(again.folder)[name] == Predictions.load(first.folder)[
             name]).all() for name in ("gold", "predicted", "sentence"))
 

@@ -75,6 +75,11 @@ def sentence_batches(order: np.ndarray, sizes: np.ndarray, batch_size: int) -> l
     return batches
 
 
+def mean_bits(nll_bits: np.ndarray) -> float:
+    """The cross-entropy of a split in bits per target, from each target's."""
+    return float(np.mean(nll_bits, dtype=np.float64))
+
+
 class TrainedFamily(ProbeFamily):
     """A family trained with the one trainer: a bank of probes over the distinct layer sets of
     the selections, fitted on train with early stopping on dev, then scored on dev and test.
@@ -129,8 +134,10 @@ class TrainedFamily(ProbeFamily):
             outcome = self.outcome(selection, tables, bank, k,
                                    {split: parts[k] for split, (parts, _) in evaluated.items()},
                                    histories[k])
-            if all(bits is not None for _, bits in evaluated.values()):
+            if all(nll is not None for _, nll in evaluated.values()):
                 outcome.fields["cross_entropy_bits"] = {
-                    split: bits[k] for split, (_, bits) in evaluated.items()}
+                    split: mean_bits(nll[k]) for split, (_, nll) in evaluated.items()}
+                if outcome.test_arrays is not None:  # for intervals over test sentences
+                    outcome.test_arrays["nll_bits"] = evaluated["test"][1][k]
             outcomes.append(outcome)
         return outcomes

@@ -17,7 +17,7 @@ from torch import nn
 from torch.func import functional_call
 from tqdm import tqdm
 
-from probing.probes.family import SplitTable, TrainedFamily
+from probing.probes.family import SplitTable, TrainedFamily, mean_bits
 from probing.probes.optimizer import BankAdam
 from probing.utils.devices import resolve_device, resolve_precision
 from probing.utils.errors import check_range
@@ -87,11 +87,11 @@ class Trainer:
                 break
             start = time.perf_counter()
             losses = self._epoch(bank, family, train, optimizer, active, rng, epoch)
-            predicted, bits = self.evaluate(bank, family, dev, active)
+            predicted, nll = self.evaluate(bank, family, dev, active)
             scores = [family.score(dev, parts) for parts in predicted]
-            if bits is not None:  # the dev loss beside the dev metric that early stopping reads
-                scores = [{**score, "cross_entropy_bits": b} for score, b in zip(scores, bits,
-                                                                                  strict=True)]
+            if nll is not None:  # the dev loss beside the dev metric that early stopping reads
+                scores = [{**score, "cross_entropy_bits": mean_bits(n)}
+                          for score, n in zip(scores, nll, strict=True)]
             seconds = round(time.perf_counter() - start, 2)
             for k, loss, score in zip(active, losses, scores, strict=True):
                 self._end_epoch(bank, k, courses[k], optimizer, epoch, float(loss), score,
@@ -154,16 +154,16 @@ class Trainer:
     @torch.inference_mode()
     def evaluate(self, bank: nn.Module, family: TrainedFamily, split: SplitTable,
                  probes: list[int] | None = None, cross_entropy: bool = True
-                 ) -> tuple[list[list], list[float] | None]:
+                 ) -> tuple[list[list], list[np.ndarray] | None]:
         """Each probe's predictions on `split` (per batch) and, where the family gives each
-        target's negative log-likelihood (`target_nll`) and `cross_entropy` asks for it, its
-        cross-entropy on the split in bits per target (else None): what information measures
-        are computed from later."""
+        target's negative log-likelihood (`target_nll`) and `cross_entropy` asks for it, that
+        of every target in bits (else None): what information measures are computed from
+        (`mean_bits` gives the split's cross-entropy)."""
         bank.eval().to(self.device)
         probes = list(range(bank.n_probes)) if probes is None else probes
         forward = probes_of(bank, probes)
         predicted: list[list] = [[] for _ in probes]
-        nats, targets = torch.zeros(len(probes), dtype=torch.float64), 0
+        nats: list[torch.Tensor] = []
         scores_nll = cross_entropy and hasattr(family, "target_nll")
         for index in split.eval_batches(self.eval_batch_size):
             batch = split.batch(index, self.device)
@@ -172,11 +172,11 @@ class Trainer:
             for parts, decided in zip(predicted, family.decide(outputs, batch), strict=True):
                 parts.append(decided)
             if scores_nll:
-                nll = family.target_nll(outputs, batch)
-                nats += nll.sum(-1).double().cpu()
-                targets += nll.shape[-1]
-        bits = (nats / targets / math.log(2)).tolist() if scores_nll and targets else None
-        return predicted, bits
+                nats.append(family.target_nll(outputs, batch).cpu())
+        if not (scores_nll and nats):
+            return predicted, None
+        bits = (torch.cat(nats, dim=-1).double() / math.log(2)).float().numpy()
+        return predicted, list(bits)
 
 
 def probes_of(bank: nn.Module, probes: list[int]) -> Callable[[Any], torch.Tensor]:

@@ -76,6 +76,10 @@ class FamilyReport:
     per_length: tuple[str, ...] = ()
     profile_seed_only: tuple[str, ...] = ()
 
+    def point(self, record: RunRecord, metric: str) -> float:
+        """The run's test value of `metric` (one its report resamples)."""
+        return float(record.test.get(metric, float("nan")))
+
     def can_resample(self, arrays: Arrays, metric: str) -> bool:
         """Whether these predictions hold what `metric` needs."""
         return "gold" in arrays and "predicted" in arrays

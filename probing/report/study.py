@@ -160,7 +160,7 @@ class Study:
             return NONE
         name = metric or runs[0].metric
         runs = sorted(runs, key=lambda r: r.seed)  # seed j of every configuration drawn alike
-        values = [float(r.test.get(name, float("nan"))) for r in runs]
+        values = [self.report_of(r).point(r, name) for r in runs]
         samples = [self.run_samples(run, name) for run in runs]
         draws = self.test_sentences(runs[0])
         if any(s is None for s in samples):

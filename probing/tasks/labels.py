@@ -35,6 +35,12 @@ class Labeling:
         """Each probe's mean loss over the targets: (K,)."""
         raise NotImplementedError
 
+    def null_nll_bits(self, train: np.ndarray, test: np.ndarray, n_labels: int) -> np.ndarray:
+        """Each test target's negative log-likelihood in bits under the best guess that reads
+        no input: the training label shares (add-one smoothed, so that no label has
+        probability 0). Its mean is H_V(Y | nothing), where V-information starts."""
+        raise NotImplementedError
+
     def decide(self, logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -108,6 +114,10 @@ class SingleLabel(Labeling):
         return F.cross_entropy(logits.transpose(1, 2), gold.expand(len(logits), -1),
                                reduction="none")
 
+    def null_nll_bits(self, train: np.ndarray, test: np.ndarray, n_labels: int) -> np.ndarray:
+        shares = (np.bincount(train, minlength=n_labels) + 1) / (len(train) + n_labels)
+        return (-np.log2(shares[test])).astype(np.float32)
+
     def loss(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
         return self.target_nll(logits, gold).mean(-1)
 
@@ -133,6 +143,12 @@ class MultiLabel(Labeling):
         for row, labels in enumerate(indices):
             gold[row, labels] = 1.0
         return gold
+
+    def null_nll_bits(self, train: np.ndarray, test: np.ndarray, n_labels: int) -> np.ndarray:
+        """Summed over the labels: each one present with its training share."""
+        present = (train.sum(0) + 1) / (len(train) + 2)
+        return -(test * np.log2(present) + (1 - test) * np.log2(1 - present)).sum(
+            -1).astype(np.float32)
 
     def target_nll(self, logits: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
         """Summed over the labels, each one's presence a yes/no decision."""

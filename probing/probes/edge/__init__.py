@@ -73,6 +73,8 @@ class EdgeProbe(TrainedFamily):
                 bank: EdgeProbes, k: int, predicted: dict[str, list[Any]], history: list[dict]
                 ) -> Outcome:
         test = np.concatenate(predicted["test"])
+        null = self.labeling.null_nll_bits(tables["train"].labels, tables["test"].labels,
+                                           len(self.labels))
         weights = bank.mix.weights()[k].tolist()
         norms = {} if self.layer_norms is None else {
             "layer_norms": self.layer_norms,
@@ -82,10 +84,11 @@ class EdgeProbe(TrainedFamily):
             metrics={split: self.score(tables[split], parts) for split, parts in predicted.items()},
             fields={"mixing_weights": weights, "gamma": bank.mix.gamma[k].item(),
                     "center_of_gravity": center_of_gravity(weights), **norms,
-                    "parameters": sum(p[k].numel() for p in bank.parameters())},
+                    "parameters": sum(p[k].numel() for p in bank.parameters()),
+                    "null_cross_entropy_bits": float(np.mean(null, dtype=np.float64))},
             history=history,
             baseline=self.labeling.majority_baseline(tables["train"].labels,
                                                      tables["test"].labels, self.labels),
             test_arrays={"gold": tables["test"].labels, "predicted": test,
-                         "sentence": tables["test"].sentence},
+                         "sentence": tables["test"].sentence, "null_nll_bits": null},
             answers=self.vocab.decode(test))

@@ -12,6 +12,7 @@ import pandas as pd
 from probing.report import encoders, figures
 from probing.report.encoders import encoder_differences, encoder_table
 from probing.report.family import FamilyReport, Panel, Table
+from probing.report.information import information_layers, information_summary
 from probing.report.layer_tables import expected_layers, layer_table, mix_check, overview
 from probing.report.notes import Notes
 from probing.report.orders import (
@@ -24,6 +25,7 @@ from probing.report.orders import (
 from probing.report.rows import with_scores
 from probing.report.study import Study
 from probing.runs.record import RunRecord
+from probing.tasks.resampled import ratio, sentence_sums
 
 FAMILY = "edge"
 
@@ -119,6 +121,23 @@ def encoders_notes(notes: Notes) -> list[str]:
             "pairs): " + ("; ".join(verdicts) + "." if verdicts else "none tested.")]
 
 
+def information_notes(notes: Notes) -> list[str]:
+    return [notes.bootstrap(),
+            "Bits per test target (Hewitt et al. 2021, conditional V-information): H = "
+            "H_V(Y | layers 0..l), the test cross-entropy of the probe over layers 0..l; I(l) "
+            "= H_V(Y | 0..l-1) - H_V(Y | 0..l), what layer l adds to the layers below it, "
+            "paired (I(0) against H_V(Y | nothing), the training label shares, add-one "
+            "smoothed). A negative I(l): the probe over more layers generalised worse."]
+
+
+def information_summary_notes(notes: Notes) -> list[str]:
+    return [notes.bootstrap(),
+            "H_null: H_V(Y | nothing); H_all: H_V(Y | 0..L); total_bits: H_null - H_all; "
+            "bits_above_0: H_V(Y | 0) - H_all; E_delta_bits: sum_l l I(l) / sum_l I(l) over "
+            "l >= 1 (Tenney's E_delta with bits in place of scores), undefined (NaN) where "
+            "bits_above_0's interval includes 0; depth_bits: (E_delta_bits - 1) / (L - 1)."]
+
+
 def encoder_differences_notes(notes: Notes) -> list[str]:
     return [notes.bootstrap(),
             "Per task, every pair of trained encoders (twins left out): depth_a - depth_b, "
@@ -126,6 +145,13 @@ def encoder_differences_notes(notes: Notes) -> list[str]:
             "bootstrap p-value, Holm over the task's pairs; holds: p_holm < "
             f"{1 - notes.level:.2f}. paired: the two share test sentences (the same draws). "
             "'undefined': an E_delta whose total gain's interval includes 0."]
+
+
+# What the information tables resample (probing/report/information.py): the cross-entropy in
+# bits per test target of a probe and of the guess that reads no input, each from its field in
+# the record and its per-target array in the predictions.
+BITS = {"bits": ("cross_entropy_bits", "nll_bits"),
+        "null_bits": ("null_cross_entropy_bits", "null_nll_bits")}
 
 
 class EdgeReport(FamilyReport):
@@ -137,6 +163,10 @@ class EdgeReport(FamilyReport):
         Table("expected_layers", lambda study: expected_layers(study, FAMILY), expected_notes),
         Table("mix_check", lambda study: mix_check(study, FAMILY), mix_check_notes),
         Table("orders", lambda study: order_table(study, FAMILY), orders_notes, echo=True),
+        Table("information", lambda study: information_layers(study, FAMILY),
+              information_notes),
+        Table("information_summary", lambda study: information_summary(study, FAMILY),
+              information_summary_notes, echo=True),
         Table("encoders", lambda study: encoder_table(study, FAMILY), encoders_notes,
               echo=True),
         Table("encoder_differences", lambda study: encoder_differences(study, FAMILY),
@@ -148,6 +178,34 @@ class EdgeReport(FamilyReport):
     panels = (Panel(("weight",), "mixing weight $s_l$", bars=True, elsewhere=True),
               Panel(("single",), "edge probe, layer alone:\ntest {metric}", elsewhere=True))
     profile_seed_only = ("Mixing weights",)
+
+    def point(self, record: RunRecord, metric: str) -> float:
+        if metric not in BITS:
+            return super().point(record, metric)
+        value = record.family_fields.get(BITS[metric][0])
+        return float(value["test"] if isinstance(value, dict) else
+                     float("nan") if value is None else value)
+
+    def can_resample(self, arrays: Any, metric: str) -> bool:
+        if metric in BITS:
+            return BITS[metric][1] in arrays and "sentence" in arrays
+        return super().can_resample(arrays, metric)
+
+    def statistics(self, record: RunRecord, arrays: Any, metric: str, n: int,
+                   predicted: np.ndarray | None = None) -> Any:
+        """For bits: per test sentence, the bits of its targets summed, and their number."""
+        if metric not in BITS:
+            return super().statistics(record, arrays, metric, n, predicted)
+        bits = np.asarray(arrays[BITS[metric][1]], dtype=np.float64)
+        return {"sums": sentence_sums(np.stack([bits, np.ones_like(bits)], axis=1),
+                                      np.asarray(arrays["sentence"], dtype=np.int64), n)}
+
+    def resample_statistics(self, record: RunRecord, statistics: Any, counts: np.ndarray,
+                            metric: str) -> np.ndarray:
+        if metric not in BITS:
+            return super().resample_statistics(record, statistics, counts, metric)
+        sums = counts @ statistics["sums"]
+        return ratio(sums[:, 0], sums[:, 1])
 
     def resamples_needed(self, records: list[RunRecord]) -> int:
         return resamples_needed(max(pairs_tested(records, FAMILY),
