@@ -10,11 +10,16 @@ from helpers import REPO, probe_overrides, run_cli
 LAUNCHERS = REPO / "conf" / "hydra" / "launcher"
 
 
+def sweep_args(launcher, tiny_bert, treebank, tmp_path, *extra):
+    """Two seeds, one epoch; no report at the end (test_sweep_failures.py tests it)."""
+    return ["-m", f"hydra/launcher={launcher}", "seed=0,1",
+            *probe_overrides(tiny_bert, treebank, tmp_path / "cache"), "trainer.max_epochs=1",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra/callbacks=none", *extra]
+
+
 def sweep(launcher, tiny_bert, treebank, tmp_path, *extra):
     cache = tmp_path / "cache"
-    result = run_cli(["-m", f"hydra/launcher={launcher}", "seed=0,1",
-                      *probe_overrides(tiny_bert, treebank, cache), "trainer.max_epochs=1",
-                      f"hydra.sweep.dir={tmp_path / 'sweep'}", *extra], tmp_path)
+    result = run_cli(sweep_args(launcher, tiny_bert, treebank, tmp_path, *extra), tmp_path)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     records = sorted((tmp_path / "sweep").glob("*/results.json"))
     assert len(records) == 2, sorted(p.name for p in (tmp_path / "sweep").iterdir())
@@ -35,6 +40,14 @@ def test_joblib_runs_jobs_in_parallel_and_extracts_each_corpus_once(tiny_bert, t
         assert len({r["caches"][split]["key"] for r in runs}) == 1
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 3
     assert not list(cache.glob("*.partial"))
+    # resumed in the same folder, each worker finds its job finished and keeps it
+    kept = sorted((tmp_path / "sweep").glob("*/results.json"))
+    before = [p.read_bytes() for p in kept]
+    again = run_cli([*sweep_args("joblib", tiny_bert, treebank, tmp_path,
+                                 "hydra.launcher.n_jobs=2"), "resume=true"], tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (again.stdout + again.stderr).count("finished earlier with these settings") == 2
+    assert [p.read_bytes() for p in kept] == before
 
 
 @pytest.mark.slow

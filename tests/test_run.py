@@ -72,7 +72,7 @@ def test_wrong_config_is_refused(tiny_bert, treebank, tmp_path):
 def test_multirun_sweep_shares_one_cache(tiny_bert, treebank, tmp_path):
     cache = tmp_path / "cache"
     result = run_cli(["-m", "mix=single", "mix.layer=0,1,2",
-                      *probe_overrides(tiny_bert, treebank, cache),
+                      *probe_overrides(tiny_bert, treebank, cache), "hydra/callbacks=none",
                       f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = [RunRecord.read(p) for p in sorted((tmp_path / "sweep").glob("*/results.json"))]

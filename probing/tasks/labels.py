@@ -14,7 +14,6 @@ from typing import ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import accuracy_score, f1_score
 
 from probing.tasks import resampled
 
@@ -127,8 +126,9 @@ class SingleLabel(Labeling):
     def score(self, gold: np.ndarray, predicted: np.ndarray, labels: list[str]
               ) -> dict[str, float]:
         """Accuracy, and macro-F1 over the labels that occur in gold or prediction."""
-        return {"accuracy": float(accuracy_score(gold, predicted)),
-                "macro_f1": float(f1_score(gold, predicted, average="macro", zero_division=0))}
+        gold, predicted = np.asarray(gold), np.asarray(predicted)
+        return {"accuracy": float((gold == predicted).mean()) if len(gold) else 0.0,
+                "macro_f1": resampled.macro_f1_of_labels(gold, predicted)}
 
 
 class MultiLabel(Labeling):
@@ -166,7 +166,9 @@ class MultiLabel(Labeling):
               ) -> dict[str, float]:
         gold, predicted = gold.astype(bool), predicted.astype(bool)
         seen = gold.any(axis=0) | predicted.any(axis=0)  # macro over labels that occur, as above
-        return {"micro_f1": float(f1_score(gold, predicted, average="micro", zero_division=0)),
-                "macro_f1": float(f1_score(gold[:, seen], predicted[:, seen], average="macro",
-                                           zero_division=0)),
+        tp, fp, fn = ((g & p).sum(0) for g, p in ((gold, predicted), (~gold, predicted),
+                                                   (gold, ~predicted)))
+        return {"micro_f1": float(resampled.f1(tp.sum(), fp.sum(), fn.sum())),
+                "macro_f1": float(resampled.f1(tp[seen], fp[seen], fn[seen]).mean())
+                if seen.any() else 0.0,
                 "exact_match": float((gold == predicted).all(axis=1).mean())}

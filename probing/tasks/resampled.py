@@ -44,6 +44,26 @@ def micro_f1_columns(gold: np.ndarray, predicted: np.ndarray) -> np.ndarray:
                      (gold & ~predicted).sum(1)], axis=1)
 
 
+def f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """2 tp / (2 tp + fp + fn), 0 where all three are 0 (as scikit-learn's zero_division=0)."""
+    tp, fp, fn = (np.asarray(x, dtype=np.float64) for x in (tp, fp, fn))
+    denominator = 2 * tp + fp + fn
+    return np.where(denominator > 0, 2 * tp / np.where(denominator > 0, denominator, 1), 0.0)
+
+
+def macro_f1_of_labels(gold: np.ndarray, predicted: np.ndarray) -> float:
+    """The mean F1 over the labels that occur in gold or prediction (label indices, one a
+    target)."""
+    labels = np.union1d(gold, predicted)
+    if len(labels) == 0:
+        return 0.0
+    n = int(labels.max()) + 1
+    tp = np.bincount(gold[gold == predicted], minlength=n)
+    fp = np.bincount(predicted, minlength=n) - tp
+    fn = np.bincount(gold, minlength=n) - tp
+    return float(f1(tp, fp, fn)[labels].mean())
+
+
 def micro_f1_of_sums(sums: np.ndarray) -> np.ndarray:
     tp, fp, fn = sums.T
     return np.where(2 * tp + fp + fn > 0, ratio(2 * tp, 2 * tp + fp + fn), 0.0)

@@ -19,8 +19,8 @@ def seed_everything(seed: int) -> None:
 def library_versions() -> dict[str, str]:
     """Versions that can change a run's numbers, for the run record."""
     versions = {"python": platform.python_version()}
-    for package in ("layer-probing", "torch", "transformers", "tokenizers", "numpy", "scikit-learn",
-                    "scipy", "hydra-core", "h5py"):
+    for package in ("layer-probing", "torch", "transformers", "tokenizers", "numpy", "scipy",
+                    "hydra-core", "h5py"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
