@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import bert_overrides, composed, probe_overrides, run_cli
+from helpers import REPO, bert_overrides, composed, probe_overrides, run_cli
 from omegaconf import OmegaConf
 
 from probing.config.settings import check_settings, parameters
@@ -56,8 +56,7 @@ def test_shipped_configs_pass(tiny_bert, treebank, tmp_path):
                                kinds=KINDS)
     for probe in ("edge", "mdl", "distance", "depth", "cka"):
         check_settings(composed([f"probe={probe}"]), kinds=KINDS)
-    for experiment in ("elmo_vs_bert", "layer_roles", "layer_methods", "pretrain_checkpoints",
-                       "tasks"):
+    for experiment in sorted(p.stem for p in (REPO / "experiments").glob("*.yaml")):
         check_settings(composed([f"+experiment={experiment}", "+pretrain_run=/tmp"]), kinds=KINDS)
     for objective in ("bert_tiny", "bert", "bert_base", "elmo_tiny", "elmo", "elmo_original"):
         for text in ("files", "gutenberg"):
