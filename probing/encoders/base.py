@@ -2,10 +2,28 @@
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+
+from probing.utils.errors import ProbingError
+
+
+@dataclass(frozen=True)
+class LayerEdit:
+    """An edit of layer `layer`'s hidden states on their way through the encoder (an eraser of
+    a concept, say): `apply` maps a batch of them, (batch, positions, dim), to the same shape,
+    and every layer above reads the edited states. `key` names the edit (its parameters'
+    hash): an edited encoder's fingerprint includes it, so its vectors never mix with the
+    unedited encoder's in the cache."""
+
+    layer: int
+    apply: Callable[[torch.Tensor], torch.Tensor]
+    key: str
 
 
 class Encoder(ABC):
@@ -37,6 +55,14 @@ class Encoder(ABC):
     def words(self, prepared: Any, output: Any, dtype: torch.dtype) -> torch.Tensor:
         """(n_words, n_layers, dim) in `dtype` on the CPU: the batch's words, sentence after
         sentence, each word's vector of each layer."""
+
+    @contextmanager
+    def edited(self, edit: LayerEdit) -> Iterator["Encoder"]:
+        """The encoder with `edit` applied while the block runs: the one way a family that
+        intervenes (erasing a concept at layer l and running on) changes the encoder."""
+        raise ProbingError(f"encoder {self.name} cannot edit its hidden states on the way "
+                           f"through; use an encoder that can (encoder=hf)")
+        yield self
 
     def encode(self, sentences: list[list[str]]) -> list[torch.Tensor]:
         prepared = self.prepare(sentences)

@@ -4,17 +4,21 @@ import hashlib
 import json
 import logging
 import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
+from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from probing.encoders.alignment import LongWords, Pooling, Row, WordPooling, plan_windows
-from probing.encoders.base import Encoder, hash_module
+from probing.encoders.base import Encoder, LayerEdit, hash_module
 from probing.models.checkpoints import checkpoint_provenance
 from probing.utils.devices import resolve_device
 from probing.utils.errors import ProbingError
@@ -85,6 +89,7 @@ class HFEncoder(Encoder):
                 f"0 < stride <= max_length - {n_special}; got max_length={self.max_length}, "
                 f"stride={self.stride}")
         self._fingerprint: str | None = None
+        self._edit: LayerEdit | None = None
         self._pieces: dict[str, list[int]] = {}
         self._specials = _special_tokens(self.tokenizer)
 
@@ -96,6 +101,54 @@ class HFEncoder(Encoder):
                 "stride": self.stride, **cut}
 
     def fingerprint(self) -> str:
+        clean = self._clean_fingerprint()
+        if self._edit is None:
+            return clean
+        return hashlib.sha256(f"{clean} edit {self._edit.layer} {self._edit.key}".encode()
+                              ).hexdigest()
+
+    @contextmanager
+    def edited(self, edit: LayerEdit) -> Iterator["HFEncoder"]:
+        """A forward hook on the module whose output is layer `edit.layer` (the embeddings for
+        0, Transformer block l for l >= 1) replaces that output by the edited one, so that the
+        model's hidden state l and every block above see it."""
+        if not 0 <= edit.layer < self.n_layers:
+            raise ProbingError(f"encoder {self.name} has layers 0..{self.n_layers - 1}, so no "
+                               f"layer {edit.layer} to edit")
+        if self._edit is not None:
+            raise ProbingError(f"encoder {self.name} is already edited at layer "
+                               f"{self._edit.layer}; apply one edit at a time")
+
+        def replace_output(module: nn.Module, args: Any, output: Any) -> Any:
+            if isinstance(output, tuple):
+                return (edit.apply(output[0]), *output[1:])
+            return edit.apply(output)
+
+        # first among the hooks, so that whatever records the hidden states sees the edit
+        handle = self._layer_module(edit.layer).register_forward_hook(replace_output,
+                                                                      prepend=True)
+        self._edit = edit
+        try:
+            yield self
+        finally:
+            handle.remove()
+            self._edit = None
+
+    def _layer_module(self, layer: int) -> nn.Module:
+        """The module whose output is hidden state `layer`."""
+        if layer == 0:
+            embeddings = getattr(self.model, "embeddings", None)
+            if isinstance(embeddings, nn.Module):
+                return embeddings
+        blocks = next((m for m in self.model.modules() if isinstance(m, nn.ModuleList)
+                       and len(m) == self.n_layers - 1), None)
+        if blocks is None or layer == 0:
+            raise ProbingError(f"encoder {self.name}: {type(self.model).__name__} has no "
+                               f"{'embeddings module' if layer == 0 else 'list of blocks'} "
+                               f"where an edit of layer {layer} could be applied")
+        return blocks[layer - 1]
+
+    def _clean_fingerprint(self) -> str:
         if self._fingerprint is None:
             digest = hashlib.sha256()
             config = {k: v for k, v in self.model.config.to_dict().items()
