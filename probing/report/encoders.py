@@ -18,7 +18,7 @@ import pandas as pd
 
 from probing.report.bootstrap import LEVEL, bootstrap_p_value, holm, seed_interval
 from probing.report.expected import Gains, expected_layers_of, normalised_depth
-from probing.report.rows import with_interval
+from probing.report.rows import with_difference, with_interval
 from probing.report.study import Scores, Study
 from probing.runs.record import RunRecord
 
@@ -54,11 +54,6 @@ def _depth_samples(gains: Gains) -> np.ndarray | None:
     return np.asarray(normalised_depth(gains.tenney.samples, gains.n_layers), dtype=float)
 
 
-def _difference(row: dict, name: str, a: Scores, b: Scores) -> None:
-    paired = None if a.samples is None or b.samples is None else a.samples - b.samples
-    with_interval(row, name, a.point - b.point, paired)
-
-
 def encoder_table(study: Study, family: str) -> pd.DataFrame:
     """One row per task, encoder and step where several encoders ran (empty otherwise)."""
     if not comparable(study, family):
@@ -80,10 +75,10 @@ def encoder_table(study: Study, family: str) -> pd.DataFrame:
         row["E_s_relative"], row["E_s_relative_lo"], row["E_s_relative_hi"] = (
             float(mean), float(lo), float(hi))
         mix = study.scores(study.select(runs, "all"))
-        _difference(row, "mix_minus_P0", mix, study.scores(study.select(runs, "single", 0)))
+        with_difference(row, "mix_minus_P0", mix, study.scores(study.select(runs, "single", 0)))
         twin = None if row["twin"] else twins.get((task, model_key(runs[0])))
         row["twin_encoder"] = twin[0] if twin else ""
-        _difference(row, "trained_minus_twin", mix,
+        with_difference(row, "trained_minus_twin", mix,
                     study.scores(study.select(twin[1], "all")) if twin else Scores(
                         float("nan"), None, 0))
         rows.append(row)

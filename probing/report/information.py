@@ -18,7 +18,7 @@ E_delta_bits is undefined where the bits the layers above 0 add have an interval
 import pandas as pd
 
 from probing.report.expected import expected_layers_of, normalised_depth
-from probing.report.rows import with_interval, with_scores
+from probing.report.rows import with_difference, with_interval, with_scores
 from probing.report.study import KEYS, Scores, Study
 
 BITS, NULL_BITS = "bits", "null_bits"  # the edge report's names of what it resamples
@@ -28,12 +28,6 @@ def _negated(scores: Scores) -> Scores:
     """Bits as a score (higher is better), so that the gains of scores are the bits added."""
     return Scores(-scores.point, None if scores.samples is None else -scores.samples,
                   scores.seeds, scores.draws)
-
-
-def _difference(row: dict, name: str, before: Scores, after: Scores) -> None:
-    paired = (None if before.samples is None or after.samples is None
-              else before.samples - after.samples)
-    with_interval(row, name, before.point - after.point, paired)
 
 
 def information_layers(study: Study, family: str) -> pd.DataFrame:
@@ -46,7 +40,7 @@ def information_layers(study: Study, family: str) -> pd.DataFrame:
         for layer, after in enumerate(cumulative):
             row = dict(zip(KEYS, key, strict=True), layer=layer)
             with_scores(row, "H", after)
-            _difference(row, "I", before, after)
+            with_difference(row, "I", before, after)
             rows.append(row)
             before = after
     return pd.DataFrame(rows)
@@ -62,7 +56,7 @@ def information_summary(study: Study, family: str) -> pd.DataFrame:
         row = dict(zip(KEYS, key, strict=True), n_layers=len(cumulative))
         with_scores(row, "H_null", null)
         with_scores(row, "H_all", cumulative[-1])
-        _difference(row, "total_bits", null, cumulative[-1])
+        with_difference(row, "total_bits", null, cumulative[-1])
         gains = expected_layers_of([_negated(s) for s in cumulative])
         with_scores(row, "bits_above_0", gains.gain)
         defined = gains.tenney.defined

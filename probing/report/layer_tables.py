@@ -9,10 +9,7 @@ import pandas as pd
 from probing.report.bootstrap import seed_interval
 from probing.report.collect import settings_text
 from probing.report.expected import Gains, expected_layers_of, normalised_depth
-from probing.report.rows import (
-    with_interval,
-    with_scores,
-)
+from probing.report.rows import with_difference, with_interval, with_scores
 from probing.report.study import KEYS, NONE, Study
 
 GATED_BY_GAIN = ("E_delta", "E_delta_clipped", "depth", "depth_clipped")
@@ -42,10 +39,7 @@ def layer_table(study: Study, family: str) -> pd.DataFrame:
             if layer == 0:
                 with_interval(row, "delta", float("nan"), None)
             else:
-                before, now = cumulative[layer - 1], cumulative[layer]
-                paired = None if before.samples is None or now.samples is None else (
-                    now.samples - before.samples)
-                with_interval(row, "delta", now.point - before.point, paired)
+                with_difference(row, "delta", cumulative[layer], cumulative[layer - 1])
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -72,9 +66,7 @@ def mix_check(study: Study, family: str) -> pd.DataFrame:
                        best_layer=best)
             with_scores(row, "mix", mix)
             with_scores(row, "single", alone)
-            paired = None if mix.samples is None or alone.samples is None else (
-                mix.samples - alone.samples)
-            with_interval(row, "shortfall", mix.point - alone.point, paired)
+            with_difference(row, "shortfall", mix, alone)
             by_seed = _per_seed_shortfalls(study.select(runs, "cumulative", layer),
                                            study.select(runs, "single", best))
             _, lo, hi = seed_interval(by_seed)
@@ -188,9 +180,7 @@ def overview(study: Study, family: str) -> pd.DataFrame:
         control_runs = study.select(controls.get(key, []), "all")
         control = study.scores(control_runs)
         with_scores(row, "control", control)
-        paired = None if mix.samples is None or control.samples is None else (
-            mix.samples - control.samples)
-        with_interval(row, "selectivity", mix.point - control.point, paired)
+        with_difference(row, "selectivity", mix, control)
         row["control_seen"] = control_seen(control_runs)
         mean, lo, hi, _ = study.center_of_gravity(runs)
         row["E_s"], row["E_s_lo"], row["E_s_hi"] = mean, lo, hi

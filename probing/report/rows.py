@@ -26,6 +26,12 @@ def with_scores(row: dict, name: str, scores: Scores) -> None:
     with_interval(row, name, scores.point, scores.samples)
 
 
+def with_difference(row: dict, name: str, a: Scores, b: Scores) -> None:
+    """a - b, its interval from the paired resamples (none where either has none)."""
+    paired = None if a.samples is None or b.samples is None else a.samples - b.samples
+    with_interval(row, name, a.point - b.point, paired)
+
+
 def with_seed_interval(row: dict, name: str, values: list[float]) -> None:
     """Mean and Student-t interval over seeds (no bounds from one seed)."""
     if not values:
