@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 export PROBING_DATA_DIR ?= $(CURDIR)/data
 # The suite runs in two processes of one torch thread each (pytest-xdist): much of it waits on
-# subprocess starts and small models, so two at once on 2 cores take 375 s where one took 659 s.
+# subprocess starts and small models, so two at once on 2 cores take about 60% of the time.
 TEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2
 
 .PHONY: setup demo test test-fast test-install lint bench

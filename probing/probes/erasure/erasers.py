@@ -1,11 +1,12 @@
 """Linear erasers of a concept from a layer's vectors, as encoder edits.
 
 An eraser maps x to x - ((x - b) R^T) L^T: the identity minus a low-rank map, around the mean
-b. LEACE (Belrose et al. 2023, fitted with the `concept-erasure` package) is the smallest such
-edit after which no linear classifier predicts the labels better than a constant, on the data
-it was fitted on. Its control (Elazar et al. 2021) removes a random subspace of the same rank:
-damage that erasing the concept does beyond it is the concept's, not the rank's. Both are
-affine, so erasing the pieces of a word and mean-pooling them gives the erased word vector.
+b. LEACE (Belrose et al. 2023, fitted with the `concept-erasure` package) is the edit of least
+mean squared change after which no linear classifier predicts the labels better than a
+constant, on the data it was fitted on. Its control (Elazar et al. 2021) removes a random
+subspace of the same rank: damage that erasing the concept does beyond it is the concept's,
+not the rank's. Both are affine, so erasing the pieces of a word and mean-pooling them gives
+the erased word vector.
 """
 
 import hashlib
