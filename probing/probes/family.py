@@ -10,6 +10,7 @@ at all (layer similarity) implements `run` itself. `run.py` knows none of them.
 """
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -119,8 +120,10 @@ class TrainedFamily(ProbeFamily):
         """Take what the family needs from the inputs (the task's labeling, say) before the
         tables are built."""
 
-    def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
-            ) -> list[Outcome]:
+    def fit(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
+            ) -> "Fitted":
+        """The bank of the selections' probes, trained on train, and its dev and test
+        predictions."""
         self.prepare(inputs)
         layer_sets = distinct_layer_sets(selections, inputs.n_layers)
         tables = {split: self.table(inputs, split) for split in ("train", "dev", "test")}
@@ -128,16 +131,42 @@ class TrainedFamily(ProbeFamily):
         histories = trainer.fit(bank, self, tables["train"], tables["dev"], seed)
         evaluated = {split: trainer.evaluate(bank, self, tables[split])
                      for split in ("dev", "test")}
+        return Fitted(layer_sets, inputs.n_layers, tables, bank, histories, evaluated)
+
+    def outcomes(self, fitted: "Fitted", selections: list[LayerSelection]) -> list[Outcome]:
+        """Each selection's outcome, from the fitted bank's predictions."""
         outcomes = []
         for selection in selections:
-            k = layer_sets.index(tuple(selection.layers(inputs.n_layers)))
-            outcome = self.outcome(selection, tables, bank, k,
-                                   {split: parts[k] for split, (parts, _) in evaluated.items()},
-                                   histories[k])
-            if all(nll is not None for _, nll in evaluated.values()):
+            k = fitted.probe(selection)
+            outcome = self.outcome(selection, fitted.tables, fitted.bank, k,
+                                   {split: parts[k] for split, (parts, _)
+                                    in fitted.evaluated.items()}, fitted.histories[k])
+            if all(nll is not None for _, nll in fitted.evaluated.values()):
                 outcome.fields["cross_entropy_bits"] = {
-                    split: mean_bits(nll[k]) for split, (_, nll) in evaluated.items()}
+                    split: mean_bits(nll[k]) for split, (_, nll) in fitted.evaluated.items()}
                 if outcome.test_arrays is not None:  # for intervals over test sentences
-                    outcome.test_arrays["nll_bits"] = evaluated["test"][1][k]
+                    outcome.test_arrays["nll_bits"] = fitted.evaluated["test"][1][k]
             outcomes.append(outcome)
         return outcomes
+
+    def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
+            ) -> list[Outcome]:
+        return self.outcomes(self.fit(inputs, selections, trainer, seed), selections)
+
+
+@dataclass
+class Fitted:
+    """A trained bank: one probe per distinct layer set, the split tables it read, each probe's
+    training history and its dev and test predictions (with each target's bits, where the
+    family gives them: `Trainer.evaluate`)."""
+
+    layer_sets: list[tuple[int, ...]]
+    n_layers: int
+    tables: dict[str, SplitTable]
+    bank: nn.Module
+    histories: list[list[dict]]
+    evaluated: dict[str, tuple[list[list], list[np.ndarray] | None]]
+
+    def probe(self, selection: LayerSelection) -> int:
+        """The index in the bank of the probe that reads `selection`'s layers."""
+        return self.layer_sets.index(tuple(selection.layers(self.n_layers)))

@@ -124,8 +124,9 @@ class FamilyReport:
 
     def variant(self, record: RunRecord) -> str:
         """What else sets a run apart from another of the same selection: `against=bert`."""
-        return ", ".join(f"{k}={record.family_fields[k]}" for k in self.variants
-                         if record.family_fields.get(k))
+        given = {k: record.family_fields.get(k) for k in self.variants}
+        return ", ".join(f"{k}={v}" for k, v in given.items()
+                         if v is not None and v is not False and v != "")
 
 
 def one_line(error: BaseException) -> str:

@@ -15,11 +15,16 @@ E_delta_bits is undefined where the bits the layers above 0 add have an interval
 0, as E_delta is.
 """
 
+from collections.abc import Callable
+
 import pandas as pd
 
 from probing.report.expected import expected_layers_of, normalised_depth
 from probing.report.rows import with_difference, with_interval, with_scores
 from probing.report.study import KEYS, Scores, Study
+from probing.runs.record import RunRecord
+
+Keep = Callable[[RunRecord], bool] | None
 
 BITS, NULL_BITS = "bits", "null_bits"  # the edge report's names of what it resamples
 
@@ -30,11 +35,12 @@ def _negated(scores: Scores) -> Scores:
                   scores.seeds, scores.draws)
 
 
-def information_layers(study: Study, family: str) -> pd.DataFrame:
+def information_layers(study: Study, family: str, keep: Keep = None) -> pd.DataFrame:
     """Per task, encoder, step and layer l: H_V(Y | 0..l) and I(l), with intervals; empty where
-    no cumulative run saved its targets' bits."""
+    no cumulative run saved its targets' bits. `keep`: which of the family's runs count (all
+    by default)."""
     rows = []
-    for key, runs in _with_bits(study, family):
+    for key, runs in _with_bits(study, family, keep):
         cumulative = study.by_layer(runs, "cumulative", BITS)
         before = study.scores(study.select(runs, "cumulative", 0), NULL_BITS)
         for layer, after in enumerate(cumulative):
@@ -46,11 +52,11 @@ def information_layers(study: Study, family: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def information_summary(study: Study, family: str) -> pd.DataFrame:
+def information_summary(study: Study, family: str, keep: Keep = None) -> pd.DataFrame:
     """Per task, encoder and step: H_V(Y | nothing), H_V(Y | all layers), the total bits the
     layers give, the bits above layer 0, E_delta in bits and its relative depth."""
     rows = []
-    for key, runs in _with_bits(study, family):
+    for key, runs in _with_bits(study, family, keep):
         cumulative = study.by_layer(runs, "cumulative", BITS)
         null = study.scores(study.select(runs, "cumulative", 0), NULL_BITS)
         row = dict(zip(KEYS, key, strict=True), n_layers=len(cumulative))
@@ -69,10 +75,11 @@ def information_summary(study: Study, family: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _with_bits(study: Study, family: str) -> list[tuple[tuple, list]]:
-    """The groups whose cumulative runs all recorded their test bits."""
+def _with_bits(study: Study, family: str, keep: Keep) -> list[tuple[tuple, list]]:
+    """The groups whose cumulative runs (of those kept) all recorded their test bits."""
     chosen = []
     for key, runs in study.groups(family).items():
+        runs = [r for r in runs if keep is None or keep(r)]
         cumulative = study.select(runs, "cumulative")
         if cumulative and all(r.family_fields.get("cross_entropy_bits") is not None
                               and r.family_fields.get("null_cross_entropy_bits") is not None

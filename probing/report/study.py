@@ -236,9 +236,10 @@ class Study:
         configs: dict[tuple, int] = {}
         for r in self.records:
             if r.family == family:
-                key = (r.task, r.encoder, step_of(r), r.control, r.mode, layer_of(r))
+                key = (r.task, r.encoder, step_of(r), r.control, r.mode, layer_of(r),
+                       self.report_of(r).variant(r))
                 configs[key] = configs.get(key, 0) + 1
         kinds: dict[str, set[int]] = {}
-        for (_, _, _, control, mode, _), k in configs.items():
+        for (_, _, _, control, mode, _, _), k in configs.items():
             kinds.setdefault("control" if control else mode, set()).add(k)
         return {kind: sorted(ks) for kind, ks in sorted(kinds.items())}

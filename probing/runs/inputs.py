@@ -1,16 +1,17 @@
 """What a run hands its probe family and gets back: the task's splits with their activations
 (`Inputs`), and one `Outcome` per probe, which becomes one run record (probing/runs/record.py)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from probing.encoders.base import Encoder
+from probing.encoders.base import Encoder, LayerEdit
 from probing.features import Activations, extract
 from probing.runs.selection import LayerSelection
 from probing.tasks import Example, LabelVocab, Task
 from probing.tasks.base import SPLITS
+from probing.utils.errors import ProbingError
 from probing.utils.timer import Laps
 
 
@@ -25,6 +26,8 @@ class Inputs:
     activations: dict[str, Activations]
     vocab: LabelVocab
     others: dict[str, Activations] = field(default_factory=dict)
+    cache_dir: str | None = None  # where the activations are cached, and how extracted
+    features: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_layers(self) -> int:
@@ -53,7 +56,24 @@ class Inputs:
         compared = {other.name: extract(other, test, cache_dir, desc=f"{task.corpus}/test",
                                         **features) for other in others}
         laps("extract")
-        return cls(task, encoder, examples, activations, vocab, compared)
+        return cls(task, encoder, examples, activations, vocab, compared, cache_dir,
+                   dict(features))
+
+    def edited(self, edit: LayerEdit, split: str) -> Activations:
+        """Every layer's activations of `split` with the encoder edited on the way through
+        (`Encoder.edited`: a concept erased at a layer): extracted, or reused from the cache,
+        where the edit's key keeps them apart from the unedited encoder's."""
+        if self.cache_dir is None:
+            raise ProbingError("these inputs were not read by Inputs.read, so they name no "
+                               "cache to extract edited activations into")
+        with self.encoder.edited(edit) as encoder:
+            return extract(encoder, [ex.words for ex in self.examples[split]], self.cache_dir,
+                           desc=f"{self.task.corpus}/{split} edited at layer {edit.layer}",
+                           **self.features)
+
+    def with_activations(self, split: str, activations: Activations) -> "Inputs":
+        """These inputs with `split`'s activations replaced (by edited ones, say)."""
+        return replace(self, activations={**self.activations, split: activations})
 
 
 @dataclass

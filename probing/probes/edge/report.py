@@ -154,30 +154,10 @@ BITS = {"bits": ("cross_entropy_bits", "nll_bits"),
         "null_bits": ("null_cross_entropy_bits", "null_nll_bits")}
 
 
-class EdgeReport(FamilyReport):
-    family = FAMILY
-    rank = 0
-    tables = (
-        Table("overview", lambda study: overview(study, FAMILY), overview_notes, echo=True),
-        Table("layers", lambda study: layer_table(study, FAMILY), layers_notes),
-        Table("expected_layers", lambda study: expected_layers(study, FAMILY), expected_notes),
-        Table("mix_check", lambda study: mix_check(study, FAMILY), mix_check_notes),
-        Table("orders", lambda study: order_table(study, FAMILY), orders_notes, echo=True),
-        Table("information", lambda study: information_layers(study, FAMILY),
-              information_notes),
-        Table("information_summary", lambda study: information_summary(study, FAMILY),
-              information_summary_notes, echo=True),
-        Table("encoders", lambda study: encoder_table(study, FAMILY), encoders_notes,
-              echo=True),
-        Table("encoder_differences", lambda study: encoder_differences(study, FAMILY),
-              encoder_differences_notes, echo=True),
-    )
-    figures = (figures.figure_layers, figures.figure_summary, figures.figure_heatmap,
-               figures.figure_scores, figures.figure_relative_depth,
-               figures.figure_against_step)
-    panels = (Panel(("weight",), "mixing weight $s_l$", bars=True, elsewhere=True),
-              Panel(("single",), "edge probe, layer alone:\ntest {metric}", elsewhere=True))
-    profile_seed_only = ("Mixing weights",)
+class EdgeResampling(FamilyReport):
+    """How an edge probe's records resample: by the labelling for scores, and for bits
+    (`BITS`) from the per-target cross-entropies; for every family whose probes are edge
+    probes."""
 
     def point(self, record: RunRecord, metric: str) -> float:
         if metric not in BITS:
@@ -206,6 +186,31 @@ class EdgeReport(FamilyReport):
             return super().resample_statistics(record, statistics, counts, metric)
         sums = counts @ statistics["sums"]
         return ratio(sums[:, 0], sums[:, 1])
+
+class EdgeReport(EdgeResampling):
+    family = FAMILY
+    rank = 0
+    tables = (
+        Table("overview", lambda study: overview(study, FAMILY), overview_notes, echo=True),
+        Table("layers", lambda study: layer_table(study, FAMILY), layers_notes),
+        Table("expected_layers", lambda study: expected_layers(study, FAMILY), expected_notes),
+        Table("mix_check", lambda study: mix_check(study, FAMILY), mix_check_notes),
+        Table("orders", lambda study: order_table(study, FAMILY), orders_notes, echo=True),
+        Table("information", lambda study: information_layers(study, FAMILY),
+              information_notes),
+        Table("information_summary", lambda study: information_summary(study, FAMILY),
+              information_summary_notes, echo=True),
+        Table("encoders", lambda study: encoder_table(study, FAMILY), encoders_notes,
+              echo=True),
+        Table("encoder_differences", lambda study: encoder_differences(study, FAMILY),
+              encoder_differences_notes, echo=True),
+    )
+    figures = (figures.figure_layers, figures.figure_summary, figures.figure_heatmap,
+               figures.figure_scores, figures.figure_relative_depth,
+               figures.figure_against_step)
+    panels = (Panel(("weight",), "mixing weight $s_l$", bars=True, elsewhere=True),
+              Panel(("single",), "edge probe, layer alone:\ntest {metric}", elsewhere=True))
+    profile_seed_only = ("Mixing weights",)
 
     def resamples_needed(self, records: list[RunRecord]) -> int:
         return resamples_needed(max(pairs_tested(records, FAMILY),

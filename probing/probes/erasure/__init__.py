@@ -1,2 +1,134 @@
-"""Erasing a concept from a layer (LEACE, Belrose et al. 2023) and a random subspace of the same
-rank (the control of Elazar et al. 2021), as edits the encoder applies on the way through."""
+"""Erasure probing (amnesic probing, Elazar et al. 2021, with LEACE, Belrose et al. 2023): does
+the model use what a probe decodes? Erase the task's labels from layer l on the way through the
+encoder and see what the probes of layer l and of every layer above lose, against erasing a
+random subspace of the same rank.
+
+For each erased layer l, the LEACE eraser is fitted on the training targets' vectors at layer l
+(a target's span mean: the mean of its words' vectors, each span of a two-span target a sample
+with the target's label), so that no linear classifier of those vectors beats a constant. The
+encoder then runs over the test sentences with the eraser applied to hidden state l (a forward
+hook: every block above reads the erased states), and the inner family's probes, trained once
+on the unedited activations, are scored on the edited ones: each layer's probe at or above l,
+and the mix over every layer. The control erases a random subspace of the eraser's rank
+(drawn from the run's seed) the same way. A probe that is frozen reads the property as the
+unedited model wrote it: its loss at layer m > l says that the layers between carried the
+property on from layer l in the form the probe learnt, and did not rebuild it from the rest.
+
+Each run gives the inner family's outcomes (the probes on unedited activations, `eraser`
+"none"; with mix=every also the prefixes 0..l, whose cross-entropies give each layer's bits)
+and one outcome per erased layer, eraser (leace, random) and probe; the report pairs them over
+test sentences: damage = unedited - erased, and its excess over the control = random - leace,
+the concept's damage beyond the rank's.
+"""
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from probing.encoders.base import LayerEdit
+from probing.probes.erasure.concept import concept_vectors
+from probing.probes.erasure.erasers import Eraser, leace, random_like
+from probing.probes.family import Fitted, ProbeFamily, TrainedFamily, mean_bits
+from probing.runs.inputs import Inputs, Outcome
+from probing.runs.selection import EveryLayer, LayerSelection
+from probing.tasks import Task
+from probing.utils.errors import ProbingError, check_integer
+
+UNEDITED = "none"
+SCORED = ("all", "single")  # the selections scored on erased activations (the prefixes 0..l
+# of a cumulative mix are scored unedited only: their cross-entropies give the bits per layer)
+
+
+class Erasure(ProbeFamily):
+    """`probe=erasure`: each selection's probe of the inner family (`probe`, the edge probe)
+    scored with the task's labels erased at each layer of `layers` (null: every layer), and
+    with a random subspace of the same rank erased; the eraser is fitted on at most
+    `fit_targets` training targets, drawn by the run's seed."""
+
+    name = "erasure"
+    report = "probing.probes.erasure.report.ErasureReport"
+
+    def __init__(self, probe: TrainedFamily, layers: list[int] | None, fit_targets: int
+                 ) -> None:
+        if not isinstance(probe, TrainedFamily):
+            raise ProbingError(f"probe.probe: the {probe.name} probe is not trained by the "
+                               f"trainer, so it has no probes to score on erased activations; "
+                               f"use the edge probe (the default)")
+        check_integer("probe.fit_targets", fit_targets)
+        if layers is not None and (not layers or not all(
+                isinstance(layer, int) and not isinstance(layer, bool) for layer in layers)):
+            raise ProbingError(f"probe.layers={layers}: give the layers to erase as whole "
+                               f"numbers, e.g. [0, 3, 6], or null for every layer")
+        self.probe = probe
+        self.layers = None if layers is None else sorted(set(layers))
+        self.fit_targets = fit_targets
+
+    def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:
+        self.probe.check(task, mix)
+
+    def erased_layers(self, inputs: Inputs) -> list[int]:
+        """The layers to erase, checked against the encoder, which must be able to edit its
+        hidden states (checked now, before any probe is trained)."""
+        layers = list(range(inputs.n_layers)) if self.layers is None else self.layers
+        outside = [layer for layer in layers if not 0 <= layer < inputs.n_layers]
+        if outside:
+            raise ProbingError(f"probe.layers={self.layers}: encoder {inputs.encoder.name} has "
+                               f"layers 0..{inputs.n_layers - 1}, so no layer {outside[0]}")
+        with inputs.encoder.edited(LayerEdit(layers[0], lambda x: x, "check")):
+            pass
+        return layers
+
+    def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
+            ) -> list[Outcome]:
+        layers = self.erased_layers(inputs)
+        fitted = self.probe.fit(inputs, selections, trainer, seed)
+        outcomes = [self.marked(outcome, inputs, None, UNEDITED, 0)
+                    for outcome in self.probe.outcomes(fitted, selections)]
+        train = fitted.tables["train"]
+        chosen = np.sort(np.random.default_rng(seed).permutation(len(train))[:self.fit_targets])
+        for layer in layers:
+            vectors, labels = concept_vectors(train, layer, chosen)
+            concept = leace(vectors, labels, len(inputs.vocab))
+            erasers = {"leace": concept, "random": random_like(concept, vectors, seed)}
+            affected = [s for s in selections if s.mode in SCORED
+                        and max(s.layers(inputs.n_layers)) >= layer]
+            for kind, eraser in erasers.items():
+                outcomes += [self.marked(outcome, inputs, layer, kind, concept.rank)
+                             for outcome in self.erased(inputs, fitted, affected, layer,
+                                                        eraser, trainer)]
+        return outcomes
+
+    @torch.inference_mode()
+    def erased(self, inputs: Inputs, fitted: Fitted, selections: list[LayerSelection],
+               layer: int, eraser: Eraser, trainer: Any) -> list[Outcome]:
+        """The selections' probes scored on the test split extracted with `eraser` applied
+        at `layer`."""
+        edited = inputs.with_activations("test", inputs.edited(eraser.at(layer), "test"))
+        tables = {**fitted.tables, "test": self.probe.table(edited, "test")}
+        probes = [fitted.probe(selection) for selection in selections]
+        parts, bits = trainer.evaluate(fitted.bank, self.probe, tables["test"], probes)
+        dev = fitted.evaluated["dev"][0]
+        outcomes = []
+        for i, (selection, k) in enumerate(zip(selections, probes, strict=True)):
+            outcome = self.probe.outcome(selection, tables, fitted.bank, k,
+                                         {"dev": dev[k], "test": parts[i]}, fitted.histories[k])
+            if bits is not None:  # the test cross-entropy under erasure, for bits lost
+                outcome.fields["cross_entropy_bits"] = {"test": mean_bits(bits[i])}
+                outcome.test_arrays["nll_bits"] = bits[i]
+            outcomes.append(outcome)
+        return outcomes
+
+    def marked(self, outcome: Outcome, inputs: Inputs, layer: int | None, eraser: str,
+               rank: int) -> Outcome:
+        """The outcome with what was erased where in its fields; an erased one keeps only
+        these (its probe's own fields, the mixing weights, are the unedited outcome's)."""
+        erasure = {"erased_layer": layer, "eraser": eraser, "eraser_rank": rank,
+                   "concept": inputs.task.name}
+        if eraser == UNEDITED:
+            outcome.fields.update(erasure)
+        else:
+            outcome.fields = {**erasure, "cross_entropy_bits":
+                              outcome.fields.get("cross_entropy_bits")}
+            outcome.folder = f"{outcome.selection.name}-erased{layer}-{eraser}"
+        return outcome
