@@ -18,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from probing.config.composed import task_named
 from probing.config.schemas import CONF_PATH, register_configs
 from probing.config.settings import check_settings
 from probing.encoders.base import Encoder
@@ -49,11 +50,12 @@ def probe_run(cfg: DictConfig, output_dir: Path) -> list[RunRecord]:
     family.check(task, mix)  # a task or mix the family cannot serve costs no extraction
     if HydraConfig.initialized():
         warn_of_ignored_trainer(family, list(HydraConfig.get().overrides.task))
+    beside = [task_named(cfg, name) for name in family.other_tasks() if name != task.name]
     encoder, trainer = instantiate(cfg.encoder), instantiate(cfg.trainer)
     selections = mix.selections(encoder.n_layers)
     laps = Laps()
     inputs = Inputs.read(task, encoder, cfg.paths.cache_dir, cfg.features, laps,
-                         family.other_encoders())
+                         family.other_encoders(), beside)
     outcomes = family.run(inputs, selections, trainer, cfg.seed)
     laps("probe")
     timings = {**laps.timings, "probes_trained_together": len(distinct_layer_sets(

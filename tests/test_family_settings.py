@@ -49,6 +49,21 @@ CASES = {
     "edge dropout of 1": (["probe.dropout=1.0"], r"probe\.dropout=1 drops every unit"),
     "mdl's inner edge probe": (["probe=mdl", "probe.probe.dropout=-0.1"],
                                r"probe\.dropout=-0\.1 is out of range"),
+    "erasure of no layer": (["probe=erasure", "probe.layers=[]"],
+                            r"probe\.layers=\[\]: give the layers to erase as whole numbers"),
+    "erasure of a layer by name": (["probe=erasure", "probe.layers=[top]"],
+                                   r"probe\.layers=\['top'\]"),
+    "erasure fitted on no target": (["probe=erasure", "probe.fit_targets=0"],
+                                    r"probe\.fit_targets=0: it must be a whole number"),
+    "erasure scoring an untrained probe": (["probe=erasure", "probe@probe.probe=cka"],
+                                           r"probe\.probe: the cka probe is not trained"),
+    "erasure of a task that is not one": (["probe=erasure", "probe.concepts=[pos]"],
+                                          r"there is no task named 'pos' \(a file "
+                                          r"conf/task/pos\.yaml\)"),
+    "erasure of a concept by number": (["probe=erasure", "probe.concepts=[1]"],
+                                       r"probe\.concepts=\[1\]: give the other tasks"),
+    "erasure with prefixes only": (["probe=erasure", "mix=cumulative", "mix.layer=2"],
+                                   r"mix=cumulative gives neither; use mix=every"),
 }
 
 

@@ -12,12 +12,14 @@ from typing import Any
 
 from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import MissingConfigException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from probing.config.schemas import CONF_PATH, register_configs
 from probing.encoders.base import Encoder
-from probing.utils.errors import user_error
+from probing.tasks import Task
+from probing.utils.errors import ProbingError, user_error
 
 
 def composed(*overrides: str) -> DictConfig:
@@ -65,9 +67,31 @@ def configured_encoder(option: str, *overrides: str, **values: Any) -> Encoder:
     cfg = composed(f"encoder={option}", *overrides)
     for key, value in values.items():
         OmegaConf.update(cfg, f"encoder.{key}", value, force_add=False)
+    return built(cfg.encoder)
+
+
+def task_named(cfg: DictConfig, name: str) -> Task:
+    """The task of conf/task/<name>.yaml as run `cfg` would build it as its own (its files
+    under the run's paths, its seed), never a control task: a task a family reads beside the
+    run's (`ProbeFamily.other_tasks`)."""
     try:
-        return instantiate(cfg.encoder)
-    except Exception as e:  # Hydra wraps what the constructor raised: give the user's error
+        node = composed(f"task={name}").task
+    except MissingConfigException:
+        raise ProbingError(f"there is no task named {name!r} (a file conf/task/{name}.yaml); "
+                           f"name one of the task group's options, e.g. upos, deps") from None
+    beside = copy.deepcopy(cfg)
+    with open_dict(beside):
+        beside.task = node
+        beside.task.control = False
+    return built(beside.task)
+
+
+def built(node: DictConfig) -> Any:
+    """The object of a `_target_` node; a constructor's refusal of a user's setting is raised
+    as the user's error, not wrapped by Hydra."""
+    try:
+        return instantiate(node)
+    except Exception as e:
         error = user_error(e)
         if error is None:
             raise

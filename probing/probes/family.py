@@ -41,6 +41,11 @@ class ProbeFamily(ABC):
         extracts them (`Inputs.others`); a family never builds or runs an encoder itself."""
         return []
 
+    def other_tasks(self) -> list[str]:
+        """Tasks besides the run's, by name (conf/task/<name>.yaml), whose splits and
+        activations the family reads too (`Inputs.beside`): the run reads and extracts them."""
+        return []
+
     @abstractmethod
     def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
             ) -> list[Outcome]: ...

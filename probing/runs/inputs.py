@@ -1,7 +1,11 @@
 """What a run hands its probe family and gets back: the task's splits with their activations
 (`Inputs`), and one `Outcome` per probe, which becomes one run record (probing/runs/record.py)."""
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +30,7 @@ class Inputs:
     activations: dict[str, Activations]
     vocab: LabelVocab
     others: dict[str, Activations] = field(default_factory=dict)
+    beside: dict[str, "Inputs"] = field(default_factory=dict)  # other tasks' (`other_tasks`)
     cache_dir: str | None = None  # where the activations are cached, and how extracted
     features: dict[str, Any] = field(default_factory=dict)
 
@@ -41,9 +46,10 @@ class Inputs:
 
     @classmethod
     def read(cls, task: Task, encoder: Encoder, cache_dir: str, features: dict[str, Any],
-             laps: Laps, others: list[Encoder] = ()) -> "Inputs":
+             laps: Laps, others: list[Encoder] = (), beside: list[Task] = ()) -> "Inputs":
         """Read the splits, check their labels against train's, then extract (or reuse) every
-        layer's activations of each split, and of the test split for each of `others`."""
+        layer's activations of each split, and of the test split for each of `others`; the
+        inputs of each task `beside` the same way."""
         examples = task.read_splits()
         vocab = task.vocabulary(examples)
         for split in ("dev", "test"):
@@ -56,20 +62,26 @@ class Inputs:
         compared = {other.name: extract(other, test, cache_dir, desc=f"{task.corpus}/test",
                                         **features) for other in others}
         laps("extract")
-        return cls(task, encoder, examples, activations, vocab, compared, cache_dir,
-                   dict(features))
+        return cls(task, encoder, examples, activations, vocab, compared,
+                   {other.name: cls.read(other, encoder, cache_dir, features, laps)
+                    for other in beside}, cache_dir, dict(features))
 
-    def edited(self, edit: LayerEdit, split: str) -> Activations:
+    @contextmanager
+    def edited(self, edit: LayerEdit, split: str) -> Iterator[Activations]:
         """Every layer's activations of `split` with the encoder edited on the way through
-        (`Encoder.edited`: a concept erased at a layer): extracted, or reused from the cache,
-        where the edit's key keeps them apart from the unedited encoder's."""
+        (`Encoder.edited`: a concept erased at a layer), while the block runs. They are
+        extracted into a temporary folder in the cache folder and removed after: edited
+        vectors serve one measurement, and kept they would hold a copy of the split per edit."""
         if self.cache_dir is None:
             raise ProbingError("these inputs were not read by Inputs.read, so they name no "
-                               "cache to extract edited activations into")
-        with self.encoder.edited(edit) as encoder:
-            return extract(encoder, [ex.words for ex in self.examples[split]], self.cache_dir,
-                           desc=f"{self.task.corpus}/{split} edited at layer {edit.layer}",
-                           **self.features)
+                               "cache folder to extract edited activations into")
+        root = Path(self.cache_dir).expanduser()
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".edited-", dir=root) as folder, \
+                self.encoder.edited(edit) as encoder:
+            yield extract(encoder, [ex.words for ex in self.examples[split]], folder,
+                          desc=f"{self.task.corpus}/{split} edited at layer {edit.layer}",
+                          **self.features)
 
     def with_activations(self, split: str, activations: Activations) -> "Inputs":
         """These inputs with `split`'s activations replaced (by edited ones, say)."""

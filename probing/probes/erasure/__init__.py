@@ -14,6 +14,10 @@ and the mix over every layer. The control erases a random subspace of the eraser
 unedited model wrote it: its loss at layer m > l says that the layers between carried the
 property on from layer l in the form the probe learnt, and did not rebuild it from the rest.
 
+With `concepts`, other tasks' labels are erased the same way, one at a time (each fitted on
+that task's training targets), and the run's task's probes scored: what the model loses for
+this task when another task's property is removed.
+
 Each run gives the inner family's outcomes (the probes on unedited activations, `eraser`
 "none"; with mix=every also the prefixes 0..l, whose cross-entropies give each layer's bits)
 and one outcome per erased layer, eraser (leace, random) and probe; the report pairs them over
@@ -27,6 +31,7 @@ import numpy as np
 import torch
 
 from probing.encoders.base import LayerEdit
+from probing.probes.edge.spans import SpanTable
 from probing.probes.erasure.concept import concept_vectors
 from probing.probes.erasure.erasers import Eraser, leace, random_like
 from probing.probes.family import Fitted, ProbeFamily, TrainedFamily, mean_bits
@@ -43,14 +48,15 @@ SCORED = ("all", "single")  # the selections scored on erased activations (the p
 class Erasure(ProbeFamily):
     """`probe=erasure`: each selection's probe of the inner family (`probe`, the edge probe)
     scored with the task's labels erased at each layer of `layers` (null: every layer), and
-    with a random subspace of the same rank erased; the eraser is fitted on at most
-    `fit_targets` training targets, drawn by the run's seed."""
+    with a random subspace of the same rank erased; then the same with each task of
+    `concepts` (by name) erased instead. An eraser is fitted on at most `fit_targets`
+    training targets, drawn by the run's seed."""
 
     name = "erasure"
     report = "probing.probes.erasure.report.ErasureReport"
 
-    def __init__(self, probe: TrainedFamily, layers: list[int] | None, fit_targets: int
-                 ) -> None:
+    def __init__(self, probe: TrainedFamily, layers: list[int] | None, fit_targets: int,
+                 concepts: list[str]) -> None:
         if not isinstance(probe, TrainedFamily):
             raise ProbingError(f"probe.probe: the {probe.name} probe is not trained by the "
                                f"trainer, so it has no probes to score on erased activations; "
@@ -60,12 +66,23 @@ class Erasure(ProbeFamily):
                 isinstance(layer, int) and not isinstance(layer, bool) for layer in layers)):
             raise ProbingError(f"probe.layers={layers}: give the layers to erase as whole "
                                f"numbers, e.g. [0, 3, 6], or null for every layer")
+        if not all(isinstance(name, str) for name in concepts):
+            raise ProbingError(f"probe.concepts={concepts}: give the other tasks whose labels "
+                               f"to erase by name, e.g. [upos, deps], or [] for none")
         self.probe = probe
         self.layers = None if layers is None else sorted(set(layers))
         self.fit_targets = fit_targets
+        self.concepts = list(dict.fromkeys(concepts))
+
+    def other_tasks(self) -> list[str]:
+        return self.concepts
 
     def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:
         self.probe.check(task, mix)
+        if isinstance(mix, LayerSelection) and mix.mode not in SCORED:
+            raise ProbingError(f"probe=erasure scores the mix over every layer and each layer "
+                               f"alone on erased activations, and mix={mix.mode} gives neither; "
+                               f"use mix=every (or mix=all, mix=single)")
 
     def erased_layers(self, inputs: Inputs) -> list[int]:
         """The layers to erase, checked against the encoder, which must be able to edit its
@@ -83,20 +100,24 @@ class Erasure(ProbeFamily):
             ) -> list[Outcome]:
         layers = self.erased_layers(inputs)
         fitted = self.probe.fit(inputs, selections, trainer, seed)
-        outcomes = [self.marked(outcome, inputs, None, UNEDITED, 0)
+        own = inputs.task.name
+        outcomes = [self.marked(outcome, own, own, None, UNEDITED, 0)
                     for outcome in self.probe.outcomes(fitted, selections)]
-        train = fitted.tables["train"]
-        chosen = np.sort(np.random.default_rng(seed).permutation(len(train))[:self.fit_targets])
-        for layer in layers:
-            vectors, labels = concept_vectors(train, layer, chosen)
-            concept = leace(vectors, labels, len(inputs.vocab))
-            erasers = {"leace": concept, "random": random_like(concept, vectors, seed)}
-            affected = [s for s in selections if s.mode in SCORED
-                        and max(s.layers(inputs.n_layers)) >= layer]
-            for kind, eraser in erasers.items():
-                outcomes += [self.marked(outcome, inputs, layer, kind, concept.rank)
-                             for outcome in self.erased(inputs, fitted, affected, layer,
-                                                        eraser, trainer)]
+        concepts = {own: (fitted.tables["train"], len(inputs.vocab))}
+        concepts.update({name: (concept_table(beside), len(beside.vocab))
+                         for name, beside in inputs.beside.items()})
+        for name, (train, n_labels) in concepts.items():
+            chosen = np.random.default_rng(seed).permutation(len(train))[:self.fit_targets]
+            for layer in layers:
+                vectors, labels = concept_vectors(train, layer, np.sort(chosen))
+                concept = leace(vectors, labels, n_labels)
+                erasers = {"leace": concept, "random": random_like(concept, vectors, seed)}
+                affected = [s for s in selections if s.mode in SCORED
+                            and max(s.layers(inputs.n_layers)) >= layer]
+                for kind, eraser in erasers.items():
+                    outcomes += [self.marked(outcome, own, name, layer, kind, concept.rank)
+                                 for outcome in self.erased(inputs, fitted, affected, layer,
+                                                            eraser, trainer)]
         return outcomes
 
     @torch.inference_mode()
@@ -104,10 +125,11 @@ class Erasure(ProbeFamily):
                layer: int, eraser: Eraser, trainer: Any) -> list[Outcome]:
         """The selections' probes scored on the test split extracted with `eraser` applied
         at `layer`."""
-        edited = inputs.with_activations("test", inputs.edited(eraser.at(layer), "test"))
-        tables = {**fitted.tables, "test": self.probe.table(edited, "test")}
-        probes = [fitted.probe(selection) for selection in selections]
-        parts, bits = trainer.evaluate(fitted.bank, self.probe, tables["test"], probes)
+        with inputs.edited(eraser.at(layer), "test") as activations:
+            tables = {**fitted.tables, "test": self.probe.table(
+                inputs.with_activations("test", activations), "test")}
+            probes = [fitted.probe(selection) for selection in selections]
+            parts, bits = trainer.evaluate(fitted.bank, self.probe, tables["test"], probes)
         dev = fitted.evaluated["dev"][0]
         outcomes = []
         for i, (selection, k) in enumerate(zip(selections, probes, strict=True)):
@@ -119,16 +141,24 @@ class Erasure(ProbeFamily):
             outcomes.append(outcome)
         return outcomes
 
-    def marked(self, outcome: Outcome, inputs: Inputs, layer: int | None, eraser: str,
-               rank: int) -> Outcome:
+    def marked(self, outcome: Outcome, task: str, concept: str, layer: int | None,
+               eraser: str, rank: int) -> Outcome:
         """The outcome with what was erased where in its fields; an erased one keeps only
         these (its probe's own fields, the mixing weights, are the unedited outcome's)."""
         erasure = {"erased_layer": layer, "eraser": eraser, "eraser_rank": rank,
-                   "concept": inputs.task.name}
+                   "concept": concept}
         if eraser == UNEDITED:
             outcome.fields.update(erasure)
         else:
             outcome.fields = {**erasure, "cross_entropy_bits":
                               outcome.fields.get("cross_entropy_bits")}
-            outcome.folder = f"{outcome.selection.name}-erased{layer}-{eraser}"
+            whose = "" if concept == task else f"-{concept}"
+            outcome.folder = f"{outcome.selection.name}-erased{layer}-{eraser}{whose}"
         return outcome
+
+
+def concept_table(inputs: Inputs) -> SpanTable:
+    """The training targets of another task, whose labels are erased."""
+    task = inputs.task
+    return SpanTable.build(inputs.examples["train"], inputs.activations["train"], inputs.vocab,
+                           task.n_spans, task.labeling)

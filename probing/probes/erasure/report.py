@@ -151,7 +151,7 @@ class ErasureReport(EdgeResampling):
 
     family = FAMILY
     rank = 30
-    variants = ("erased_layer", "eraser")
+    variants = ("concept", "erased_layer", "eraser")
     tables = (Table("erasure", erasure_table, erasure_notes),
               Table("erasure_summary", erasure_summary, summary_notes, echo=True),
               Table("erasure_information",
