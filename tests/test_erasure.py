@@ -9,15 +9,18 @@ import pytest
 import torch
 from conftest import task_files
 from helpers import composed, probe_overrides
+from transformers import BertConfig, BertForMaskedLM, BertForPreTraining, BertTokenizerFast
 
 import probing.run as run
 from probing.config.composed import task_named
+from probing.encoders.base import LayerEdit
 from probing.encoders.hf import HFEncoder
 from probing.features import extract
+from probing.pretrain.bert_objective import Masking
 from probing.probes.edge.spans import SpanTable
 from probing.probes.erasure.concept import concept_vectors, span_means
 from probing.probes.erasure.erasers import leace
-from probing.probes.erasure.report import erasure_summary, erasure_table
+from probing.probes.erasure.report import erasure_objective, erasure_summary, erasure_table
 from probing.probes.trainer import Trainer
 from probing.report.build import report
 from probing.report.study import Study
@@ -126,6 +129,7 @@ def test_the_report_of_a_sweep_writes_the_erasure_tables(erasure_run, tmp_path):
     report([root / "erasure"], tmp_path / "report", resamples=100, seed=0)
     written = pd.read_csv(tmp_path / "report" / "erasure_summary.csv")
     assert set(written.erased_layer) == {0, 1, 2}
+    assert (tmp_path / "report" / "erasure_tiny.png").is_file()
     information = pd.read_csv(tmp_path / "report" / "erasure_information.csv")
     assert information.layer.tolist() == [0, 1, 2], "the bits of the unedited prefixes only"
 
@@ -199,3 +203,79 @@ def test_a_task_read_beside_the_run_has_the_runs_paths_and_is_no_control(tmp_pat
     deps = task_named(cfg, "deps")
     assert isinstance(deps, DependencyTask) and not deps.control and deps.control_seed == 4
     assert Path(deps.train).parent == tmp_path / "ud-english-ewt"
+
+
+@pytest.fixture(scope="module")
+def tiny_pretrained(tiny_bert, tmp_path_factory) -> Path:
+    """The tiny BERT with the masked-LM and next-sentence heads of a pretraining checkpoint
+    (what probing.pretrain saves), random weights."""
+    folder = tmp_path_factory.mktemp("tiny-pretrained")
+    torch.manual_seed(1)
+    BertForPreTraining(BertConfig.from_pretrained(tiny_bert)).eval().save_pretrained(folder)
+    BertTokenizerFast.from_pretrained(tiny_bert).save_pretrained(folder)
+    return folder
+
+
+def _encoder(folder: Path) -> HFEncoder:
+    return HFEncoder(folder, "tiny", "mean", None, None, "cpu", "float32", False, 0, "error")
+
+
+SENTENCES = [["the", "cat", "sat", "on", "the", "mat"], ["a", "dog", "ran"],
+             ["the", "dog", "sat", "on", "a", "cat", "and", "the", "cat", "ran"]]
+
+
+def test_a_sentence_encoder_has_no_objective(tiny_bert):
+    assert _encoder(tiny_bert).masked_lm(SENTENCES, seed=0) is None
+
+
+def test_the_objective_is_the_models_own_masked_lm_loss(tiny_pretrained):
+    encoder = _encoder(tiny_pretrained)
+    scored = encoder.masked_lm(SENTENCES, seed=3)
+    model = BertForMaskedLM.from_pretrained(tiny_pretrained).eval()
+    masking = Masking(encoder.tokenizer.mask_token_id, len(encoder.tokenizer),
+                      max_predictions=1000)
+    for i, words in enumerate(SENTENCES):
+        ids = np.array(encoder.tokenizer(words, is_split_into_words=True)["input_ids"])
+        maskable = np.zeros(len(ids), dtype=bool)
+        maskable[1:-1] = True
+        inputs, positions, labels = masking(ids, maskable, np.random.default_rng([3, i]))
+        target = torch.full((1, len(ids)), -100)
+        target[0, torch.from_numpy(positions)] = torch.from_numpy(labels)
+        with torch.no_grad():
+            out = model(input_ids=torch.from_numpy(inputs)[None], labels=target)
+        assert scored[i, 1] == len(labels) == max(1, round(0.15 * (len(ids) - 2)))
+        assert scored[i, 0] == pytest.approx(out.loss.item() * len(labels), rel=1e-5)
+        right = (out.logits[0, positions].argmax(-1) == torch.from_numpy(labels)).sum()
+        assert scored[i, 2] == right.item()
+
+
+def test_an_edit_reaches_the_objective_and_an_identity_changes_nothing(tiny_pretrained):
+    encoder = _encoder(tiny_pretrained)
+    clean = encoder.masked_lm(SENTENCES, seed=0)
+    with encoder.edited(LayerEdit(1, lambda h: h, "identity")) as edited:
+        assert np.array_equal(edited.masked_lm(SENTENCES, seed=0), clean)
+    with encoder.edited(LayerEdit(1, lambda h: h * 0.0, "zero")) as edited:
+        zeroed = edited.masked_lm(SENTENCES, seed=0)
+    assert np.array_equal(zeroed[:, 1], clean[:, 1]), "the same masks"
+    assert not np.allclose(zeroed[:, 0], clean[:, 0]), "the head reads the edited states"
+
+
+def test_an_erasure_run_scores_the_encoders_own_objective(tiny_pretrained, treebank, tmp_path):
+    cfg = composed([*probe_overrides(tiny_pretrained, treebank, tmp_path / "cache"),
+                    "probe=erasure", "mix=single", "mix.layer=2", "probe.layers=[0,2]"])
+    records = probe_run(cfg, tmp_path / "run")
+    objective = {r.folder.name: r for r in records
+                 if r.family_fields["measured"] == "masked_lm"}
+    assert set(objective) == {"masked-lm", *(f"masked-lm-erased{layer}-{kind}" for layer
+                                            in (0, 2) for kind in ("leace", "random"))}
+    unedited = objective["masked-lm"]
+    assert 0 <= unedited.test["mlm_accuracy"] <= 1 and unedited.test["mlm_loss"] > 0
+    table = erasure_objective(Study(records, resamples=100, seed=0))
+    assert table.erased_layer.tolist() == [0, 2]
+    for row in table.itertuples():
+        erased = objective[f"masked-lm-erased{row.erased_layer}-leace"].test["mlm_loss"]
+        random = objective[f"masked-lm-erased{row.erased_layer}-random"].test["mlm_loss"]
+        assert row.mlm_loss_excess == pytest.approx(erased - random)
+        assert row.mlm_loss_excess_lo <= row.mlm_loss_excess <= row.mlm_loss_excess_hi
+    assert len(erasure_table(Study(records, resamples=100, seed=0))) == 2, \
+        "the probe tables leave the objective out"

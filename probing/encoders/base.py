@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -63,6 +64,14 @@ class Encoder(ABC):
         raise ProbingError(f"encoder {self.name} cannot edit its hidden states on the way "
                            f"through; use an encoder that can (encoder=hf)")
         yield self
+
+    def masked_lm(self, sentences: list[list[str]], seed: int) -> np.ndarray | None:
+        """The model's own masked-LM objective on `sentences`, under the edit in force: per
+        sentence the masked pieces' cross-entropy summed (nats), their number and how many the
+        model predicts right, (n, 3); None where the model has no masked-LM head (a sentence
+        encoder, random weights, an ELMo). The masks are drawn from (seed, sentence), so that
+        an edited and an unedited encoder are scored on the same ones."""
+        return None
 
     def encode(self, sentences: list[list[str]]) -> list[torch.Tensor]:
         prepared = self.prepare(sentences)

@@ -15,11 +15,12 @@ import numpy as np
 import torch
 from safetensors import SafetensorError
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
 from probing.encoders.alignment import LongWords, Pooling, Row, WordPooling, plan_windows
 from probing.encoders.base import Encoder, LayerEdit, hash_module
 from probing.models.checkpoints import checkpoint_provenance
+from probing.pretrain.bert_objective import Masking
 from probing.utils.devices import resolve_device
 from probing.utils.errors import ProbingError
 
@@ -30,6 +31,7 @@ _PROVENANCE_KEYS = {"transformers_version", "architectures", "dtype", "torch_dty
 DTYPES = ("float32", "float16", "bfloat16")  # what a model's weights may be loaded as
 _MEMO_WORDS = 1 << 20  # word types whose pieces are remembered
 _CHUNK = 4096  # sentences tokenized together when counting pieces
+_MLM_BATCH = 32  # sentences scored together by the masked-LM head
 
 
 class HFEncoder(Encoder):
@@ -90,6 +92,7 @@ class HFEncoder(Encoder):
                 f"stride={self.stride}")
         self._fingerprint: str | None = None
         self._edit: LayerEdit | None = None
+        self._mlm: nn.Module | None = None  # the masked-LM model, loaded when first asked for
         self._pieces: dict[str, list[int]] = {}
         self._specials = _special_tokens(self.tokenizer)
 
@@ -147,6 +150,71 @@ class HFEncoder(Encoder):
                                f"{'embeddings module' if layer == 0 else 'list of blocks'} "
                                f"where an edit of layer {layer} could be applied")
         return blocks[layer - 1]
+
+    def masked_lm(self, sentences: list[list[str]], seed: int) -> np.ndarray | None:
+        """BERT's masking of pretraining (15% of a sentence's pieces, at least one: 80% the
+        mask token, 10% a random piece, 10% kept), drawn from (seed, sentence); a sentence
+        longer than the window is scored on its first window's pieces."""
+        head = self._masked_lm_model()
+        if head is None:
+            return None
+        masking = Masking(self.tokenizer.mask_token_id, len(self.tokenizer),
+                          max_predictions=self.max_pieces)
+        prefix, suffix = self._specials
+        scored = np.zeros((len(sentences), 3))
+        order = np.argsort([len(words) for words in sentences], kind="stable")
+        for start in range(0, len(order), _MLM_BATCH):
+            batch = order[start:start + _MLM_BATCH]
+            rows = []
+            for i in batch:
+                pieces = list(chain.from_iterable(self._fitting(
+                    sentences[i], self._word_pieces(sentences[i]))))[:self.max_pieces]
+                ids = np.array([*prefix, *pieces, *suffix], dtype=np.int64)
+                maskable = np.zeros(len(ids), dtype=bool)
+                maskable[len(prefix):len(prefix) + len(pieces)] = True
+                rows.append(masking(ids, maskable, np.random.default_rng([seed, int(i)])))
+            scored[batch] = self._masked_lm_batch(head, rows)
+        return scored
+
+    def _masked_lm_batch(self, head: nn.Module, rows: list[tuple]) -> np.ndarray:
+        """Per row (inputs, masked positions, original pieces): nats, masked, right."""
+        width = max(len(ids) for ids, _, _ in rows)
+        input_ids = torch.full((len(rows), width), self.tokenizer.pad_token_id)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, (ids, _, _) in enumerate(rows):
+            input_ids[r, :len(ids)] = torch.from_numpy(ids)
+            attention[r, :len(ids)] = 1
+        inputs = {"input_ids": input_ids, "attention_mask": attention}
+        if "token_type_ids" in self.tokenizer.model_input_names:
+            inputs["token_type_ids"] = torch.zeros_like(input_ids)
+        with torch.inference_mode():
+            logits = head(**{k: v.to(self.device) for k, v in inputs.items()}).logits.float()
+        scored = np.zeros((len(rows), 3))
+        for r, (_, positions, labels) in enumerate(rows):
+            predicted = logits[r, torch.from_numpy(positions).to(self.device)]
+            target = torch.from_numpy(labels).to(self.device)
+            nats = torch.nn.functional.cross_entropy(predicted, target, reduction="sum")
+            right = (predicted.argmax(-1) == target).sum()
+            scored[r] = (nats.item(), len(labels), right.item())
+        return scored
+
+    def _masked_lm_model(self) -> nn.Module | None:
+        """The checkpoint's masked-LM model around this encoder's own model (so that an edit
+        of it applies), or None where the checkpoint has no trained masked-LM head."""
+        if self.random_init:
+            return None
+        if self._mlm is None:
+            try:
+                model, info = AutoModelForMaskedLM.from_pretrained(
+                    self.name_or_path, output_loading_info=True)
+            except (OSError, ValueError):  # an architecture with no masked-LM class
+                return None
+            prefix = model.base_model_prefix
+            if any(not key.startswith(prefix) for key in info["missing_keys"]):
+                return None  # the head would be random: a sentence encoder's checkpoint
+            setattr(model, prefix, self.model)
+            self._mlm = model.to(self.device).eval()
+        return self._mlm
 
     def _clean_fingerprint(self) -> str:
         if self._fingerprint is None:

@@ -83,6 +83,17 @@ class Inputs:
                           desc=f"{self.task.corpus}/{split} edited at layer {edit.layer}",
                           **self.features)
 
+    def masked_lm(self, split: str, seed: int, edit: LayerEdit | None = None
+                  ) -> np.ndarray | None:
+        """The encoder's own masked-LM objective on `split`'s sentences, with `edit` applied
+        where given: per sentence nats, masked pieces, pieces right (`Encoder.masked_lm`);
+        None where the encoder has no masked-LM head."""
+        sentences = [ex.words for ex in self.examples[split]]
+        if edit is None:
+            return self.encoder.masked_lm(sentences, seed)
+        with self.encoder.edited(edit) as encoder:
+            return encoder.masked_lm(sentences, seed)
+
     def with_activations(self, split: str, activations: Activations) -> "Inputs":
         """These inputs with `split`'s activations replaced (by edited ones, say)."""
         return replace(self, activations={**self.activations, split: activations})

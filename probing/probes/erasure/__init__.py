@@ -18,6 +18,10 @@ With `concepts`, other tasks' labels are erased the same way, one at a time (eac
 that task's training targets), and the run's task's probes scored: what the model loses for
 this task when another task's property is removed.
 
+Where the encoder has a masked-LM head (a BERT pretrained here), its own objective on the test
+sentences is scored too, unedited and under every eraser, on the same masks
+(`Encoder.masked_lm`): what erasing the property costs the model's predictions of words.
+
 Each run gives the inner family's outcomes (the probes on unedited activations, `eraser`
 "none"; with mix=every also the prefixes 0..l, whose cross-entropies give each layer's bits)
 and one outcome per erased layer, eraser (leace, random) and probe; the report pairs them over
@@ -34,13 +38,21 @@ from probing.encoders.base import LayerEdit
 from probing.probes.edge.spans import SpanTable
 from probing.probes.erasure.concept import concept_vectors
 from probing.probes.erasure.erasers import Eraser, leace, random_like
+from probing.probes.erasure.fields import (
+    LEACE,
+    OBJECTIVE,
+    OBJECTIVE_ARRAYS,
+    OBJECTIVE_METRICS,
+    PROBE,
+    RANDOM,
+    UNEDITED,
+)
 from probing.probes.family import Fitted, ProbeFamily, TrainedFamily, mean_bits
 from probing.runs.inputs import Inputs, Outcome
-from probing.runs.selection import EveryLayer, LayerSelection
+from probing.runs.selection import AllLayers, EveryLayer, LayerSelection
 from probing.tasks import Task
 from probing.utils.errors import ProbingError, check_integer
 
-UNEDITED = "none"
 SCORED = ("all", "single")  # the selections scored on erased activations (the prefixes 0..l
 # of a cumulative mix are scored unedited only: their cross-entropies give the bits per layer)
 
@@ -103,6 +115,10 @@ class Erasure(ProbeFamily):
         own = inputs.task.name
         outcomes = [self.marked(outcome, own, own, None, UNEDITED, 0)
                     for outcome in self.probe.outcomes(fitted, selections)]
+        objective = inputs.masked_lm("test", seed)  # None: the encoder has no objective
+        if objective is not None:
+            outcomes.append(self.marked(objective_outcome(objective), own, own, None,
+                                        UNEDITED, 0))
         concepts = {own: (fitted.tables["train"], len(inputs.vocab))}
         concepts.update({name: (concept_table(beside), len(beside.vocab))
                          for name, beside in inputs.beside.items()})
@@ -111,13 +127,16 @@ class Erasure(ProbeFamily):
             for layer in layers:
                 vectors, labels = concept_vectors(train, layer, np.sort(chosen))
                 concept = leace(vectors, labels, n_labels)
-                erasers = {"leace": concept, "random": random_like(concept, vectors, seed)}
+                erasers = {LEACE: concept, RANDOM: random_like(concept, vectors, seed)}
                 affected = [s for s in selections if s.mode in SCORED
                             and max(s.layers(inputs.n_layers)) >= layer]
                 for kind, eraser in erasers.items():
+                    erased = self.erased(inputs, fitted, affected, layer, eraser, trainer)
+                    if objective is not None:
+                        erased.append(objective_outcome(
+                            inputs.masked_lm("test", seed, eraser.at(layer))))
                     outcomes += [self.marked(outcome, own, name, layer, kind, concept.rank)
-                                 for outcome in self.erased(inputs, fitted, affected, layer,
-                                                            eraser, trainer)]
+                                 for outcome in erased]
         return outcomes
 
     @torch.inference_mode()
@@ -146,15 +165,28 @@ class Erasure(ProbeFamily):
         """The outcome with what was erased where in its fields; an erased one keeps only
         these (its probe's own fields, the mixing weights, are the unedited outcome's)."""
         erasure = {"erased_layer": layer, "eraser": eraser, "eraser_rank": rank,
-                   "concept": concept}
+                   "concept": concept, "measured": outcome.fields.get("measured", PROBE)}
         if eraser == UNEDITED:
             outcome.fields.update(erasure)
         else:
             outcome.fields = {**erasure, "cross_entropy_bits":
                               outcome.fields.get("cross_entropy_bits")}
             whose = "" if concept == task else f"-{concept}"
-            outcome.folder = f"{outcome.selection.name}-erased{layer}-{eraser}{whose}"
+            outcome.folder = f"{outcome.name}-erased{layer}-{eraser}{whose}"
         return outcome
+
+
+def objective_outcome(scored: np.ndarray) -> Outcome:
+    """The encoder's masked-LM loss (nats a masked piece) and accuracy on the test split,
+    from each sentence's nats, masked pieces and pieces right (`Encoder.masked_lm`)."""
+    nats, masked, right = scored.sum(0)
+    loss, accuracy = OBJECTIVE_METRICS
+    return Outcome(AllLayers(), accuracy,
+                   {"dev": {}, "test": {loss: nats / masked, accuracy: right / masked}},
+                   {"measured": OBJECTIVE},
+                   test_arrays={"sentence": np.arange(len(scored)),
+                                **dict(zip(OBJECTIVE_ARRAYS, scored.T, strict=True))},
+                   folder="masked-lm")
 
 
 def concept_table(inputs: Inputs) -> SpanTable:

@@ -11,38 +11,61 @@ works where it was fitted), at the top layer's and at the mix's over every layer
 layers above make of the erasure), and its mean over the probes of the layers above l.
 """
 
+from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from probing.probes.edge.report import (
     EdgeResampling,
     information_notes,
     information_summary_notes,
 )
+from probing.probes.erasure.fields import (
+    LEACE,
+    OBJECTIVE,
+    OBJECTIVE_ARRAYS,
+    OBJECTIVE_METRICS,
+    PROBE,
+    RANDOM,
+    UNEDITED,
+)
 from probing.report.family import Table
+from probing.report.figures import Tables, name, step_suffix
 from probing.report.information import information_layers, information_summary
 from probing.report.notes import Notes
+from probing.report.pipeline import task_rank
+from probing.report.plots import SMALL
 from probing.report.rows import interval_kind, with_difference, with_interval, with_scores
 from probing.report.study import KEYS, Scores, Study, layer_of
+from probing.runs.figure import save_figure
 from probing.runs.record import RunRecord
+from probing.tasks.resampled import ratio, sentence_sums
 
 FAMILY = "erasure"
-UNEDITED, LEACE, RANDOM = "none", "leace", "random"
 
 
 def _probe(record: RunRecord) -> tuple[str, int]:
     return record.mode, layer_of(record)
 
 
-def _erasures(runs: list[RunRecord]) -> dict[tuple, dict[str, list[RunRecord]]]:
-    """Runs by (concept, erased layer, probe mode, probe layer), then by eraser; the unedited
-    runs under every erased layer whose probes they match."""
+def _measured(record: RunRecord) -> str:
+    return record.family_fields.get("measured", PROBE)
+
+
+def _erasures(runs: list[RunRecord], measured: str = PROBE
+              ) -> dict[tuple, dict[str, list[RunRecord]]]:
+    """Runs of what was `measured` by (concept, erased layer, probe mode, probe layer), then
+    by eraser; the unedited runs under every erased layer whose probes they match."""
     unedited: dict[tuple, list[RunRecord]] = {}
     erased: dict[tuple, dict[str, list[RunRecord]]] = {}
     for r in runs:
         fields = r.family_fields
+        if _measured(r) != measured:
+            continue
         if fields.get("eraser") == UNEDITED:
             unedited.setdefault((fields["concept"], *_probe(r)), []).append(r)
         else:
@@ -68,14 +91,46 @@ def erasure_table(study: Study) -> pd.DataFrame:
                                        if by_eraser.get(LEACE) else -1,
                                        seeds=scores[LEACE].seeds,
                                        metric=(by_eraser.get(LEACE) or runs)[0].metric)
-            for kind, name in ((UNEDITED, "unedited"), (LEACE, "erased"), (RANDOM, "random")):
-                with_scores(row, name, scores[kind])
+            for kind, column in ((UNEDITED, "unedited"), (LEACE, "erased"), (RANDOM, "random")):
+                with_scores(row, column, scores[kind])
             with_difference(row, "damage", scores[UNEDITED], scores[LEACE])
             with_difference(row, "control", scores[UNEDITED], scores[RANDOM])
             with_difference(row, "excess", scores[RANDOM], scores[LEACE])
             row["interval"] = interval_kind(scores[LEACE])
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def erasure_objective(study: Study) -> pd.DataFrame:
+    """Per task, encoder, concept and erased layer: the encoder's own masked-LM loss and
+    accuracy on the test sentences, unedited, erased and random, and the paired excess of the
+    erasure's damage over the random subspace's."""
+    rows = []
+    for key, runs in study.groups(FAMILY, control=None).items():
+        for (concept, erased, _, _), by_eraser in _erasures(runs, OBJECTIVE).items():
+            row: dict[str, Any] = dict(zip(KEYS, key, strict=True), concept=concept,
+                                       erased_layer=erased)
+            for metric in OBJECTIVE_METRICS:
+                scores = {kind: study.scores(by_eraser.get(kind, []), metric)
+                          for kind in (UNEDITED, LEACE, RANDOM)}
+                for kind, column in ((UNEDITED, "unedited"), (LEACE, "erased"),
+                                     (RANDOM, "random")):
+                    with_scores(row, f"{metric}_{column}", scores[kind])
+                worse, better = ((LEACE, RANDOM) if metric == "mlm_loss" else (RANDOM, LEACE))
+                with_difference(row, f"{metric}_excess", scores[worse], scores[better])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def objective_notes(notes: Notes) -> list[str]:
+    return [notes.bootstrap(),
+            "The encoder's own masked-LM objective on the task's test sentences (BERT's "
+            "masking of pretraining, 15% of each sentence's pieces, the same masks for every "
+            "eraser), with the concept's labels erased by LEACE at erased_layer (erased), a "
+            "random subspace of the same rank erased (random), and unedited. "
+            "mlm_loss_excess = erased - random loss (nats a masked piece); "
+            "mlm_accuracy_excess = random - erased accuracy: the damage beyond the rank's, "
+            "each paired over the resampled sentences."]
 
 
 def _excess(study: Study, by_eraser: dict[str, list[RunRecord]]) -> Scores:
@@ -112,12 +167,12 @@ def erasure_summary(study: Study) -> pd.DataFrame:
                                        erased_layer=erased)
             above = [s for (mode, layer), s in excess.items() if mode == "single"
                      and layer > erased]
-            for name, scores in (("excess_here", excess.get(("single", erased))),
+            for column, scores in (("excess_here", excess.get(("single", erased))),
                                  ("excess_above", _mean(above) if above else None),
                                  ("excess_top", excess.get(("single", top))),
                                  ("excess_mix", excess.get(("all", -1)))):
                 scores = scores or Scores(float("nan"), None, 0)
-                with_interval(row, name, scores.point, scores.samples)
+                with_interval(row, column, scores.point, scores.samples)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -141,22 +196,75 @@ def summary_notes(notes: Notes) -> list[str]:
             "Empty where the run has no such probe (the top layer's erasure has none above)."]
 
 
+def figure_erasure(tables: Tables, out: Path) -> list[Path]:
+    """Per encoder, a heatmap per probed task: the excess damage, averaged over the probes of
+    the layers above the erased one, by erased concept (rows) and erased layer (columns)."""
+    summary = tables["erasure_summary"]
+    if summary.empty:
+        return []
+    paths = []
+    for (encoder, step), cells in summary.groupby(["encoder", "step"]):
+        tasks = sorted(set(cells.task), key=task_rank)
+        # one colour scale for every panel of the encoder, 0 white
+        scale = float(np.nanmax(np.abs(cells.excess_above), initial=0)) or 1.0
+        fig, axes = plt.subplots(1, len(tasks), figsize=(2.2 + 2.6 * len(tasks), 2.8),
+                                 squeeze=False)
+        for ax, task in zip(axes[0], tasks, strict=True):
+            grid = cells[cells.task == task].pivot_table(
+                index="concept", columns="erased_layer", values="excess_above", dropna=False)
+            grid = grid.reindex(sorted(grid.index, key=task_rank))
+            sns.heatmap(grid, vmin=-scale, vmax=scale, cmap="RdBu_r", annot=True, fmt=".2f",
+                        cbar=False,
+                        annot_kws={"fontsize": 6}, ax=ax)
+            ax.set_title(f"{task} probes", fontsize=8)
+            ax.set_xlabel("erased layer", fontsize=7)
+            ax.set_ylabel("labels erased" if ax is axes[0][0] else "", fontsize=7)
+            ax.tick_params(labelsize=SMALL, rotation=0)
+        fig.suptitle(f"{encoder}: score lost by the layers above the erased one, beyond a "
+                     f"random subspace of the same rank (mean excess)", fontsize=8)
+        paths += save_figure(fig, out / name("erasure", encoder, step_suffix(step)))
+    return paths
+
+
 def unedited(record: RunRecord) -> bool:
     return record.family_fields.get("eraser") == UNEDITED
 
 
 class ErasureReport(EdgeResampling):
     """Its probes are edge probes: scores and bits resample as the edge report's; the bits per
-    layer come from its unedited prefixes 0..l (mix=every)."""
+    layer come from its unedited prefixes 0..l (mix=every). The masked-LM objective resamples
+    from each test sentence's nats, masked pieces and pieces right."""
 
     family = FAMILY
     rank = 30
     variants = ("concept", "erased_layer", "eraser")
     tables = (Table("erasure", erasure_table, erasure_notes),
               Table("erasure_summary", erasure_summary, summary_notes, echo=True),
+              Table("erasure_objective", erasure_objective, objective_notes, echo=True),
               Table("erasure_information",
                     lambda study: information_layers(study, FAMILY, unedited),
                     information_notes),
               Table("erasure_information_summary",
                     lambda study: information_summary(study, FAMILY, unedited),
                     information_summary_notes, echo=True))
+    figures = (figure_erasure,)
+
+    def can_resample(self, arrays: Any, metric: str) -> bool:
+        if metric in OBJECTIVE_METRICS:
+            return all(name in arrays for name in OBJECTIVE_ARRAYS)
+        return super().can_resample(arrays, metric)
+
+    def statistics(self, record: RunRecord, arrays: Any, metric: str, n: int,
+                   predicted: np.ndarray | None = None) -> Any:
+        if metric not in OBJECTIVE_METRICS:
+            return super().statistics(record, arrays, metric, n, predicted)
+        columns = np.stack([np.asarray(arrays[name], dtype=np.float64)
+                            for name in OBJECTIVE_ARRAYS], axis=1)
+        return {"sums": sentence_sums(columns, np.asarray(arrays["sentence"], np.int64), n)}
+
+    def resample_statistics(self, record: RunRecord, statistics: Any, counts: np.ndarray,
+                            metric: str) -> np.ndarray:
+        if metric not in OBJECTIVE_METRICS:
+            return super().resample_statistics(record, statistics, counts, metric)
+        nats, masked, right = (counts @ statistics["sums"]).T
+        return ratio(nats if metric == "mlm_loss" else right, masked)
