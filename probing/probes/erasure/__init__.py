@@ -112,26 +112,20 @@ class Erasure(ProbeFamily):
             ) -> list[Outcome]:
         layers = self.erased_layers(inputs)
         fitted = self.probe.fit(inputs, selections, trainer, seed)
-        own = inputs.task.name
-        outcomes = [self.marked(outcome, own, own, None, UNEDITED, 0)
-                    for outcome in self.probe.outcomes(fitted, selections)]
         objective = inputs.masked_lm("test", seed)  # None: the encoder has no objective
+        unedited = self.probe.outcomes(fitted, selections)
         if objective is not None:
-            outcomes.append(self.marked(objective_outcome(objective), own, own, None,
-                                        UNEDITED, 0))
-        concepts = {own: (fitted.tables["train"], len(inputs.vocab))}
-        concepts.update({name: (concept_table(beside), len(beside.vocab))
-                         for name, beside in inputs.beside.items()})
-        for name, (train, n_labels) in concepts.items():
+            unedited.append(objective_outcome(objective))
+        own = inputs.task.name
+        outcomes = [self.marked(outcome, own, own, None, UNEDITED, 0) for outcome in unedited]
+        for name, (train, n_labels) in self.concept_tables(inputs, fitted).items():
             chosen = np.random.default_rng(seed).permutation(len(train))[:self.fit_targets]
             for layer in layers:
                 vectors, labels = concept_vectors(train, layer, np.sort(chosen))
                 concept = leace(vectors, labels, n_labels)
-                erasers = {LEACE: concept, RANDOM: random_like(concept, vectors, seed)}
-                affected = [s for s in selections if s.mode in SCORED
-                            and max(s.layers(inputs.n_layers)) >= layer]
-                for kind, eraser in erasers.items():
-                    erased = self.erased(inputs, fitted, affected, layer, eraser, trainer)
+                for kind, eraser in ((LEACE, concept),
+                                     (RANDOM, random_like(concept, vectors, seed))):
+                    erased = self.erased(inputs, fitted, selections, layer, eraser, trainer)
                     if objective is not None:
                         erased.append(objective_outcome(
                             inputs.masked_lm("test", seed, eraser.at(layer))))
@@ -139,11 +133,25 @@ class Erasure(ProbeFamily):
                                  for outcome in erased]
         return outcomes
 
+    @staticmethod
+    def concept_tables(inputs: Inputs, fitted: Fitted) -> dict[str, tuple[SpanTable, int]]:
+        """The training targets whose labels are erased, and their number of labels, by task:
+        the run's own first, then those read beside it."""
+        tables = {inputs.task.name: (fitted.tables["train"], len(inputs.vocab))}
+        for name, beside in inputs.beside.items():
+            tables[name] = (SpanTable.build(beside.examples["train"],
+                                            beside.activations["train"], beside.vocab,
+                                            beside.task.n_spans, beside.task.labeling),
+                            len(beside.vocab))
+        return tables
+
     @torch.inference_mode()
     def erased(self, inputs: Inputs, fitted: Fitted, selections: list[LayerSelection],
                layer: int, eraser: Eraser, trainer: Any) -> list[Outcome]:
-        """The selections' probes scored on the test split extracted with `eraser` applied
-        at `layer`."""
+        """The selections' probes that read `layer` or one above (each layer's alone, the mix
+        over every layer) scored on the test split extracted with `eraser` applied at `layer`."""
+        selections = [s for s in selections if s.mode in SCORED
+                      and max(s.layers(inputs.n_layers)) >= layer]
         with inputs.edited(eraser.at(layer), "test") as activations:
             tables = {**fitted.tables, "test": self.probe.table(
                 inputs.with_activations("test", activations), "test")}
@@ -188,9 +196,3 @@ def objective_outcome(scored: np.ndarray) -> Outcome:
                                 **dict(zip(OBJECTIVE_ARRAYS, scored.T, strict=True))},
                    folder="masked-lm")
 
-
-def concept_table(inputs: Inputs) -> SpanTable:
-    """The training targets of another task, whose labels are erased."""
-    task = inputs.task
-    return SpanTable.build(inputs.examples["train"], inputs.activations["train"], inputs.vocab,
-                           task.n_spans, task.labeling)
