@@ -1,5 +1,7 @@
 """The activation cache: keys, round trip, interrupted extraction and its resumption."""
 
+import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -9,6 +11,7 @@ import pytest
 import torch
 from from_yaml import extract_as_configured, hf_encoder
 
+from probing.features.cache import SCRATCH_PREFIX, scratch_folder
 from probing.features.layout import cache_key
 
 SENTENCES = [["the", "cat", "sat"], ["a", "big", "dog", "ran", "."], ["xyz"], ["the", "mat"]] * 5
@@ -125,3 +128,20 @@ def test_empty_sentence_is_refused(tiny_bert, tmp_path):
 
     with pytest.raises(ProbingError, match="empty sentence"):
         extract_as_configured(hf_encoder(tiny_bert), [["a"], []], tmp_path)
+
+
+def test_scratch_folders_of_killed_processes_are_removed_and_others_kept(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    left = {name: tmp_path / name for name in (
+        f"{SCRATCH_PREFIX}{host}-{dead}-abc",         # killed on this host: removed
+        f"{SCRATCH_PREFIX}{host}-{os.getpid()}-abc",  # a live process's: kept
+        f"{SCRATCH_PREFIX}otherhost-{dead}-abc")}     # another host's: kept
+    for folder in left.values():
+        (folder / "key").mkdir(parents=True)
+    with scratch_folder(tmp_path) as folder:
+        assert folder.is_dir() and folder.parent == tmp_path
+        used = folder
+    assert not used.exists(), "its own scratch folder goes when the block ends"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(list(left)[1:])

@@ -150,7 +150,7 @@ def test_an_eraser_inside_the_encoder_leaves_its_layer_linearly_guarded(tiny_ber
         erased = torch.from_numpy(np.asarray(edited.vectors[:, 1], dtype=np.float64))
         above_changed = not np.array_equal(edited.vectors[:, 2], train.vectors[:, 2])
     assert above_changed, "the layer above reads the erased states"
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".edited")] == [], \
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".scratch")] == [], \
         "the edited vectors are removed once used"
     onehot = torch.nn.functional.one_hot(torch.from_numpy(labels), len(inputs.vocab)).double()
     covariance = (erased - erased.mean(0)).T @ (onehot - onehot.mean(0)) / len(labels)

@@ -13,6 +13,8 @@ import json
 import logging
 import os
 import shutil
+import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -281,3 +283,34 @@ class NoSpaceError(ProbingError):
 def _mb(n: int) -> str:
     return f"{n / 2**20:,.1f} MB"
 
+
+
+SCRATCH_PREFIX = ".scratch-"  # + host-pid-: activations that serve one measurement
+
+
+@contextmanager
+def scratch_folder(root: Path) -> Iterator[Path]:
+    """A folder in the cache folder for activations used once and removed after (an edited
+    encoder's, `Inputs.edited`). Those that a process of this host left behind when it was
+    killed are removed first (another host's are left alone: its process may be running)."""
+    root.mkdir(parents=True, exist_ok=True)
+    mine = f"{SCRATCH_PREFIX}{socket.gethostname()}-"
+    for stale in root.glob(f"{mine}*"):
+        pid = stale.name.removeprefix(mine).split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{mine}{os.getpid()}-", dir=root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

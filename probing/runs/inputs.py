@@ -1,7 +1,6 @@
 """What a run hands its probe family and gets back: the task's splits with their activations
 (`Inputs`), and one `Outcome` per probe, which becomes one run record (probing/runs/record.py)."""
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -12,6 +11,7 @@ import numpy as np
 
 from probing.encoders.base import Encoder, LayerEdit
 from probing.features import Activations, extract
+from probing.features.cache import scratch_folder
 from probing.runs.selection import LayerSelection
 from probing.tasks import Example, LabelVocab, Task
 from probing.tasks.base import SPLITS
@@ -75,9 +75,7 @@ class Inputs:
         if self.cache_dir is None:
             raise ProbingError("these inputs were not read by Inputs.read, so they name no "
                                "cache folder to extract edited activations into")
-        root = Path(self.cache_dir).expanduser()
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".edited-", dir=root) as folder, \
+        with scratch_folder(Path(self.cache_dir).expanduser()) as folder, \
                 self.encoder.edited(edit) as encoder:
             yield extract(encoder, [ex.words for ex in self.examples[split]], folder,
                           desc=f"{self.task.corpus}/{split} edited at layer {edit.layer}",
