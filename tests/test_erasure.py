@@ -16,7 +16,7 @@ from probing.config.composed import task_named
 from probing.encoders.base import LayerEdit
 from probing.encoders.hf import HFEncoder
 from probing.features import extract
-from probing.pretrain.bert_objective import Masking
+from probing.models.masking import Masking
 from probing.probes.edge.spans import SpanTable
 from probing.probes.erasure.concept import concept_vectors, span_means
 from probing.probes.erasure.erasers import leace
@@ -180,6 +180,10 @@ def test_another_tasks_labels_are_erased_for_the_runs_probes(tiny_bert, treebank
     assert erased[("deps", "leace")].task == "upos", "the run's task's probe is scored"
     ranks = {c: erased[(c, "leace")].family_fields["eraser_rank"] for c in ("upos", "deps")}
     assert ranks["deps"] != ranks["upos"], "each eraser fitted on its own task's labels"
+    [unedited] = [r for r in records if r.family_fields["eraser"] == "none"]
+    table = erasure_table(Study(records, resamples=50, seed=0)).set_index("concept")
+    assert table.loc["deps", "damage"] == pytest.approx(
+        unedited.score - erased[("deps", "leace")].score), "against the task's own probe"
 
 
 def test_a_layer_the_encoder_lacks_is_refused_before_any_probe_trains(tiny_bert, treebank,
@@ -233,7 +237,7 @@ def test_the_objective_is_the_models_own_masked_lm_loss(tiny_pretrained):
     scored = encoder.masked_lm(SENTENCES, seed=3)
     model = BertForMaskedLM.from_pretrained(tiny_pretrained).eval()
     masking = Masking(encoder.tokenizer.mask_token_id, len(encoder.tokenizer),
-                      max_predictions=1000)
+                      len(encoder.tokenizer.all_special_ids), max_predictions=1000)
     for i, words in enumerate(SENTENCES):
         ids = np.array(encoder.tokenizer(words, is_split_into_words=True)["input_ids"])
         maskable = np.zeros(len(ids), dtype=bool)

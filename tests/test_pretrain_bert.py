@@ -27,9 +27,9 @@ from probing.models.checkpoints import (
     list_checkpoints,
     read_info,
 )
+from probing.models.masking import Masking
 from probing.pretrain.bert_objective import (
     BertObjective,
-    Masking,
     PairBatches,
     TokenizedText,
     make_pairs,
@@ -43,6 +43,7 @@ from probing.utils.errors import ProbingError
 
 REPO = Path(__file__).resolve().parents[1]
 PAD, UNK, CLS, SEP, MASK = range(5)
+MASKING = Masking(MASK, 10_000, len(SPECIAL_TOKENS))
 WORDS = {"DET": ["the", "a", "every", "no"], "ADJ": ["big", "small", "old", "red", "quiet"],
          "VERB": ["saw", "chased", "found", "liked", "heard"]}
 NOUNS = ["cat", "dog", "ship", "whale", "house", "garden", "king", "sailor", "letter", "river",
@@ -106,7 +107,7 @@ def pretrained(tmp_path_factory, corpus_dir) -> Path:
 def test_masking_statistics():
     text = synthetic_text(n_docs=20, n_sentences=200)
     pairs = make_pairs(text, 61, 0.1, np.random.default_rng(0))
-    batches = PairBatches(text, pairs, [], Masking(MASK, 10_000), CLS, SEP, (0, 0, 0, 2))
+    batches = PairBatches(text, pairs, [], MASKING, CLS, SEP, (0, 0, 0, 2))
     maskable = masked = kept = as_mask = replaced = 0
     for j, (a0, a1, b0, b1, _) in enumerate(pairs):
         original = np.concatenate([[CLS], text.ids[a0:a1], [SEP], text.ids[b0:b1], [SEP]])
@@ -139,7 +140,7 @@ def test_masks_are_drawn_anew_each_epoch():
     pairs = make_pairs(text, 61, 0.1, np.random.default_rng(0))
 
     def positions(epoch: int) -> list[np.ndarray]:
-        batches = PairBatches(text, pairs, [], Masking(MASK, 10_000), CLS, SEP, (0, 0, epoch, 2))
+        batches = PairBatches(text, pairs, [], MASKING, CLS, SEP, (0, 0, epoch, 2))
         return [batches.example(j)[2] for j in range(len(pairs))]
 
     first, again, second = positions(0), positions(0), positions(1)

@@ -20,7 +20,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokeni
 from probing.encoders.alignment import LongWords, Pooling, Row, WordPooling, plan_windows
 from probing.encoders.base import Encoder, LayerEdit, hash_module
 from probing.models.checkpoints import checkpoint_provenance
-from probing.pretrain.bert_objective import Masking
+from probing.models.masking import Masking
 from probing.utils.devices import resolve_device
 from probing.utils.errors import ProbingError
 
@@ -159,7 +159,7 @@ class HFEncoder(Encoder):
         if head is None:
             return None
         masking = Masking(self.tokenizer.mask_token_id, len(self.tokenizer),
-                          max_predictions=self.max_pieces)
+                          len(self.tokenizer.all_special_ids), max_predictions=self.max_pieces)
         prefix, suffix = self._specials
         scored = np.zeros((len(sentences), 3))
         order = np.argsort([len(words) for words in sentences], kind="stable")

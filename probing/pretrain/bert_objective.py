@@ -23,7 +23,6 @@ sequence: loss = CE(MLM at masked positions) + CE(NSP on the pooled [CLS]).
 import functools
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import BertConfig, BertForPreTraining
 
+from probing.models.masking import Masking
 from probing.pretrain.corpus import CORPUS_SPLITS, TextCorpus
 from probing.pretrain.objective import Batch, Metrics, Objective
 from probing.pretrain.token_cache import TokenizedText, cached_folder, random_stream, step_rows
@@ -147,32 +147,6 @@ def _truncate(a: tuple[int, int], b: tuple[int, int], max_pieces: int,
     cut_a, cut_b = first_a + rest // 2, first_b + (rest + 1) // 2
     front_a, front_b = int(rng.binomial(cut_a, 0.5)), int(rng.binomial(cut_b, 0.5))
     return a[0] + front_a, a[1] - (cut_a - front_a), b[0] + front_b, b[1] - (cut_b - front_b)
-
-
-@dataclass
-class Masking:
-    """BERT's masked-LM corruption of one example."""
-
-    mask_id: int
-    vocab_size: int
-    prob: float = 0.15
-    max_predictions: int = 20
-
-    def __call__(self, pieces: np.ndarray, maskable: np.ndarray, rng: np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(input pieces, masked positions, their original pieces): round(prob * n) of the n
-        maskable positions (at least 1, at most max_predictions); each becomes [MASK] with
-        probability 0.8, a random non-special piece with 0.1, and stays with 0.1."""
-        candidates = np.flatnonzero(maskable)
-        n = min(self.max_predictions, max(1, round(self.prob * len(candidates))))
-        positions = np.sort(rng.choice(candidates, n, replace=False))
-        labels = pieces[positions]
-        inputs = pieces.copy()
-        draw = rng.random(n)
-        inputs[positions[draw < 0.8]] = self.mask_id
-        replaced = positions[draw >= 0.9]
-        inputs[replaced] = rng.integers(len(SPECIAL_TOKENS), self.vocab_size, len(replaced))
-        return inputs, positions, labels
 
 
 class PairBatches(Sequence[Batch]):
@@ -308,7 +282,7 @@ class BertObjective(Objective):
                     "it needs at least two (give more files, or hold out a fraction of each "
                     "with text.heldout_fraction)")
         self.masking = Masking(self.tokenizer.mask_token_id, len(self.tokenizer),
-                               self.masked_lm_prob, self.max_predictions)
+                               len(SPECIAL_TOKENS), self.masked_lm_prob, self.max_predictions)
 
     def config(self) -> BertConfig:
         return BertConfig(vocab_size=len(self.tokenizer), type_vocab_size=2,

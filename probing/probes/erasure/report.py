@@ -59,7 +59,8 @@ def _measured(record: RunRecord) -> str:
 def _erasures(runs: list[RunRecord], measured: str = PROBE
               ) -> dict[tuple, dict[str, list[RunRecord]]]:
     """Runs of what was `measured` by (concept, erased layer, probe mode, probe layer), then
-    by eraser; the unedited runs under every erased layer whose probes they match."""
+    by eraser; the unedited runs (the task's probes, whichever concept is erased) under every
+    concept and erased layer whose probes they match."""
     unedited: dict[tuple, list[RunRecord]] = {}
     erased: dict[tuple, dict[str, list[RunRecord]]] = {}
     for r in runs:
@@ -67,12 +68,12 @@ def _erasures(runs: list[RunRecord], measured: str = PROBE
         if _measured(r) != measured:
             continue
         if fields.get("eraser") == UNEDITED:
-            unedited.setdefault((fields["concept"], *_probe(r)), []).append(r)
+            unedited.setdefault(_probe(r), []).append(r)
         else:
             key = (fields["concept"], fields["erased_layer"], *_probe(r))
             erased.setdefault(key, {}).setdefault(fields["eraser"], []).append(r)
-    for (concept, _, mode, layer), by_eraser in erased.items():
-        by_eraser[UNEDITED] = unedited.get((concept, mode, layer), [])
+    for (_, _, mode, layer), by_eraser in erased.items():
+        by_eraser[UNEDITED] = unedited.get((mode, layer), [])
     return dict(sorted(erased.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] != "all",
                                                        kv[0][3])))
 
