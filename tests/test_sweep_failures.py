@@ -9,8 +9,9 @@ import sys
 
 import pytest
 from helpers import FAKE_PROBE, REPO, probe_overrides, run_cli, run_fake
+from omegaconf import OmegaConf
 
-from probing.report.failures import sweep_jobs
+from probing.report.failures import SweepExitStatus, sweep_jobs
 from probing.runs.failure import FAILURE_NAME, write_failure
 from probing.runs.record import RunRecord
 from probing.utils.errors import ProbingError, failure_recorded
@@ -153,3 +154,30 @@ def test_a_bug_in_a_single_run_is_recorded_and_keeps_its_traceback(tmp_path):
     saved = json.loads((tmp_path / "run" / FAILURE_NAME).read_text())
     assert saved["user_error"] is False and "Traceback" in saved["traceback"]
 
+
+
+def test_a_sweep_judges_its_own_jobs_where_another_shares_its_folder(tmp_path):
+    """Parts of a study (seed=0 here, seed=1 beside it) may run into one folder at once: the
+    sweep that ends first must not count the other's running jobs as its failures."""
+    def job(folder: str, overrides: list[str], done: bool) -> None:
+        (tmp_path / folder / ".hydra").mkdir(parents=True)
+        (tmp_path / folder / ".hydra" / "overrides.yaml").write_text(
+            "".join(f"- {o}\n" for o in overrides))
+        if done:
+            (tmp_path / folder / "results.json").write_text("{}")
+
+    job("upos-seed0", ["seed=0", "task=upos"], done=True)
+    job("deps-seed0", ["seed=0", "task=deps"], done=True)
+    job("upos-seed1", ["seed=1", "task=upos"], done=False)  # the other sweep's, running
+
+    def ended(overrides: list[str]) -> None:
+        config = OmegaConf.create({"hydra": {
+            "sweep": {"dir": str(tmp_path)}, "overrides": {"task": overrides},
+            "sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
+                        "params": {"task": "upos,deps"}}}})
+        SweepExitStatus().on_multirun_end(config)
+
+    ended(["seed=0"])  # its two jobs are done: no exit
+    with pytest.raises(SystemExit) as stopped:
+        ended(["seed=1"])
+    assert stopped.value.code == 1

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from probing.runs.failure import FAILURE_NAME
 from probing.runs.record import RECORD_NAME
@@ -92,10 +92,19 @@ def expected_jobs(sweep_dir: Path) -> list[list[str]] | None:
     """The override lists of every job the sweep asked for, from multirun.yaml (the basic
     sweeper's grid); None where it cannot be worked out (another sweeper, an interpolation)."""
     try:
+        config = yaml.safe_load((sweep_dir / "multirun.yaml").read_text())["hydra"]
+    except Exception:  # best effort: the job folders are still listed
+        return None
+    return jobs_asked(config)
+
+
+def jobs_asked(config: dict) -> list[list[str]] | None:
+    """The override lists of every job a sweep's `hydra` config asks for (the basic sweeper's
+    grid); None where it cannot be worked out (another sweeper, an interpolation)."""
+    try:
         from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
-        config = yaml.safe_load((sweep_dir / "multirun.yaml").read_text())["hydra"]
         if "basic_sweeper" not in str(config["sweeper"].get("_target_", "")):
             return None
         params = [f"{k}={v}" for k, v in (config["sweeper"].get("params") or {}).items()]
@@ -107,12 +116,18 @@ def expected_jobs(sweep_dir: Path) -> list[list[str]] | None:
         return None
 
 
-def sweep_jobs(sweep_dir: str | Path) -> SweepStatus:
+def sweep_jobs(sweep_dir: str | Path, asked: list[list[str]] | None = None) -> SweepStatus:
+    """Every job folder of the sweep and every job its multirun.yaml asked for that has none;
+    with `asked` (one sweep's jobs, where several sweeps share the folder), those jobs only."""
     sweep_dir = Path(sweep_dir)
     folders = sorted({p.parent.parent for p in sweep_dir.rglob(".hydra/overrides.yaml")
                       if p.parent.parent != sweep_dir})
     jobs = [job_of(folder) for folder in folders]
-    expected = expected_jobs(sweep_dir) if (sweep_dir / "multirun.yaml").is_file() else None
+    if asked is not None:
+        mine = [sorted(overrides) for overrides in asked]
+        jobs = [job for job in jobs if sorted(job.overrides) in mine]
+    expected = asked if asked is not None else (
+        expected_jobs(sweep_dir) if (sweep_dir / "multirun.yaml").is_file() else None)
     seen = [sorted(job.overrides) for job in jobs]
     for overrides in expected or []:
         if sorted(overrides) in seen:
@@ -136,7 +151,10 @@ class SweepExitStatus(Callback):
     which and exit with status 1."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        status = sweep_jobs(config.hydra.sweep.dir)
+        # this sweep's own jobs: another sweep may be running into the same folder (parts of a
+        # study by seed or task), and its multirun.yaml may be the folder's
+        asked = jobs_asked(OmegaConf.to_container(config.hydra, resolve=False))
+        status = sweep_jobs(config.hydra.sweep.dir, asked)
         if status.not_done:
             print(status.message(), file=sys.stderr)
             sys.exit(1)
