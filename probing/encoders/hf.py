@@ -32,6 +32,7 @@ DTYPES = ("float32", "float16", "bfloat16")  # what a model's weights may be loa
 _MEMO_WORDS = 1 << 20  # word types whose pieces are remembered
 _CHUNK = 4096  # sentences tokenized together when counting pieces
 _MLM_BATCH = 32  # sentences scored together by the masked-LM head
+_MLM_HEADS = ("ForMaskedLM", "ForPreTraining")  # architectures saved with a masked-LM head
 
 
 class HFEncoder(Encoder):
@@ -201,8 +202,10 @@ class HFEncoder(Encoder):
     def _masked_lm_model(self) -> nn.Module | None:
         """The checkpoint's masked-LM model around this encoder's own model (so that an edit
         of it applies), or None where the checkpoint has no trained masked-LM head."""
-        if self.random_init:
-            return None
+        architectures = self.model.config.architectures or []  # as the checkpoint saved them
+        if self.random_init or (architectures and not any(
+                name.endswith(_MLM_HEADS) for name in architectures)):
+            return None  # a bare encoder (a sentence encoder's checkpoint): nothing to load
         if self._mlm is None:
             try:
                 model, info = AutoModelForMaskedLM.from_pretrained(
