@@ -20,7 +20,12 @@ from probing.models.masking import Masking
 from probing.probes.edge.spans import SpanTable
 from probing.probes.erasure.concept import concept_vectors, span_means
 from probing.probes.erasure.erasers import leace
-from probing.probes.erasure.report import erasure_objective, erasure_summary, erasure_table
+from probing.probes.erasure.report import (
+    ErasureReport,
+    erasure_objective,
+    erasure_summary,
+    erasure_table,
+)
 from probing.probes.trainer import Trainer
 from probing.report.build import report
 from probing.report.study import Study
@@ -283,3 +288,16 @@ def test_an_erasure_run_scores_the_encoders_own_objective(tiny_pretrained, treeb
         assert row.mlm_loss_excess_lo <= row.mlm_loss_excess <= row.mlm_loss_excess_hi
     assert len(erasure_table(Study(records, resamples=100, seed=0))) == 2, \
         "the probe tables leave the objective out"
+    [mix] = [r for r in records if r.folder.name == "single-2"]
+    report = ErasureReport()
+    assert report.variant(unedited) == "measured=masked_lm, concept=upos, eraser=none"
+    assert report.variant(mix) == "concept=upos, eraser=none", "set apart from the objective"
+
+
+def test_a_layer_no_probe_reads_is_not_extracted_again(tiny_bert, treebank, tmp_path,
+                                                        monkeypatch):
+    cfg = composed([*probe_overrides(tiny_bert, treebank, tmp_path / "cache"), "probe=erasure",
+                    "mix=single", "mix.layer=0", "probe.layers=[1,2]"])
+    monkeypatch.setattr(Inputs, "edited", lambda *a: pytest.fail("extracted for no probe"))
+    records = probe_run(cfg, tmp_path / "run")
+    assert [r.family_fields["eraser"] for r in records] == ["none"]

@@ -153,9 +153,11 @@ class HFEncoder(Encoder):
         return blocks[layer - 1]
 
     def masked_lm(self, sentences: list[list[str]], seed: int) -> np.ndarray | None:
-        """BERT's masking of pretraining (15% of a sentence's pieces, at least one: 80% the
-        mask token, 10% a random piece, 10% kept), drawn from (seed, sentence); a sentence
-        longer than the window is scored on its first window's pieces."""
+        """BERT's masking of pretraining (15% of a sentence's pieces, at least one and
+        without its cap per sequence: 80% the mask token, 10% a random piece, 10% kept), drawn
+        from (seed, sentence); a random piece is drawn above the tokenizer's count of special
+        pieces (ours come first; a hub vocabulary may place some higher). A sentence longer
+        than the window is scored on its first window's pieces."""
         head = self._masked_lm_model()
         if head is None:
             return None
@@ -209,7 +211,7 @@ class HFEncoder(Encoder):
         if self._mlm is None:
             try:
                 model, info = AutoModelForMaskedLM.from_pretrained(
-                    self.name_or_path, output_loading_info=True)
+                    self.name_or_path, output_loading_info=True, dtype=self.model.dtype)
             except (OSError, ValueError):  # an architecture with no masked-LM class
                 return None
             prefix = model.base_model_prefix

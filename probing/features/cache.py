@@ -284,7 +284,6 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:,.1f} MB"
 
 
-
 SCRATCH_PREFIX = ".scratch-"  # + host-pid-: activations that serve one measurement
 
 

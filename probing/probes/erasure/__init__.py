@@ -123,13 +123,14 @@ class Erasure(ProbeFamily):
             for layer in layers:
                 vectors, labels = concept_vectors(train, layer, np.sort(chosen))
                 concept = leace(vectors, labels, n_labels)
+                rank = concept.rank
                 for kind, eraser in ((LEACE, concept),
                                      (RANDOM, random_like(concept, vectors, seed))):
                     erased = self.erased(inputs, fitted, selections, layer, eraser, trainer)
                     if objective is not None:
                         erased.append(objective_outcome(
                             inputs.masked_lm("test", seed, eraser.at(layer))))
-                    outcomes += [self.marked(outcome, own, name, layer, kind, concept.rank)
+                    outcomes += [self.marked(outcome, own, name, layer, kind, rank)
                                  for outcome in erased]
         return outcomes
 
@@ -152,6 +153,8 @@ class Erasure(ProbeFamily):
         over every layer) scored on the test split extracted with `eraser` applied at `layer`."""
         selections = [s for s in selections if s.mode in SCORED
                       and max(s.layers(inputs.n_layers)) >= layer]
+        if not selections:  # mix=single below the erased layer: nothing to score
+            return []
         with inputs.edited(eraser.at(layer), "test") as activations:
             tables = {**fitted.tables, "test": self.probe.table(
                 inputs.with_activations("test", activations), "test")}

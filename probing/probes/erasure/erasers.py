@@ -27,9 +27,11 @@ class Eraser:
     bias: torch.Tensor  # (dim,)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        left, right, bias = (t.to(x.device, x.dtype) for t in (self.left, self.right,
-                                                               self.bias))
-        return x - ((x - bias) @ right.mT) @ left.mT
+        """In float32 whatever the model's dtype (a bf16 residual loses what LEACE removes)."""
+        left, right, bias = (t.to(x.device, torch.float32) for t in (self.left, self.right,
+                                                                     self.bias))
+        erased = x.float() - ((x.float() - bias) @ right.mT) @ left.mT
+        return erased.to(x.dtype)
 
     @property
     def rank(self) -> int:
@@ -73,7 +75,8 @@ def leace(vectors: np.ndarray, labels: np.ndarray, n_labels: int) -> Eraser:
 
 def random_like(eraser: Eraser, vectors: np.ndarray, seed: int) -> Eraser:
     """The orthogonal projection, around the vectors' mean, that removes a random subspace of
-    the eraser's rank."""
+    the eraser's rank, drawn from `seed` alone (the erasure family passes the run's: the same
+    draw at every layer and for every concept of a run; each seed draws its own)."""
     dim = eraser.left.shape[0]
     generator = torch.Generator().manual_seed(seed)
     basis = torch.linalg.qr(torch.randn(dim, max(eraser.rank, 1), generator=generator,

@@ -73,7 +73,9 @@ def _erasures(runs: list[RunRecord], measured: str = PROBE
             key = (fields["concept"], fields["erased_layer"], *_probe(r))
             erased.setdefault(key, {}).setdefault(fields["eraser"], []).append(r)
     for (_, _, mode, layer), by_eraser in erased.items():
-        by_eraser[UNEDITED] = unedited.get((mode, layer), [])
+        # the seeds the erasures ran with: differences pair seed j with seed j
+        seeds = {r.seed for r in by_eraser.get(LEACE, [])}
+        by_eraser[UNEDITED] = [r for r in unedited.get((mode, layer), []) if r.seed in seeds]
     return dict(sorted(erased.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] != "all",
                                                        kv[0][3])))
 
@@ -227,7 +229,7 @@ def figure_erasure(tables: Tables, out: Path) -> list[Path]:
     return paths
 
 
-def unedited(record: RunRecord) -> bool:
+def is_unedited(record: RunRecord) -> bool:
     return record.family_fields.get("eraser") == UNEDITED
 
 
@@ -243,12 +245,20 @@ class ErasureReport(EdgeResampling):
               Table("erasure_summary", erasure_summary, summary_notes, echo=True),
               Table("erasure_objective", erasure_objective, objective_notes, echo=True),
               Table("erasure_information",
-                    lambda study: information_layers(study, FAMILY, unedited),
+                    lambda study: information_layers(study, FAMILY, is_unedited),
                     information_notes),
               Table("erasure_information_summary",
-                    lambda study: information_summary(study, FAMILY, unedited),
+                    lambda study: information_summary(study, FAMILY, is_unedited),
                     information_summary_notes, echo=True))
     figures = (figure_erasure,)
+
+    def variant(self, record: RunRecord) -> str:
+        """The concept, layer and eraser; the objective's records are set apart from the
+        mix's, which share their selection."""
+        erased = super().variant(record)
+        if _measured(record) == PROBE:
+            return erased
+        return ", ".join([f"measured={_measured(record)}", *([erased] if erased else [])])
 
     def can_resample(self, arrays: Any, metric: str) -> bool:
         if metric in OBJECTIVE_METRICS:
