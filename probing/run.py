@@ -52,6 +52,7 @@ def probe_run(cfg: DictConfig, output_dir: Path) -> list[RunRecord]:
         warn_of_ignored_trainer(family, list(HydraConfig.get().overrides.task))
     beside = [task_named(cfg, name) for name in family.other_tasks() if name != task.name]
     encoder, trainer = instantiate(cfg.encoder), instantiate(cfg.trainer)
+    family.check_encoder(encoder)  # its layers, before any extraction
     selections = mix.selections(encoder.n_layers)
     laps = Laps()
     inputs = Inputs.read(task, encoder, cfg.paths.cache_dir, cfg.features, laps,

@@ -191,10 +191,11 @@ def test_another_tasks_labels_are_erased_for_the_runs_probes(tiny_bert, treebank
         unedited.score - erased[("deps", "leace")].score), "against the task's own probe"
 
 
-def test_a_layer_the_encoder_lacks_is_refused_before_any_probe_trains(tiny_bert, treebank,
-                                                                      tmp_path, monkeypatch):
+def test_a_layer_the_encoder_lacks_is_refused_before_any_extraction(tiny_bert, treebank,
+                                                                     tmp_path, monkeypatch):
     cfg = composed([*probe_overrides(tiny_bert, treebank, tmp_path / "cache"),
                     "probe=erasure", "probe.layers=[1,5]"])
+    monkeypatch.setattr(Inputs, "read", lambda *a, **k: pytest.fail("inputs were read"))
     monkeypatch.setattr(Trainer, "fit", lambda *a, **k: pytest.fail("a probe was trained"))
     with pytest.raises(ProbingError, match=r"probe\.layers=\[1, 5\]: encoder tiny has layers "
                                            r"0\.\.2, so no layer 5"):

@@ -36,6 +36,10 @@ class ProbeFamily(ABC):
     def check(self, task: Task, mix: LayerSelection | EveryLayer) -> None:  # noqa: B027 (a hook)
         """Raise ProbingError where this family cannot probe `task` with `mix`."""
 
+    def check_encoder(self, encoder: Encoder) -> None:  # noqa: B027 (a hook)
+        """Raise ProbingError where this family cannot probe `encoder` (its layers, whether it
+        can be edited), once it is built and before anything is extracted."""
+
     def other_encoders(self) -> list[Encoder]:
         """Encoders besides the run's whose test activations the family compares with: the run
         extracts them (`Inputs.others`); a family never builds or runs an encoder itself."""

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from probing.encoders.base import LayerEdit
+from probing.encoders.base import Encoder, LayerEdit
 from probing.probes.edge.spans import SpanTable
 from probing.probes.erasure.concept import concept_vectors
 from probing.probes.erasure.erasers import Eraser, leace, random_like
@@ -96,21 +96,24 @@ class Erasure(ProbeFamily):
                                f"alone on erased activations, and mix={mix.mode} gives neither; "
                                f"use mix=every (or mix=all, mix=single)")
 
-    def erased_layers(self, inputs: Inputs) -> list[int]:
+    def check_encoder(self, encoder: Encoder) -> None:
+        self.erased_layers(encoder)
+
+    def erased_layers(self, encoder: Encoder) -> list[int]:
         """The layers to erase, checked against the encoder, which must be able to edit its
-        hidden states (checked now, before any probe is trained)."""
-        layers = list(range(inputs.n_layers)) if self.layers is None else self.layers
-        outside = [layer for layer in layers if not 0 <= layer < inputs.n_layers]
+        hidden states."""
+        layers = list(range(encoder.n_layers)) if self.layers is None else self.layers
+        outside = [layer for layer in layers if not 0 <= layer < encoder.n_layers]
         if outside:
-            raise ProbingError(f"probe.layers={self.layers}: encoder {inputs.encoder.name} has "
-                               f"layers 0..{inputs.n_layers - 1}, so no layer {outside[0]}")
-        with inputs.encoder.edited(LayerEdit(layers[0], lambda x: x, "check")):
+            raise ProbingError(f"probe.layers={self.layers}: encoder {encoder.name} has "
+                               f"layers 0..{encoder.n_layers - 1}, so no layer {outside[0]}")
+        with encoder.edited(LayerEdit(layers[0], lambda x: x, "check")):
             pass
         return layers
 
     def run(self, inputs: Inputs, selections: list[LayerSelection], trainer: Any, seed: int
             ) -> list[Outcome]:
-        layers = self.erased_layers(inputs)
+        layers = self.erased_layers(inputs.encoder)
         fitted = self.probe.fit(inputs, selections, trainer, seed)
         objective = inputs.masked_lm("test", seed)  # None: the encoder has no objective
         unedited = self.probe.outcomes(fitted, selections)
