@@ -4,7 +4,7 @@ profile (the mixing weight and the score of each layer alone). Its scores are re
 task's labelling (the default of `FamilyReport`)."""
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -155,9 +155,13 @@ BITS = {"bits": ("cross_entropy_bits", "nll_bits"),
 
 
 class EdgeResampling(FamilyReport):
-    """How an edge probe's records resample: by the labelling for scores, and for bits
-    (`BITS`) from the per-target cross-entropies; for every family whose probes are edge
-    probes."""
+    """How an edge probe's records resample: by the labelling for scores, and a metric of
+    `ratios` as the ratio of two per-target arrays' sums (bits: `BITS`, from the per-target
+    cross-entropies); for every family whose probes are edge probes, which may add ratios."""
+
+    # metric: (numerator array, denominator array; None: one per target)
+    ratios: ClassVar[dict[str, tuple[str, str | None]]] = {
+        metric: (array, None) for metric, (_, array) in BITS.items()}
 
     def point(self, record: RunRecord, metric: str) -> float:
         if metric not in BITS:
@@ -167,25 +171,30 @@ class EdgeResampling(FamilyReport):
                      float("nan") if value is None else value)
 
     def can_resample(self, arrays: Any, metric: str) -> bool:
-        if metric in BITS:
-            return BITS[metric][1] in arrays and "sentence" in arrays
+        if metric in self.ratios:
+            return "sentence" in arrays and all(
+                name in arrays for name in self.ratios[metric] if name is not None)
         return super().can_resample(arrays, metric)
 
     def statistics(self, record: RunRecord, arrays: Any, metric: str, n: int,
                    predicted: np.ndarray | None = None) -> Any:
-        """For bits: per test sentence, the bits of its targets summed, and their number."""
-        if metric not in BITS:
+        """For a ratio: per test sentence, its targets' numerator and denominator summed."""
+        if metric not in self.ratios:
             return super().statistics(record, arrays, metric, n, predicted)
-        bits = np.asarray(arrays[BITS[metric][1]], dtype=np.float64)
-        return {"sums": sentence_sums(np.stack([bits, np.ones_like(bits)], axis=1),
+        top, bottom = self.ratios[metric]
+        numerator = np.asarray(arrays[top], dtype=np.float64)
+        denominator = (np.ones_like(numerator) if bottom is None
+                       else np.asarray(arrays[bottom], dtype=np.float64))
+        return {"sums": sentence_sums(np.stack([numerator, denominator], axis=1),
                                       np.asarray(arrays["sentence"], dtype=np.int64), n)}
 
     def resample_statistics(self, record: RunRecord, statistics: Any, counts: np.ndarray,
                             metric: str) -> np.ndarray:
-        if metric not in BITS:
+        if metric not in self.ratios:
             return super().resample_statistics(record, statistics, counts, metric)
         sums = counts @ statistics["sums"]
         return ratio(sums[:, 0], sums[:, 1])
+
 
 class EdgeReport(EdgeResampling):
     family = FAMILY

@@ -6,3 +6,5 @@ PROBE, OBJECTIVE = "probe", "masked_lm"  # `measured`: a probe, or the encoder's
 # objective (loss and accuracy of its masked-piece predictions)
 OBJECTIVE_METRICS = ("mlm_loss", "mlm_accuracy")
 OBJECTIVE_ARRAYS = ("mlm_nats", "mlm_masked", "mlm_right")  # per test sentence
+OBJECTIVE_RATIOS = {"mlm_loss": ("mlm_nats", "mlm_masked"),  # metric: its ratio of sums
+                    "mlm_accuracy": ("mlm_right", "mlm_masked")}

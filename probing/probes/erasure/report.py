@@ -12,7 +12,7 @@ layers above make of the erasure), and its mean over the probes of the layers ab
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,8 +27,8 @@ from probing.probes.edge.report import (
 from probing.probes.erasure.fields import (
     LEACE,
     OBJECTIVE,
-    OBJECTIVE_ARRAYS,
     OBJECTIVE_METRICS,
+    OBJECTIVE_RATIOS,
     PROBE,
     RANDOM,
     UNEDITED,
@@ -43,7 +43,6 @@ from probing.report.rows import interval_kind, with_difference, with_interval, w
 from probing.report.study import KEYS, Scores, Study, layer_of
 from probing.runs.figure import save_figure
 from probing.runs.record import RunRecord
-from probing.tasks.resampled import ratio, sentence_sums
 
 FAMILY = "erasure"
 
@@ -80,6 +79,12 @@ def _erasures(runs: list[RunRecord], measured: str = PROBE
                                                        kv[0][3])))
 
 
+def with_erasure_scores(row: dict, scores: dict[str, Scores], prefix: str = "") -> None:
+    """The unedited, erased and random scores, with their intervals, as columns of the row."""
+    for kind, column in ((UNEDITED, "unedited"), (LEACE, "erased"), (RANDOM, "random")):
+        with_scores(row, prefix + column, scores[kind])
+
+
 def erasure_table(study: Study) -> pd.DataFrame:
     """Per task, encoder, concept, erased layer and probe: the three scores and the paired
     differences damage, control and excess."""
@@ -94,8 +99,7 @@ def erasure_table(study: Study) -> pd.DataFrame:
                                        if by_eraser.get(LEACE) else -1,
                                        seeds=scores[LEACE].seeds,
                                        metric=(by_eraser.get(LEACE) or runs)[0].metric)
-            for kind, column in ((UNEDITED, "unedited"), (LEACE, "erased"), (RANDOM, "random")):
-                with_scores(row, column, scores[kind])
+            with_erasure_scores(row, scores)
             with_difference(row, "damage", scores[UNEDITED], scores[LEACE])
             with_difference(row, "control", scores[UNEDITED], scores[RANDOM])
             with_difference(row, "excess", scores[RANDOM], scores[LEACE])
@@ -116,9 +120,7 @@ def erasure_objective(study: Study) -> pd.DataFrame:
             for metric in OBJECTIVE_METRICS:
                 scores = {kind: study.scores(by_eraser.get(kind, []), metric)
                           for kind in (UNEDITED, LEACE, RANDOM)}
-                for kind, column in ((UNEDITED, "unedited"), (LEACE, "erased"),
-                                     (RANDOM, "random")):
-                    with_scores(row, f"{metric}_{column}", scores[kind])
+                with_erasure_scores(row, scores, f"{metric}_")
                 worse, better = ((LEACE, RANDOM) if metric == "mlm_loss" else (RANDOM, LEACE))
                 with_difference(row, f"{metric}_excess", scores[worse], scores[better])
             rows.append(row)
@@ -241,6 +243,7 @@ class ErasureReport(EdgeResampling):
     family = FAMILY
     rank = 30
     variants = ("concept", "erased_layer", "eraser")
+    ratios: ClassVar = {**EdgeResampling.ratios, **OBJECTIVE_RATIOS}
     tables = (Table("erasure", erasure_table, erasure_notes),
               Table("erasure_summary", erasure_summary, summary_notes, echo=True),
               Table("erasure_objective", erasure_objective, objective_notes, echo=True),
@@ -259,23 +262,3 @@ class ErasureReport(EdgeResampling):
         if _measured(record) == PROBE:
             return erased
         return ", ".join([f"measured={_measured(record)}", *([erased] if erased else [])])
-
-    def can_resample(self, arrays: Any, metric: str) -> bool:
-        if metric in OBJECTIVE_METRICS:
-            return all(name in arrays for name in OBJECTIVE_ARRAYS)
-        return super().can_resample(arrays, metric)
-
-    def statistics(self, record: RunRecord, arrays: Any, metric: str, n: int,
-                   predicted: np.ndarray | None = None) -> Any:
-        if metric not in OBJECTIVE_METRICS:
-            return super().statistics(record, arrays, metric, n, predicted)
-        columns = np.stack([np.asarray(arrays[name], dtype=np.float64)
-                            for name in OBJECTIVE_ARRAYS], axis=1)
-        return {"sums": sentence_sums(columns, np.asarray(arrays["sentence"], np.int64), n)}
-
-    def resample_statistics(self, record: RunRecord, statistics: Any, counts: np.ndarray,
-                            metric: str) -> np.ndarray:
-        if metric not in OBJECTIVE_METRICS:
-            return super().resample_statistics(record, statistics, counts, metric)
-        nats, masked, right = (counts @ statistics["sums"]).T
-        return ratio(nats if metric == "mlm_loss" else right, masked)
