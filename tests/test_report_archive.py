@@ -3,13 +3,14 @@ same tables once the run folders and their predictions are gone."""
 
 import dataclasses
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from report_fakes import cka_run, edge_layers, mdl_layers, structural_layers, write_record
 
-from probing.report.archive import RECORDS_NAME, STATISTICS_NAME, load_archive
+from probing.report.archive import RECORDS_NAME, STATISTICS_NAME, load_archive, write_archive
 from probing.report.build import report
 from probing.utils.errors import ProbingError
 
@@ -73,6 +74,37 @@ def test_the_committed_statistics_are_per_sentence_and_small(committed):
     assert any(s["sums"].shape == (120, 3) for (_, n), s in statistics.items()
                if n == "semeval_official_f1")  # correct, predicted, gold for one relation
     assert (committed / STATISTICS_NAME).stat().st_size < 200_000
+
+
+def test_statistics_come_back_exactly_as_given(tmp_path):
+    """Stacked over runs and stored as differences from the median, every array returns equal
+    in dtype, shape and value: counts that differ by little and by much, values that are not
+    counts, metrics of two shapes, and a run that has only some of them."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 40, (50, 2)).astype(float)
+    statistics = {}
+    for i, spread in enumerate([0, 1, 300, 2**20]):
+        statistics[(f"runs/{i}", "accuracy")] = {
+            "sums": base + rng.integers(-spread, spread + 1, base.shape)}
+        statistics[(f"runs/{i}", "bits")] = {"sums": rng.random((50, 2)) * 3}
+    statistics[("runs/0", "micro_f1")] = {"sums": np.zeros((7, 3)), "other": np.arange(4.0)}
+    write_archive([], statistics, tmp_path)
+    _, again = load_archive(tmp_path)
+    assert again.keys() == statistics.keys()
+    for key, parts in statistics.items():
+        assert again[key].keys() == parts.keys()
+        for name, array in parts.items():
+            stored = again[key][name]
+            integral = (array == np.round(array)).all()
+            assert stored.dtype == (np.int32 if integral else array.dtype), (key, name)
+            np.testing.assert_array_equal(stored, array)
+
+
+def test_every_committed_study_keeps_its_statistics_small():
+    """A study's statistics are committed beside its tables (issue 28: compressed, small)."""
+    root = Path(__file__).parent.parent / "results"
+    sizes = {p: p.stat().st_size for p in root.glob(f"**/{STATISTICS_NAME}")}
+    assert sizes and all(size < 2_000_000 for size in sizes.values()), sizes
 
 
 def test_a_damaged_archive_is_named(committed, tmp_path):

@@ -2,7 +2,9 @@
 records it read (`records.jsonl.gz`) and, per run and resampled metric, the per-sentence
 statistics its intervals resampled (`sentence_statistics.npz`: the summed counts a metric is a
 function of, or a structural probe's per-sentence values). Both are small, so a study's report
-is committed with them, and
+is committed with them: the statistics of one metric are stacked over runs and each run's counts
+kept as its difference from the runs' median (runs agree on most sentences, so the differences
+are mostly 0 and LZMA shrinks them to about a sixth of the arrays compressed one by one), and
 
     python -m probing.report results/layer_roles/minilm-l6 --out /tmp/again
 
@@ -12,6 +14,8 @@ sizes, which the records keep). The run folders and their predictions are not ne
 
 import gzip
 import json
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +47,46 @@ def write_archive(records: list[RunRecord], statistics: Statistics, out: Path) -
     if any(SEPARATOR in run for run, _ in statistics):
         raise ProbingError(f"a run folder's name holds {SEPARATOR!r}, which the statistics file "
                            f"uses between names; rename the run folder")
-    arrays = {SEPARATOR.join((run, name, key)): _compact(np.asarray(value))
-              for (run, name), parts in sorted(statistics.items())
-              for key, value in parts.items()}
-    with written_in_place(out / STATISTICS_NAME) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
+    with written_in_place(out / STATISTICS_NAME) as tmp, \
+            zipfile.ZipFile(tmp, "w", zipfile.ZIP_LZMA) as stored:
+        for i, (runs, name, key, stack) in enumerate(_stacks(statistics)):
+            group = f"{i}{SEPARATOR}"
+            _put(stored, group + "runs", np.array(runs))
+            _put(stored, group + "names", np.array([name, key]))
+            if stack.dtype.kind == "i":  # counts: stored as each run's difference from the median
+                reference = np.median(stack, axis=0).round().astype(stack.dtype)
+                _put(stored, group + "reference", reference)
+                stack = _narrowest(stack - reference)
+            # the runs vary fastest: runs' counts of one sentence are alike, so they compress
+            _put(stored, group + "values", np.moveaxis(stack, 0, -1))
+
+
+def _stacks(statistics: Statistics) -> Iterator[tuple[list[str], str, str, np.ndarray]]:
+    """The statistics grouped by metric, array and shape, each group's arrays stacked over runs
+    (its first axis), in the order of the runs' names."""
+    groups: dict[tuple, tuple[list[str], list[np.ndarray]]] = {}
+    for (run, name), parts in sorted(statistics.items()):
+        for key, value in parts.items():
+            array = _compact(np.asarray(value))
+            runs, arrays = groups.setdefault((name, key, array.shape, array.dtype.str), ([], []))
+            runs.append(run)
+            arrays.append(array)
+    for (name, key, _, _), (runs, arrays) in groups.items():
+        yield runs, name, key, np.stack(arrays)
+
+
+def _narrowest(differences: np.ndarray) -> np.ndarray:
+    for dtype in (np.int8, np.int16):
+        info = np.iinfo(dtype)
+        if not differences.size or (differences.min() >= info.min
+                                    and differences.max() <= info.max):
+            return differences.astype(dtype)
+    return differences
+
+
+def _put(stored: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
+    with stored.open(name + ".npy", "w", force_zip64=True) as f:
+        np.lib.format.write_array(f, array, allow_pickle=False)
 
 
 def _compact(array: np.ndarray) -> np.ndarray:
@@ -76,12 +115,26 @@ def load_archive(folder: Path) -> tuple[list[RunRecord], Statistics]:
     if not path.is_file():
         raise ProbingError(f"{path} is missing beside {RECORDS_NAME}, so no interval could be "
                            f"recomputed; {again}, or restore the file")
-    statistics: Statistics = {}
     try:
-        with np.load(path) as stored:
-            for key in stored.files:
-                run, name, array = key.split(SEPARATOR)
-                statistics.setdefault((run, name), {})[array] = stored[key]
-    except (OSError, ValueError) as e:
+        return records, _unstacked(path)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
         raise ProbingError(f"{path}: damaged ({e}); {again}") from None
-    return records, statistics
+
+
+def _unstacked(path: Path) -> Statistics:
+    """The statistics `write_archive` stacked, each run's arrays as they were given."""
+    statistics: Statistics = {}
+    with np.load(path) as stored:
+        groups = sorted({key.split(SEPARATOR)[0] for key in stored.files}, key=int)
+        for group in groups:
+            part = {key: stored[f"{group}{SEPARATOR}{key}"]
+                    for key in ("runs", "names", "values", "reference")
+                    if f"{group}{SEPARATOR}{key}" in stored.files}
+            stack = np.moveaxis(part["values"], -1, 0)
+            if "reference" in part:
+                reference = part["reference"]
+                stack = (stack + reference).astype(reference.dtype)
+            name, key = (str(n) for n in part["names"])
+            for run, array in zip(part["runs"], stack, strict=True):
+                statistics.setdefault((str(run), name), {})[key] = array
+    return statistics
