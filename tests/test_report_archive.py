@@ -128,6 +128,29 @@ def test_an_archived_run_never_reads_a_newer_runs_predictions(committed, tmp_pat
                                   pd.read_csv(again / "overview.csv"))
 
 
+def test_a_rerun_task_replaces_the_committed_reports(committed, tmp_path):
+    """--leave-out deps: the committed deps records are dropped and the rerun's reported beside
+    the other tasks, which stay as they were."""
+    rerun = tmp_path / "rerun"
+    edge_layers(rerun, "deps", [0.6, 0.7, 0.8, 0.9], [0.6, 0.7, 0.8, 0.9], [0.1, 0.2, 0.3, 0.4],
+                seeds=3, n_sentences=60, control=0.5)
+    again = tmp_path / "again"
+    report([committed, rerun], again, 150, 0, left_out=frozenset({"deps"}))
+    records, _ = load_archive(again)
+    deps = {str(r.folder) for r in records if r.task == "deps"}
+    assert deps and all(folder.startswith(str(rerun)) for folder in deps)
+    before = pd.read_csv(committed / "overview.csv").set_index("task")
+    after = pd.read_csv(again / "overview.csv").set_index("task")
+    pd.testing.assert_series_equal(before.loc["upos"], after.loc["upos"])
+    assert after.loc["deps", "best_layer"] == 3 != before.loc["deps", "best_layer"]
+
+
+def test_leaving_out_a_task_no_report_holds_is_refused(committed, tmp_path):
+    with pytest.raises(ProbingError, match="--leave-out consts: no committed report"):
+        report([committed], tmp_path / "x", 150, 0, left_out=frozenset({"consts"}))
+    assert not (tmp_path / "x").exists()
+
+
 def test_a_report_and_its_own_runs_together_are_refused(committed, tmp_path):
     records, _ = load_archive(committed)
     write_record(records[0].folder, task=records[0].task)

@@ -44,11 +44,15 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument("--seed", type=int, default=defaults.seed,
                             help=f"bootstrap seed (default {defaults.seed}, from "
                                  "conf/hydra/callbacks/report.yaml)")
+        parser.add_argument("--leave-out", action="append", default=[], metavar="TASK",
+                            help="leave this task's records of a committed report out, to "
+                                 "report a rerun of that task beside the report's other tasks "
+                                 "(repeatable)")
         args = parser.parse_args(argv)
         check_resamples(args.resamples)
         check_seed(args.seed)
         report(args.paths, args.out or args.paths[0] / defaults.folder, args.resamples,
-               args.seed)
+               args.seed, left_out=frozenset(args.leave_out))
 
 
 if __name__ == "__main__":

@@ -129,9 +129,11 @@ def _from(records: list[RunRecord], source: str, sources: dict[Path, str]
     return records
 
 
-def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | None:
+def report(paths: list[Path], out: Path, resamples: int, seed: int,
+           left_out: frozenset[str] = frozenset()) -> Tables | None:
     """Write the report of the runs under `paths` into `out`; None where no run finished
-    (the failures are written then)."""
+    (the failures are written then). The records of the tasks in `left_out` are dropped from
+    the committed reports among `paths`, so that a rerun of those tasks replaces them."""
     check_resamples(resamples)
     check_seed(seed)
     paths = [Path(p) for p in paths]
@@ -139,10 +141,18 @@ def report(paths: list[Path], out: Path, resamples: int, seed: int) -> Tables | 
     runs = [p for p in paths if p not in archives]
     failed = failures(runs)
     records, statistics, sources = [], {}, {}
+    archived_tasks: set[str] = set()
     for archive in archives:
         stored, stats = load_archive(archive)
-        records += _from(stored, f"the report {archive}", sources)
+        archived_tasks |= {r.task for r in stored}
+        kept = [r for r in stored if r.task not in left_out]
+        records += _from(kept, f"the report {archive}", sources)
         statistics |= stats
+    if left_out - archived_tasks:
+        raise ProbingError(f"--leave-out {', '.join(sorted(left_out - archived_tasks))}: no "
+                           f"committed report among the folders holds that task (they hold: "
+                           f"{', '.join(sorted(archived_tasks)) or 'none'}); leave out only "
+                           f"a task of a committed report")
     archived = frozenset(r.folder for r in records)
     try:
         records += (_from(load_records(runs), ", ".join(map(str, runs)), sources) if runs
