@@ -30,8 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "estimator" / "mix_convergence.json"
 TASK = "entities"
 SEEDS = "0,1,2,3,4"
-SETTINGS = {"before": ["trainer.lr=2e-3", "probe.mix_lr_scale=1",
-                       "trainer.min_epoch_targets=20000"],
+SETTINGS = {"before": ["probe.mix_lr_scale=1", "trainer.min_epoch_targets=20000"],
             "now": [],
             "lr 5e-4": ["trainer.lr=5e-4"],
             "lr 2e-4": ["trainer.lr=2e-4"]}

@@ -27,7 +27,7 @@ from probing.utils.errors import ProbingError
 
 RECORDS_NAME = "records.jsonl.gz"
 STATISTICS_NAME = "sentence_statistics.npz"
-SEPARATOR = "::"  # between a run's folder, the statistic's name and an array's name
+SEPARATOR = "::"  # between a group's number and the name of one of its arrays
 BASELINE = "baseline:"  # the statistics of the majority baseline's answers on a run's test set
 
 # (run folder, what was resampled: a metric, or "baseline:<metric>") -> its arrays
@@ -44,9 +44,6 @@ def write_archive(records: list[RunRecord], statistics: Statistics, out: Path) -
         for record in records:
             f.write(json.dumps({"folder": str(record.folder), **record.to_json()},
                                default=str) + "\n")
-    if any(SEPARATOR in run for run, _ in statistics):
-        raise ProbingError(f"a run folder's name holds {SEPARATOR!r}, which the statistics file "
-                           f"uses between names; rename the run folder")
     with written_in_place(out / STATISTICS_NAME) as tmp, \
             zipfile.ZipFile(tmp, "w", zipfile.ZIP_LZMA) as stored:
         for i, (runs, name, key, stack) in enumerate(_stacks(statistics)):
