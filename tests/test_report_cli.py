@@ -18,14 +18,18 @@ def test_defaults_come_from_the_report_config(tmp_path, monkeypatch):
     settings = saved["report"]
     assert cli.report_settings().resamples == settings["resamples"]
     called = {}
-    monkeypatch.setattr(cli, "report", lambda *args: called.update(args=args))
+    monkeypatch.setattr(cli, "report",
+                        lambda *args, **kwargs: called.update(args=args, kwargs=kwargs))
     cli.main([str(tmp_path)])
     paths, out, resamples, seed = called["args"]
     assert paths == [tmp_path]
     assert (resamples, seed) == (settings["resamples"], settings["seed"])
     assert out == tmp_path / settings["folder"]
+    assert called["kwargs"] == {"left_out": frozenset()}
     cli.main([str(tmp_path), "--resamples", "7", "--seed", "3", "--out", str(tmp_path / "o")])
     assert called["args"][1:] == (tmp_path / "o", 7, 3)
+    cli.main([str(tmp_path), "--leave-out", "upos", "--leave-out", "deps"])
+    assert called["kwargs"] == {"left_out": frozenset({"upos", "deps"})}
     assert not hasattr(bootstrap, "RESAMPLES") and not hasattr(bootstrap, "SEED")
 
 
